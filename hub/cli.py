@@ -1,0 +1,210 @@
+"""`slrt-hub`: the command line of SLRT Hub."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from hub.config import HubSettings, SettingsError, load_settings
+
+app = typer.Typer(
+    help="SLRT Hub: one audited GraphQL view of every agency's social-protection data.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema management (Alembic migrations).")
+app.add_typer(db_app, name="db")
+console = Console()
+
+
+def _settings() -> HubSettings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def _population_dir(settings: HubSettings, regency: str, households: int, seed: int,
+                    noise: str) -> Path:
+    return settings.population.out_dir / f"{regency}-{households}-{seed}-{noise}"
+
+
+def _generate(out: Path, regency: str, households: int, seed: int, noise: str) -> dict:
+    from hub.simulators.population_files import write_population
+
+    with _progress() as progress:
+        task = progress.add_task(f"Generating {regency}", total=households)
+        manifest = write_population(
+            out, regency, households, seed, noise,
+            progress=lambda n: progress.advance(task, n),
+        )
+    return manifest
+
+
+@app.command()
+def generate(
+    regency: Annotated[str | None, typer.Option(help="Regency code, e.g. 33.14 (Sragen).")] = None,
+    households: Annotated[int | None, typer.Option(min=1, help="How many households.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Same seed, same population.")] = None,
+    noise: Annotated[str, typer.Option(help="Agency noise profile: default or harsh.")] = "default",
+    out: Annotated[Path | None, typer.Option(help="Output folder.")] = None,
+) -> None:
+    """Generate a synthetic district: the truth, each agency's noisy view, and the ground
+    truth that says which agency record is which person."""
+    settings = _settings()
+    regency = regency or settings.population.regency
+    households = households or settings.population.households
+    seed = settings.population.seed if seed is None else seed
+    out = out or _population_dir(settings, regency, households, seed, noise)
+    try:
+        manifest = _generate(out, regency, households, seed, noise)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"Wrote {out}: " + ", ".join(f"{k} {v:,}" for k, v in manifest["counts"].items()))
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Create or migrate the database schema (SQLite or PostgreSQL) to the latest version."""
+    from hub.db.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database.url, revision)
+    console.print(f"Database at {settings.database.url.split('@')[-1]} is at {revision}.")
+
+
+def _load(settings: HubSettings, population: Path) -> dict[str, int]:
+    from hub.db.engine import create_engine
+    from hub.db.loader import load_population
+
+    manifest = json.loads((population / "manifest.json").read_text())
+    totals = manifest["counts"]
+
+    async def run() -> dict[str, int]:
+        engine = create_engine(settings.database.url)
+        try:
+            with _progress() as progress:
+                tasks = {
+                    name: progress.add_task(f"Loading {name}", total=totals.get(name, 0))
+                    for name in ("households", "persons", "enrollments")
+                }
+                return await load_population(
+                    engine, population,
+                    progress=lambda name, n: progress.advance(tasks[name], n),
+                )
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+@app.command()
+def load(
+    population: Annotated[Path, typer.Argument(help="A folder written by `slrt-hub generate`.",
+                                               exists=True, file_okay=False)],
+) -> None:
+    """Load a generated population's truth into the registry, replacing what was there."""
+    from hub.db.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database.url)
+    counts = _load(settings, population)
+    console.print("Loaded " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default from config).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default from config).")] = None,
+) -> None:
+    """Serve GraphQL (GraphiQL in the browser) at /graphql, /healthz and /metrics."""
+    settings = _settings()
+    _serve(settings, host, port)
+
+
+def _serve(settings: HubSettings, host: str | None, port: int | None) -> None:
+    from hub.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.server.host,
+        port=port or settings.server.port,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+EXAMPLES = """\
+query PersonByNik {{
+  person(nik: "{nik}") {{
+    name sex birthDate alive
+    household {{ kk desil address members {{ name relation }} }}
+    enrollments {{ program status cardNumber }}
+  }}
+}}
+
+query PoorestHouseholds {{
+  region(code: "{regency}") {{
+    name
+    statistics {{ households persons perDesil {{ desil households }}
+                  coverage {{ program poorEnrolled poorPersons coverageOfPoor }} }}
+  }}
+  households(region: "{regency}", desil: 1, first: 3) {{
+    totalCount
+    edges {{ node {{ kk address head {{ name nik }} }} }}
+    pageInfo {{ hasNextPage endCursor }}
+  }}
+}}"""
+
+
+def example_queries(population: Path, regency: str) -> str:
+    from hub.simulators.population_files import read_jsonl
+
+    first = next(iter(read_jsonl(population / "persons.jsonl")))
+    return EXAMPLES.format(nik=first["nik"], regency=regency)
+
+
+@app.command()
+def demo(
+    households: Annotated[int | None, typer.Option(min=1, help="Size of the district.")] = None,
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """The whole hub on one laptop: generate a district, load it into the embedded
+    database and serve GraphQL with GraphiQL."""
+    from hub.db.migrate import upgrade
+
+    settings = _settings()
+    pop = settings.population
+    households = households or pop.households
+    population = _population_dir(settings, pop.regency, households, pop.seed, "default")
+    if not (population / "manifest.json").exists():
+        _generate(population, pop.regency, households, pop.seed, "default")
+    upgrade(settings.database.url)
+    _load(settings, population)
+    url = f"http://{host or settings.server.host}:{port or settings.server.port}/graphql"
+    console.rule("SLRT Hub demo")
+    console.print(f"GraphQL and GraphiQL: [bold]{url}[/bold]  (Ctrl+C to stop)\n")
+    console.print("Try these in GraphiQL:\n", style="dim")
+    console.print(example_queries(population, pop.regency), highlight=False, markup=False)
+    _serve(settings, host, port)
+
+
+if __name__ == "__main__":
+    app()

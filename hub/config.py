@@ -1,0 +1,116 @@
+"""Settings: `config/hub.toml`, overridden key by key by `HUB_*` environment variables.
+
+A deployment changes one value without copying the whole file (HUB_DATABASE__URL=...),
+and a wrong value stops the hub at start with the key named, instead of failing later
+inside a request.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_PATH = Path("config/hub.toml")
+ENV_PREFIX = "HUB_"
+ENV_DELIMITER = "__"
+
+
+class DatabaseSettings(BaseModel):
+    url: str = "sqlite+aiosqlite:///var/hub.db"
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _supported_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
+                "(the hub talks to its database asynchronously)"
+            )
+        return value
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    graphiql: bool = True
+    max_page_size: int = Field(500, ge=1, le=10_000)
+
+
+class PopulationSettings(BaseModel):
+    seed: int = 2026
+    regency: str = "33.14"
+    households: int = Field(5000, ge=1)
+    out_dir: Path = Path("var/population")
+
+
+class HubSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_DELIMITER,
+        extra="forbid",
+    )
+
+    database: DatabaseSettings = DatabaseSettings()
+    server: ServerSettings = ServerSettings()
+    population: PopulationSettings = PopulationSettings()
+    connectors: dict[str, Any] = {}
+    schedule: dict[str, Any] = {}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_path())
+        return (init_settings, env_settings, toml)
+
+
+class SettingsError(RuntimeError):
+    """A setting has a value the hub cannot run with; the message names the key."""
+
+
+def config_path() -> Path:
+    return Path(os.environ.get("HUB_CONFIG", DEFAULT_CONFIG_PATH))
+
+
+def env_name(location: tuple[int | str, ...]) -> str:
+    """The environment variable that overrides the setting at `location`."""
+    return ENV_PREFIX + ENV_DELIMITER.join(str(part).upper() for part in location)
+
+
+def load_settings(**overrides: Any) -> HubSettings:
+    """Read the settings, turning pydantic's report into one line per bad key."""
+    path = config_path()
+    if "HUB_CONFIG" in os.environ and not path.is_file():
+        raise SettingsError(f"HUB_CONFIG points at {path}, which is not a file")
+    try:
+        return HubSettings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            key = ".".join(str(part) for part in error["loc"])
+            lines.append(
+                f"setting {key} (in {path} or {env_name(error['loc'])}): {error['msg']}"
+                f"; got {error.get('input')!r}"
+            )
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> HubSettings:
+    return load_settings()

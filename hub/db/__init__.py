@@ -1,0 +1,1 @@
+"""Persistence: typed models, the async engine, migrations. Knows no API and no jobs."""

@@ -1,0 +1,22 @@
+"""The GraphQL schema: strawberry types over the unified registry."""
+
+from __future__ import annotations
+
+from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
+
+from hub.schema.errors import should_mask
+from hub.schema.executor import HubSchema
+from hub.schema.query import Query
+
+
+def build_schema() -> HubSchema:
+    """Parsing and validating a query costs more than running a keyed look-up; agency
+    apps send the same few documents over and over, so both are cached."""
+    return HubSchema(
+        query=Query,
+        extensions=[
+            ParserCache(maxsize=512),
+            ValidationCache(maxsize=512),
+            MaskErrors(should_mask_error=should_mask, error_message="Internal server error"),
+        ],
+    )

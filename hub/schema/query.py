@@ -1,0 +1,128 @@
+"""Root query: look-ups by the keys agencies hold (NIK, KK, region code) and pages."""
+
+from __future__ import annotations
+
+import strawberry
+from sqlalchemy import func, select, tuple_
+
+from hub.db.models import Household as HouseholdRow
+from hub.db.models import Person as PersonRow
+from hub.db.models import Region as RegionRow
+from hub.domain.kk import InvalidKK, parse_kk
+from hub.domain.nik import InvalidNik, parse_nik
+from hub.domain.regions import InvalidRegionCode, normalize_region_code
+from hub.schema.errors import BadUserInput
+from hub.schema.loaders import fetch_all
+from hub.schema.pagination import decode_cursor, encode_cursor, page_size
+from hub.schema.statistics import in_region
+from hub.schema.types import (
+    Household,
+    HouseholdConnection,
+    HouseholdEdge,
+    HubInfo,
+    PageInfo,
+    Person,
+    Region,
+)
+
+DEFAULT_PAGE = 50
+
+
+def _valid_nik(nik: str) -> str:
+    try:
+        return parse_nik(nik).nik
+    except InvalidNik as exc:
+        raise BadUserInput(str(exc), argument="nik", problem=exc.problem.value) from None
+
+
+def _valid_region(code: str, argument: str) -> str:
+    try:
+        return normalize_region_code(code)
+    except InvalidRegionCode as exc:
+        raise BadUserInput(str(exc), argument=argument) from None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="A person by NIK. An invalid NIK is an error saying why.")
+    async def person(self, info: HubInfo, nik: str) -> Person | None:
+        statement = (
+            select(PersonRow.__table__)
+            .where(PersonRow.nik == _valid_nik(nik))
+            .order_by(PersonRow.id)
+            .limit(1)
+        )
+        rows = await fetch_all(info.context.engine, statement)
+        return Person.from_row(rows[0]) if rows else None
+
+    @strawberry.field(description="A household by its 16-digit KK number.")
+    async def household(self, info: HubInfo, kk: str) -> Household | None:
+        try:
+            number = parse_kk(kk).kk
+        except InvalidKK as exc:
+            raise BadUserInput(str(exc), argument="kk") from None
+        statement = select(HouseholdRow.__table__).where(HouseholdRow.kk == number)
+        rows = await fetch_all(info.context.engine, statement)
+        return Household.from_row(rows[0]) if rows else None
+
+    @strawberry.field(
+        description="Households in a region (any level), optionally of one desil, "
+        "in pages: pass pageInfo.endCursor as `after` for the next."
+    )
+    async def households(
+        self,
+        info: HubInfo,
+        region: str,
+        desil: int | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> HouseholdConnection:
+        code = _valid_region(region, "region")
+        if desil is not None and not 1 <= desil <= 10:
+            raise BadUserInput(f"desil is 1 to 10, got {desil}", argument="desil")
+        limit = page_size(first, DEFAULT_PAGE, info.context.settings.server.max_page_size)
+        conditions = [in_region(code)]
+        if desil is not None:
+            conditions.append(HouseholdRow.desil == desil)
+        order = (HouseholdRow.village_code, HouseholdRow.id)
+        statement = select(HouseholdRow.__table__).where(*conditions)
+        if after:
+            village, last_id = decode_cursor("household", after)
+            statement = statement.where(tuple_(*order) > tuple_(village, last_id))
+        rows = await fetch_all(info.context.engine, statement.order_by(*order).limit(limit + 1))
+        edges = [
+            HouseholdEdge(
+                cursor=encode_cursor("household", [row["village_code"], row["id"]]),
+                node=Household.from_row(row),
+            )
+            for row in rows[:limit]
+        ]
+
+        async def count(engine):
+            query = select(func.count()).select_from(HouseholdRow).where(*conditions)
+            async with engine.connect() as connection:
+                return int((await connection.execute(query)).scalar_one())
+
+        return HouseholdConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(rows) > limit,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            count_query=count,
+        )
+
+    @strawberry.field(description="A region by Kemendagri code: 33, 33.14, 33.14.01, ...")
+    async def region(self, info: HubInfo, code: str) -> Region | None:
+        row = await info.context.loaders.region.load(_valid_region(code, "code"))
+        return Region.from_row(row) if row else None
+
+    @strawberry.field(description="Regencies (kabupaten/kota) this hub holds data for.")
+    async def regencies(self, info: HubInfo) -> list[Region]:
+        with_households = select(func.substr(HouseholdRow.village_code, 1, 5)).distinct()
+        statement = (
+            select(RegionRow.__table__)
+            .where(RegionRow.code.in_(with_households))
+            .order_by(RegionRow.code)
+        )
+        return [Region.from_row(row) for row in await fetch_all(info.context.engine, statement)]

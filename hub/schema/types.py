@@ -1,0 +1,202 @@
+"""The unified view's GraphQL types. Relations resolve through the request's DataLoaders."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from sqlalchemy.engine import RowMapping
+from strawberry.types import Info
+
+from hub.schema import statistics
+
+if TYPE_CHECKING:
+    from hub.schema.context import HubContext
+
+    HubInfo = Info[HubContext, None]
+else:
+    HubInfo = Info
+
+
+@strawberry.type(description="A programme a person receives: KIS/PBI-JKN, KIP/PIP, PKH, BPNT...")
+class Enrollment:
+    program: str = strawberry.field(description="PBI_JKN, KIP_PIP, PKH, BPNT or BAZNAS.")
+    status: str = strawberry.field(description="ACTIVE, INACTIVE or SUSPENDED.")
+    card_number: str | None
+    period_start: date | None
+    period_end: date | None
+    source: str = strawberry.field(description="The agency whose record says so.")
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Enrollment:
+        return cls(
+            program=row["program"], status=row["status"], card_number=row["card_number"],
+            period_start=row["period_start"], period_end=row["period_end"], source=row["source"],
+        )
+
+
+@strawberry.type(description="A person in the unified registry (golden record).")
+class Person:
+    id: strawberry.ID
+    nik: str | None = strawberry.field(description="16-digit NIK; null when none is known.")
+    name: str
+    sex: str | None = strawberry.field(description="M or F.")
+    birth_date: date | None
+    birth_place: str | None
+    relation: str | None = strawberry.field(
+        description="Relation to the household head: HEAD, SPOUSE, CHILD, PARENT, ..."
+    )
+    alive: bool
+    death_date: date | None
+    household_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Person:
+        return cls(
+            id=strawberry.ID(str(row["id"])), nik=row["nik"], name=row["name"], sex=row["sex"],
+            birth_date=row["birth_date"], birth_place=row["birth_place"],
+            relation=row["relation"], alive=row["alive"], death_date=row["death_date"],
+            household_id=row["household_id"],
+        )
+
+    @strawberry.field(description="The household (KK) the person belongs to.")
+    async def household(self, info: HubInfo) -> Annotated[Household, strawberry.lazy(
+        "hub.schema.types")] | None:
+        if self.household_id is None:
+            return None
+        row = await info.context.loaders.household.load(self.household_id)
+        return Household.from_row(row) if row else None
+
+    @strawberry.field(description="Programmes the person is enrolled in.")
+    async def enrollments(self, info: HubInfo) -> list[Enrollment]:
+        rows = await info.context.loaders.enrollments.load(int(self.id))
+        return [Enrollment.from_row(row) for row in rows]
+
+
+@strawberry.type(description="A household, identified by its family card (KK) number.")
+class Household:
+    id: strawberry.ID
+    kk: str | None
+    village_code: str
+    address: str | None
+    desil: int | None = strawberry.field(description="Welfare decile, 1 = poorest tenth.")
+    head_person_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Household:
+        return cls(
+            id=strawberry.ID(str(row["id"])), kk=row["kk"], village_code=row["village_code"],
+            address=row["address"], desil=row["desil"], head_person_id=row["head_person_id"],
+        )
+
+    @strawberry.field(description="Members, head first by registration order.")
+    async def members(self, info: HubInfo) -> list[Person]:
+        rows = await info.context.loaders.members.load(int(self.id))
+        return [Person.from_row(row) for row in rows]
+
+    @strawberry.field
+    async def head(self, info: HubInfo) -> Person | None:
+        if self.head_person_id is None:
+            return None
+        row = await info.context.loaders.person.load(self.head_person_id)
+        return Person.from_row(row) if row else None
+
+    @strawberry.field
+    async def village(self, info: HubInfo) -> Annotated[Region, strawberry.lazy(
+        "hub.schema.types")] | None:
+        row = await info.context.loaders.region.load(self.village_code)
+        return Region.from_row(row) if row else None
+
+
+@strawberry.type
+class HouseholdEdge:
+    cursor: str
+    node: Household
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type(description="A page of households; follow pageInfo.endCursor for the next.")
+class HouseholdConnection:
+    edges: list[HouseholdEdge]
+    page_info: PageInfo
+    count_query: strawberry.Private[statistics.CountQuery]
+
+    @strawberry.field(description="All households matching the filter (one COUNT query).")
+    async def total_count(self, info: HubInfo) -> int:
+        return await self.count_query(info.context.engine)
+
+
+@strawberry.type
+class DesilCount:
+    desil: int | None
+    households: int
+    persons: int
+
+
+@strawberry.type(description="How many people a programme reaches in the region.")
+class ProgramCoverage:
+    program: str
+    enrolled_persons: int
+    enrolled_households: int
+    poor_persons: int = strawberry.field(description="Living persons in desil 1-4.")
+    poor_enrolled: int = strawberry.field(description="Of those, enrolled and active.")
+
+    @strawberry.field(description="poorEnrolled / poorPersons, 0 when there are none.")
+    def coverage_of_poor(self) -> float:
+        return self.poor_enrolled / self.poor_persons if self.poor_persons else 0.0
+
+
+@strawberry.type
+class RegionStatistics:
+    households: int
+    persons: int = strawberry.field(description="Living persons.")
+    per_desil: list[DesilCount]
+    coverage: list[ProgramCoverage]
+
+
+@strawberry.type(description="A Kemendagri region: province, regency, district or village.")
+class Region:
+    code: str
+    name: str
+    level: str
+    parent_code: strawberry.Private[str | None]
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Region:
+        return cls(
+            code=row["code"], name=row["name"], level=row["level"],
+            parent_code=row["parent_code"],
+        )
+
+    @strawberry.field
+    async def parent(self, info: HubInfo) -> Region | None:
+        if self.parent_code is None:
+            return None
+        row = await info.context.loaders.region.load(self.parent_code)
+        return Region.from_row(row) if row else None
+
+    @strawberry.field
+    async def children(self, info: HubInfo) -> list[Region]:
+        rows = await info.context.loaders.region_children.load(self.code)
+        return [Region.from_row(row) for row in rows]
+
+    @strawberry.field(description="Households, persons and programme coverage in the region.")
+    async def statistics(self, info: HubInfo) -> RegionStatistics:
+        stats = await statistics.region_statistics(info.context.engine, self.code)
+        return RegionStatistics(
+            households=stats.households,
+            persons=stats.persons,
+            per_desil=[DesilCount(desil=d, households=h, persons=p)
+                       for d, h, p in stats.per_desil],
+            coverage=[ProgramCoverage(program=c.program, enrolled_persons=c.enrolled_persons,
+                                      enrolled_households=c.enrolled_households,
+                                      poor_persons=stats.poor_persons,
+                                      poor_enrolled=c.poor_enrolled)
+                      for c in stats.coverage],
+        )

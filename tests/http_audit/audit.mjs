@@ -1,0 +1,15 @@
+// Runs graphql-http's GraphQL-over-HTTP server audits against a live URL and prints
+// one JSON line per audit: {id, name, status, reason}. The Python test asserts on it.
+import { serverAudits } from 'graphql-http';
+
+const url = process.argv[2];
+if (!url) {
+  console.error('usage: node audit.mjs URL');
+  process.exit(2);
+}
+const results = [];
+for (const audit of serverAudits({ url })) {
+  const result = await audit.fn();
+  results.push({ id: audit.id, name: audit.name, status: result.status, reason: result.reason ?? null });
+}
+console.log(JSON.stringify(results));
