@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,7 +25,13 @@ ENV_PREFIX = "HUB_"
 ENV_DELIMITER = "__"
 
 
-class DatabaseSettings(BaseModel):
+class _Section(BaseModel):
+    """A typo in a key is an error, not a silently ignored line."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseSettings(_Section):
     url: str = "sqlite+aiosqlite:///var/hub.db"
     echo: bool = False
 
@@ -40,14 +46,14 @@ class DatabaseSettings(BaseModel):
         return value
 
 
-class ServerSettings(BaseModel):
+class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     graphiql: bool = True
     max_page_size: int = Field(500, ge=1, le=10_000)
 
 
-class PopulationSettings(BaseModel):
+class PopulationSettings(_Section):
     seed: int = 2026
     regency: str = "33.14"
     households: int = Field(5000, ge=1)

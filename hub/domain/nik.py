@@ -29,7 +29,6 @@ class NikProblem(StrEnum):
     UNKNOWN_REGENCY = "UNKNOWN_REGENCY"
     ZERO_DISTRICT = "ZERO_DISTRICT"
     BAD_BIRTH_DATE = "BAD_BIRTH_DATE"
-    FUTURE_BIRTH_DATE = "FUTURE_BIRTH_DATE"
     ZERO_SERIAL = "ZERO_SERIAL"
 
 
@@ -103,8 +102,6 @@ def parse_nik(value: str | int | None, *, today: date | None = None) -> NikInfo:
             f"NIK {nik}: digits 7-12 ({nik[6:12]}) are not a birth date DDMMYY "
             "(day + 40 for women)",
         ) from None
-    if born > today:
-        raise InvalidNik(NikProblem.FUTURE_BIRTH_DATE, f"NIK {nik}: birth date {born} is ahead")
     serial = nik[12:16]
     if serial == "0000":
         raise InvalidNik(NikProblem.ZERO_SERIAL, f"NIK {nik}: serial 0000 is never issued")

@@ -8,6 +8,8 @@ from hub.schema.errors import should_mask
 from hub.schema.executor import HubSchema
 from hub.schema.query import Query
 
+MASKED_MESSAGE = "Internal server error"
+
 
 def build_schema() -> HubSchema:
     """Parsing and validating a query costs more than running a keyed look-up; agency
@@ -15,8 +17,10 @@ def build_schema() -> HubSchema:
     return HubSchema(
         query=Query,
         extensions=[
-            ParserCache(maxsize=512),
-            ValidationCache(maxsize=512),
-            MaskErrors(should_mask_error=should_mask, error_message="Internal server error"),
+            # Factories: a fresh extension per request. The two caches live at module
+            # level inside strawberry, so they are still shared across requests.
+            lambda: ParserCache(maxsize=1024),
+            lambda: ValidationCache(maxsize=1024),
+            lambda: MaskErrors(should_mask_error=should_mask, error_message=MASKED_MESSAGE),
         ],
     )

@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import strawberry
-from graphql import DocumentNode, GraphQLError, OperationType, get_operation_ast, parse
-from graphql.validation import validate
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.http.ides import get_graphql_ide_html
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
 
 from hub.config import HubSettings
 from hub.schema.context import HubContext
@@ -29,6 +28,8 @@ from hub.schema.context import HubContext
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 MAX_BODY_BYTES = 1_000_000
+QUERY_ONLY = frozenset({OperationType.QUERY})
+ALL_OPERATIONS = frozenset(OperationType)
 
 
 class RequestProblem(Exception):
@@ -142,26 +143,6 @@ async def read_post(request: Request) -> GraphQLParams:
     return params_from_mapping(data)
 
 
-class DocumentCache:
-    """Parse and validate each distinct query text once: agency apps send the same few
-    documents over and over, and parsing plus validation costs more than the look-up."""
-
-    def __init__(self, schema: strawberry.Schema, maxsize: int = 1024) -> None:
-        self._graphql_schema = schema._schema
-        self._cached = lru_cache(maxsize=maxsize)(self._prepare)
-
-    def _prepare(self, query: str) -> tuple[DocumentNode | None, tuple[GraphQLError, ...]]:
-        try:
-            document = parse(query)
-        except GraphQLError as error:
-            return None, (error,)
-        errors = validate(self._graphql_schema, document)
-        return document, tuple(errors)
-
-    def get(self, query: str) -> tuple[DocumentNode | None, tuple[GraphQLError, ...]]:
-        return self._cached(query)
-
-
 class GraphQLEndpoint:
     """An ASGI endpoint serving one strawberry schema over HTTP."""
 
@@ -171,7 +152,6 @@ class GraphQLEndpoint:
         self.schema = schema
         self.engine = engine
         self.settings = settings
-        self.documents = DocumentCache(schema)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -197,34 +177,33 @@ class GraphQLEndpoint:
             return _problem(problem, media)
 
     async def execute(self, request: Request, params: GraphQLParams, media: str) -> Response:
-        document, errors = self.documents.get(params.query)
-        if errors:
-            return _result(media, {"errors": [e.formatted for e in errors]}, request_error=True)
-        assert document is not None
-        operation = get_operation_ast(document, params.operation_name)
-        if operation is None:
+        context = HubContext(engine=self.engine, settings=self.settings, request=request)
+        allowed = QUERY_ONLY if request.method == "GET" else ALL_OPERATIONS
+        try:
+            result = await self.schema.execute(
+                params.query,
+                variable_values=params.variables,
+                context_value=context,
+                operation_name=params.operation_name,
+                allowed_operation_types=allowed,
+            )
+        except InvalidOperationTypeError as exc:
+            raise RequestProblem(
+                405, f"{exc.operation_type.value} operations need POST", {"Allow": "POST"}
+            ) from None
+        except CannotGetOperationTypeError:
             message = (
                 f"no operation named {params.operation_name!r} in the document"
                 if params.operation_name
                 else "the document has several operations: say which in operationName"
             )
             return _result(media, {"errors": [{"message": message}]}, request_error=True)
-        if request.method == "GET" and operation.operation is not OperationType.QUERY:
-            raise RequestProblem(
-                405, f"{operation.operation.value} operations need POST", {"Allow": "POST"}
-            )
-        context = HubContext(engine=self.engine, settings=self.settings, request=request)
-        result = await self.schema.execute(
-            params.query,
-            variable_values=params.variables,
-            context_value=context,
-            operation_name=params.operation_name,
-        )
         body: dict[str, Any] = {}
         if result.errors:
             body["errors"] = [error.formatted for error in result.errors]
-        # A result without data is a request error (variables that do not coerce): those
-        # errors have no path, unlike a field error that nulled the whole result.
+        # A result without data is a request error (a parse or validation error, variables
+        # that do not coerce): those errors have no path, unlike a field error that nulled
+        # the whole result.
         request_error = result.data is None and all(
             error.path is None for error in result.errors or ()
         )

@@ -1,0 +1,135 @@
+"""GraphQL over HTTP behaviour that clients depend on, beyond the audit suite."""
+
+import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from hub.config import HubSettings
+from tests.schema.helpers import GRAPHQL_RESPONSE, make_client
+
+TYPENAME = {"query": "{ __typename }"}
+
+
+async def test_browser_gets_graphiql(client):
+    response = await client.http.get("/graphql", headers={"accept": "text/html"})
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
+
+
+async def test_get_query_with_variables(client):
+    response = await client.http.get(
+        "/graphql",
+        params={"query": "query($c: String!) { region(code: $c) { name } }",
+                "variables": '{"c": "33.14"}'},
+        headers={"accept": GRAPHQL_RESPONSE},
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+    assert response.json() == {"data": {"region": {"name": "Kab. Sragen"}}}
+
+
+@pytest.mark.parametrize(
+    ("accept", "status", "media"),
+    [
+        (GRAPHQL_RESPONSE, 400, GRAPHQL_RESPONSE),
+        ("application/json", 200, "application/json"),
+        (None, 200, "application/json"),
+    ],
+)
+async def test_validation_errors_follow_the_accepted_media_type(client, accept, status, media):
+    headers = {"accept": accept} if accept else {}
+    response = await client.http.post(
+        "/graphql", json={"query": "{ person { nope } }"}, headers=headers
+    )
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith(media)
+    body = response.json()
+    assert "data" not in body
+    assert any("nik" in e["message"] for e in body["errors"])
+
+
+async def test_variables_that_do_not_coerce_are_a_request_error(client):
+    response = await client.post("query($f: Int) { households(region: \"33\", first: $f)"
+                                 " { totalCount } }", {"f": "ten"})
+    assert response.status_code == 400
+    assert "data" not in response.json()
+
+
+async def test_field_error_keeps_data_and_200(client):
+    response = await client.post('{ a: person(nik: "12") { name } b: region(code: "33") { name } }')
+    assert response.status_code == 200
+    body = response.json()
+    assert body["data"] == {"a": None, "b": {"name": "Jawa Tengah"}}
+    assert body["errors"][0]["path"] == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "content", "status", "fragment"),
+    [
+        ({"content-type": "text/plain"}, b'{"query":"{ __typename }"}', 415, "Content-Type"),
+        ({}, b'{"query":"{ __typename }"}', 415, "Content-Type"),
+        ({"content-type": "application/json"}, b"{not json", 400, "not valid JSON"),
+        ({"content-type": "application/json"}, b"[1]", 400, "JSON object"),
+        ({"content-type": "application/json"}, b'{"query": 1}', 400, "query must be a string"),
+        ({"content-type": "application/json"}, b'{"qeury": "{ a }"}', 400, "missing"),
+        ({"content-type": "application/json"}, b'{"query":"{ a }","variables":[1]}', 400,
+         "variables"),
+        ({"content-type": "application/json; charset=latin-1"}, b'{"query":"{ a }"}', 415,
+         "charset"),
+        ({"content-type": "application/json"}, b"\xff\xfe", 400, "UTF-8"),
+    ],
+)
+async def test_malformed_requests_are_4xx_with_a_message(client, headers, content, status,
+                                                         fragment):
+    response = await client.http.post(
+        "/graphql", content=content, headers={"accept": GRAPHQL_RESPONSE, **headers}
+    )
+    assert response.status_code == status
+    assert fragment in response.json()["errors"][0]["message"]
+
+
+async def test_unacceptable_accept_is_406(client):
+    response = await client.http.post("/graphql", json=TYPENAME, headers={"accept": "image/png"})
+    assert response.status_code == 406
+
+
+async def test_unknown_operation_name_is_a_request_error(client):
+    response = await client.http.post(
+        "/graphql", json={"query": "query A { __typename } query B { __typename }",
+                          "operationName": "C"},
+        headers={"accept": GRAPHQL_RESPONSE},
+    )
+    assert response.status_code == 400
+    assert "no operation named 'C'" in response.json()["errors"][0]["message"]
+
+
+async def test_healthz_and_metrics(client):
+    health = await client.http.get("/healthz")
+    assert health.status_code == 200
+    assert health.json()["database"] == "ok"
+    await client.http.post("/graphql", json=TYPENAME)
+    metrics = await client.http.get("/metrics")
+    assert 'hub_http_requests_total{path="/graphql",status="200"}' in metrics.text
+
+
+async def test_database_faults_are_masked_and_healthz_says_unavailable(tmp_path):
+    # A database with no tables: every query fails inside the resolver.
+    url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    engine = create_async_engine(url)
+    client = make_client(HubSettings(database={"url": url}), engine)
+    try:
+        response = await client.post('{ person(nik: "3314015208850003") { name } }')
+        body = response.json()
+        assert body["errors"][0]["message"] == "Internal server error"
+        assert body["errors"][0]["path"] == ["person"]
+        for leak in ("no such table", "sql", "traceback", "select"):
+            assert leak not in response.text.lower()
+    finally:
+        await client.aclose()
+        await engine.dispose()
+    down = create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    client = make_client(HubSettings(), down)
+    try:
+        assert (await client.http.get("/healthz")).status_code == 503
+    finally:
+        await client.aclose()
+        await down.dispose()

@@ -1,0 +1,113 @@
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+
+from typer.testing import CliRunner
+
+from hub.cli import app
+from tests.conftest import free_port
+
+runner = CliRunner()
+
+
+def test_help_explains_every_command():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("demo", "serve", "generate", "load", "db"):
+        assert command in result.output
+    upgrade = runner.invoke(app, ["db", "upgrade", "--help"])
+    assert "migrate" in upgrade.output.lower()
+
+
+def test_generate_writes_a_population(tmp_path):
+    out = tmp_path / "pop"
+    result = runner.invoke(
+        app, ["generate", "--regency", "52.72", "--households", "30", "--seed", "5",
+              "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"]["households"] == 30
+    assert (out / "agencies" / "dukcapil.jsonl").stat().st_size > 0
+
+
+def test_generate_unknown_regency_is_a_clear_error(tmp_path):
+    result = runner.invoke(app, ["generate", "--regency", "11.01", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "no village data" in result.output
+
+
+def test_bad_setting_stops_with_the_key_named(monkeypatch):
+    monkeypatch.setenv("HUB_SERVER__PORT", "not-a-port")
+    result = runner.invoke(app, ["serve"])
+    assert result.exit_code == 2
+    assert "server.port" in result.output
+    assert "HUB_SERVER__PORT" in result.output
+
+
+def test_db_upgrade_then_load(tmp_path, monkeypatch, small_population):
+    monkeypatch.setenv("HUB_DATABASE__URL", f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(app, ["load", str(small_population)])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"Loaded 400 households", result.output)
+
+
+def _graphql(url: str, query: str) -> dict:
+    request = urllib.request.Request(
+        url, data=json.dumps({"query": query}).encode(),
+        headers={"content-type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def test_demo_serves_the_example_queries_it_prints(tmp_path):
+    port = free_port()
+    env = {
+        **os.environ,
+        "HUB_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}",
+        "HUB_POPULATION__OUT_DIR": str(tmp_path / "population"),
+        "COLUMNS": "200",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "demo", "--households", "120", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    url = f"http://127.0.0.1:{port}/graphql"
+    printed = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            printed.append(line)
+            if line.startswith("}") and sum(seen.startswith("query ") for seen in printed) == 2:
+                break
+        output = "".join(printed)
+        assert url in output
+        queries = re.findall(r"^query \w+ \{.*?^\}", output, flags=re.S | re.M)
+        assert len(queries) == 2, output
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(url.replace("/graphql", "/healthz"), timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        for query in queries:
+            body = _graphql(url, query)
+            assert "errors" not in body, (query, body)
+        person = _graphql(url, queries[0])["data"]["person"]
+        assert person["name"]
+        assert person["household"]["members"]
+        poorest = _graphql(url, queries[1])["data"]
+        assert poorest["region"]["statistics"]["households"] == 120
+        assert poorest["households"]["edges"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

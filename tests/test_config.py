@@ -1,0 +1,51 @@
+import pytest
+
+from hub.config import SettingsError, load_settings
+
+
+def test_defaults_come_from_the_toml_file():
+    settings = load_settings()
+    assert settings.database.url == "sqlite+aiosqlite:///var/hub.db"
+    assert settings.server.port == 8000
+    assert settings.population.regency == "33.14"
+
+
+def test_environment_overrides_one_key(monkeypatch):
+    monkeypatch.setenv("HUB_SERVER__PORT", "9123")
+    monkeypatch.setenv("HUB_DATABASE__URL", "postgresql+asyncpg://u:p@127.0.0.1/hub")
+    settings = load_settings()
+    assert settings.server.port == 9123
+    assert settings.database.url.startswith("postgresql+asyncpg://")
+    assert settings.server.host == "127.0.0.1"  # the rest still comes from the file
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "names"),
+    [
+        ("HUB_SERVER__PORT", "eighty", "server.port"),
+        ("HUB_SERVER__PORT", "70000", "server.port"),
+        ("HUB_DATABASE__URL", "mysql://x", "database.url"),
+        ("HUB_SERVER__MAX_PAGE_SIZE", "0", "server.max_page_size"),
+    ],
+)
+def test_a_bad_value_names_the_key_and_the_variable(monkeypatch, variable, value, names):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert names in message
+    assert variable in message
+
+
+def test_an_unknown_key_in_the_file_is_refused(monkeypatch, tmp_path):
+    config = tmp_path / "hub.toml"
+    config.write_text('[server]\nprot = 8000\n')
+    monkeypatch.setenv("HUB_CONFIG", str(config))
+    with pytest.raises(SettingsError, match=r"server\.prot"):
+        load_settings()
+
+
+def test_missing_config_file_named_by_env_is_an_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("HUB_CONFIG", str(tmp_path / "nope.toml"))
+    with pytest.raises(SettingsError, match=r"nope\.toml"):
+        load_settings()
