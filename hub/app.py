@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -39,6 +40,17 @@ class Metrics:
         self.latency = Histogram(
             "hub_http_request_seconds", "HTTP request latency", ["path"], registry=self.registry
         )
+        self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
+
+    def observe(self, path: str, status: int, seconds: float) -> None:
+        # labels() hashes and locks on every call; the (path, status) pairs are few.
+        key = (path, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (self.requests.labels(path, str(status)), self.latency.labels(path))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 class MetricsMiddleware:
@@ -68,8 +80,7 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_and_note)
         finally:
             path = scope["path"] if scope["path"] in self.TRACKED else "other"
-            self.metrics.requests.labels(path, str(status)).inc()
-            self.metrics.latency.labels(path).observe(time.perf_counter() - started)
+            self.metrics.observe(path, status, time.perf_counter() - started)
 
 
 def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None = None) -> Starlette:

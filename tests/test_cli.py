@@ -9,7 +9,7 @@ import urllib.request
 from typer.testing import CliRunner
 
 from hub.cli import app
-from tests.conftest import free_port
+from tests.pg_server import free_port
 
 runner = CliRunner()
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.pg_server import free_port
 
 AUDIT_DIR = Path(__file__).parent / "http_audit"
 

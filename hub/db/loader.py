@@ -89,6 +89,8 @@ async def load_population(
                 if progress:
                     progress(name, len(batch))
     if engine.dialect.name == "postgresql":
-        async with engine.connect() as connection:
+        # Fresh statistics, committed (an uncommitted ANALYZE is rolled back with its
+        # transaction), so the planner knows a NIK matches one row, not fifty.
+        async with engine.begin() as connection:
             await connection.exec_driver_sql("ANALYZE")
     return counts

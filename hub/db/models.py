@@ -75,10 +75,15 @@ class Household(Base):
 
 class Person(Base):
     __tablename__ = "person"
-    __table_args__ = (Index("ix_person_household_id", "household_id", "id"),)
+    __table_args__ = (
+        Index("ix_person_household_id", "household_id", "id"),
+        # (nik, id) serves "WHERE nik = ? ORDER BY id LIMIT 1": on nik alone PostgreSQL
+        # prefers walking the primary key in id order, a full scan when the NIK is rare.
+        Index("ix_person_nik_id", "nik", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    nik: Mapped[str | None] = mapped_column(String(16), index=True)
+    nik: Mapped[str | None] = mapped_column(String(16))
     household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"))
     name: Mapped[str] = mapped_column(String(120))
     name_normalized: Mapped[str] = mapped_column(String(120), index=True)

@@ -1,11 +1,40 @@
-"""The strawberry Schema the hub runs, with logging that tells mistakes from faults."""
+"""Runs GraphQL documents: strawberry builds the schema, graphql-core executes it.
+
+Strawberry's `Schema.execute` wraps every request in an extension pipeline (execution
+context, hook runners, parse and validation caches as extensions). Profiling the hub
+under load showed that pipeline as the largest GraphQL-specific cost of a `person(nik)`
+look-up, so the HTTP endpoint parses and validates each distinct document once
+(`DocumentCache`) and hands the cached document to graphql-core with strawberry's own
+execution-context class: the same resolvers, types, permission classes and scalars,
+without the per-request machinery. Checks that belong to every request (depth, cost)
+are validation rules, which the cache runs once per document.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from inspect import isawaitable
+from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    ExecutionResult,
+    GraphQLError,
+    OperationDefinitionNode,
+    execute,
+    get_operation_ast,
+    parse,
+    specified_rules,
+    validate,
+)
+from strawberry.execution.is_awaitable import optimized_is_awaitable
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext
 
 from hub.schema.errors import should_mask
@@ -19,8 +48,72 @@ class HubSchema(strawberry.Schema):
     ) -> None:
         """A client's bad input is its business, logged at debug; a fault is ours, logged
         with its traceback so an operator can fix it."""
-        for error in errors:
-            if should_mask(error):
-                logger.error("unexpected error in %s", error.path, exc_info=error.original_error)
-            else:
-                logger.debug("request error: %s", error.message)
+        log_errors(errors)
+
+
+def log_errors(errors: Iterable[GraphQLError]) -> None:
+    for error in errors:
+        if should_mask(error):
+            logger.error("unexpected error in %s", error.path, exc_info=error.original_error)
+        else:
+            logger.debug("request error: %s", error.message)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedDocument:
+    """A parsed document and what validation said of it; cached per query text."""
+
+    document: DocumentNode | None
+    errors: tuple[GraphQLError, ...]
+
+    def operation(self, name: str | None) -> OperationDefinitionNode | None:
+        return get_operation_ast(self.document, name) if self.document else None
+
+
+class DocumentCache:
+    """Parse and validate each distinct query text once. Agency apps send the same few
+    documents over and over; the bound keeps a flood of distinct texts from growing it."""
+
+    def __init__(
+        self,
+        schema: strawberry.Schema,
+        extra_rules: Iterable[type[ASTValidationRule]] = (),
+        maxsize: int = 1024,
+    ) -> None:
+        self._schema = schema._schema
+        self._rules = (
+            *specified_rules, MaybeNullValidationRule, OneOfInputValidationRule, *extra_rules,
+        )
+        self.prepare = lru_cache(maxsize=maxsize)(self._prepare)
+
+    def _prepare(self, query: str) -> PreparedDocument:
+        try:
+            document = parse(query)
+        except GraphQLError as error:
+            return PreparedDocument(None, (error,))
+        return PreparedDocument(document, tuple(validate(self._schema, document, self._rules)))
+
+
+async def execute_prepared(
+    schema: HubSchema,
+    document: DocumentNode,
+    *,
+    context: Any,
+    variables: dict[str, Any] | None,
+    operation_name: str | None,
+) -> ExecutionResult:
+    """Execute a validated document against the strawberry schema."""
+    result = execute(
+        schema._schema,
+        document,
+        context_value=context,
+        variable_values=variables,
+        operation_name=operation_name,
+        executor_class=schema.execution_context_class,
+        is_awaitable=optimized_is_awaitable,
+    )
+    if isawaitable(result):
+        result = await result
+    if result.errors:
+        log_errors(result.errors)
+    return result

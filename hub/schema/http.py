@@ -13,23 +13,21 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import strawberry
+from graphql import OperationType
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.http.ides import get_graphql_ide_html
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from strawberry.types.graphql import OperationType
 
 from hub.config import HubSettings
 from hub.schema.context import HubContext
+from hub.schema.errors import format_error
+from hub.schema.executor import DocumentCache, HubSchema, execute_prepared
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 MAX_BODY_BYTES = 1_000_000
-QUERY_ONLY = frozenset({OperationType.QUERY})
-ALL_OPERATIONS = frozenset(OperationType)
 
 
 class RequestProblem(Exception):
@@ -147,11 +145,12 @@ class GraphQLEndpoint:
     """An ASGI endpoint serving one strawberry schema over HTTP."""
 
     def __init__(
-        self, schema: strawberry.Schema, engine: AsyncEngine, settings: HubSettings
+        self, schema: HubSchema, engine: AsyncEngine, settings: HubSettings
     ) -> None:
         self.schema = schema
         self.engine = engine
         self.settings = settings
+        self.documents = DocumentCache(schema)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -177,30 +176,33 @@ class GraphQLEndpoint:
             return _problem(problem, media)
 
     async def execute(self, request: Request, params: GraphQLParams, media: str) -> Response:
-        context = HubContext(engine=self.engine, settings=self.settings, request=request)
-        allowed = QUERY_ONLY if request.method == "GET" else ALL_OPERATIONS
-        try:
-            result = await self.schema.execute(
-                params.query,
-                variable_values=params.variables,
-                context_value=context,
-                operation_name=params.operation_name,
-                allowed_operation_types=allowed,
-            )
-        except InvalidOperationTypeError as exc:
-            raise RequestProblem(
-                405, f"{exc.operation_type.value} operations need POST", {"Allow": "POST"}
-            ) from None
-        except CannotGetOperationTypeError:
+        prepared = self.documents.prepare(params.query)
+        if prepared.errors:
+            body = {"errors": [format_error(error) for error in prepared.errors]}
+            return _result(media, body, request_error=True)
+        operation = prepared.operation(params.operation_name)
+        if operation is None:
             message = (
                 f"no operation named {params.operation_name!r} in the document"
                 if params.operation_name
                 else "the document has several operations: say which in operationName"
             )
             return _result(media, {"errors": [{"message": message}]}, request_error=True)
+        if request.method == "GET" and operation.operation is not OperationType.QUERY:
+            raise RequestProblem(
+                405, f"{operation.operation.value} operations need POST", {"Allow": "POST"}
+            )
+        assert prepared.document is not None
+        result = await execute_prepared(
+            self.schema,
+            prepared.document,
+            context=HubContext(engine=self.engine, settings=self.settings, request=request),
+            variables=params.variables,
+            operation_name=params.operation_name,
+        )
         body: dict[str, Any] = {}
         if result.errors:
-            body["errors"] = [error.formatted for error in result.errors]
+            body["errors"] = [format_error(error) for error in result.errors]
         # A result without data is a request error (a parse or validation error, variables
         # that do not coerce): those errors have no path, unlike a field error that nulled
         # the whole result.

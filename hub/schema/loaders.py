@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -19,20 +20,42 @@ from hub.db.models import Enrollment, Household, Person, Region
 MAX_BATCH = 1000
 
 
-async def fetch_all(engine: AsyncEngine, statement: Select[Any]) -> Sequence[RowMapping]:
+async def fetch_all(
+    engine: AsyncEngine, statement: Select[Any], parameters: dict[str, Any] | None = None
+) -> Sequence[RowMapping]:
     async with engine.connect() as connection:
-        return (await connection.execute(statement)).mappings().all()
+        return (await connection.execute(statement, parameters)).mappings().all()
 
 
 class Loaders:
+    """Each loader is made on first use: most requests (a look-up by NIK) need none."""
+
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self.household = DataLoader(self._households, max_batch_size=MAX_BATCH)
-        self.person = DataLoader(self._persons, max_batch_size=MAX_BATCH)
-        self.members = DataLoader(self._members, max_batch_size=MAX_BATCH)
-        self.enrollments = DataLoader(self._enrollments, max_batch_size=MAX_BATCH)
-        self.region = DataLoader(self._regions, max_batch_size=MAX_BATCH)
-        self.region_children = DataLoader(self._region_children, max_batch_size=MAX_BATCH)
+
+    @cached_property
+    def household(self) -> DataLoader[int, RowMapping | None]:
+        return DataLoader(self._households, max_batch_size=MAX_BATCH)
+
+    @cached_property
+    def person(self) -> DataLoader[int, RowMapping | None]:
+        return DataLoader(self._persons, max_batch_size=MAX_BATCH)
+
+    @cached_property
+    def members(self) -> DataLoader[int, list[RowMapping]]:
+        return DataLoader(self._members, max_batch_size=MAX_BATCH)
+
+    @cached_property
+    def enrollments(self) -> DataLoader[int, list[RowMapping]]:
+        return DataLoader(self._enrollments, max_batch_size=MAX_BATCH)
+
+    @cached_property
+    def region(self) -> DataLoader[str, RowMapping | None]:
+        return DataLoader(self._regions, max_batch_size=MAX_BATCH)
+
+    @cached_property
+    def region_children(self) -> DataLoader[str, list[RowMapping]]:
+        return DataLoader(self._region_children, max_batch_size=MAX_BATCH)
 
     async def _by_key(self, table: Any, column: Any, keys: list[Any]) -> list[RowMapping | None]:
         rows = await fetch_all(self.engine, select(table).where(column.in_(keys)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import strawberry
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import bindparam, func, select, tuple_
 
 from hub.db.models import Household as HouseholdRow
 from hub.db.models import Person as PersonRow
@@ -27,6 +27,16 @@ from hub.schema.types import (
 
 DEFAULT_PAGE = 50
 
+# Built once: SQLAlchemy then reuses the compiled form instead of rebuilding and
+# re-keying the statement on every request (the hottest query of the API).
+PERSON_BY_NIK = (
+    select(PersonRow.__table__)
+    .where(PersonRow.nik == bindparam("nik"))
+    .order_by(PersonRow.id)
+    .limit(1)
+)
+HOUSEHOLD_BY_KK = select(HouseholdRow.__table__).where(HouseholdRow.kk == bindparam("kk"))
+
 
 def _valid_nik(nik: str) -> str:
     try:
@@ -46,13 +56,7 @@ def _valid_region(code: str, argument: str) -> str:
 class Query:
     @strawberry.field(description="A person by NIK. An invalid NIK is an error saying why.")
     async def person(self, info: HubInfo, nik: str) -> Person | None:
-        statement = (
-            select(PersonRow.__table__)
-            .where(PersonRow.nik == _valid_nik(nik))
-            .order_by(PersonRow.id)
-            .limit(1)
-        )
-        rows = await fetch_all(info.context.engine, statement)
+        rows = await fetch_all(info.context.engine, PERSON_BY_NIK, {"nik": _valid_nik(nik)})
         return Person.from_row(rows[0]) if rows else None
 
     @strawberry.field(description="A household by its 16-digit KK number.")
@@ -61,8 +65,7 @@ class Query:
             number = parse_kk(kk).kk
         except InvalidKK as exc:
             raise BadUserInput(str(exc), argument="kk") from None
-        statement = select(HouseholdRow.__table__).where(HouseholdRow.kk == number)
-        rows = await fetch_all(info.context.engine, statement)
+        rows = await fetch_all(info.context.engine, HOUSEHOLD_BY_KK, {"kk": number})
         return Household.from_row(rows[0]) if rows else None
 
     @strawberry.field(

@@ -37,7 +37,7 @@ async def test_upgrade_builds_exactly_the_models(empty_database_url):
     assert diff == []
     assert tables >= EXPECTED_TABLES
     # The look-ups the API makes are indexed: NIK, KK (unique constraint), region.
-    assert indexes["ix_person_nik"] == ["nik"]
+    assert indexes["ix_person_nik_id"] == ["nik", "id"]
     assert indexes["ix_household_village_id"] == ["village_code", "id"]
 
 

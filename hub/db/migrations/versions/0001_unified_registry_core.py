@@ -1,6 +1,6 @@
 """unified registry core
 
-Revision: 0001 (the first)
+Revision 0001, the first
 """
 
 from collections.abc import Sequence
@@ -139,7 +139,7 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_person_name_normalized"), ["name_normalized"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_person_nik"), ["nik"], unique=False)
+        batch_op.create_index("ix_person_nik_id", ["nik", "id"], unique=False)
 
     op.create_table(
         "enrollment",
@@ -211,7 +211,7 @@ def downgrade() -> None:
 
     op.drop_table("enrollment")
     with op.batch_alter_table("person", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_person_nik"))
+        batch_op.drop_index("ix_person_nik_id")
         batch_op.drop_index(batch_op.f("ix_person_name_normalized"))
         batch_op.drop_index("ix_person_household_id")
 

@@ -1,0 +1,54 @@
+"""The hub's real app plus a bare Starlette route doing the same indexed look-up.
+
+Both run in one process on one engine, so their ratio is the cost of the GraphQL layer
+alone, whatever the machine is doing meanwhile.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hub.app import create_app
+from hub.config import HubSettings
+from hub.db.models import Person
+
+PERSON = select(Person.name, Person.sex, Person.birth_date)
+
+
+def build(url: str) -> object:
+    app = create_app(HubSettings(database={"url": url}))
+    engine = app.state.engine
+
+    async def bare_person(request: Request) -> Response:
+        nik = request.query_params["nik"]
+        async with engine.connect() as connection:
+            row = (
+                await connection.execute(PERSON.where(Person.nik == nik).limit(1))
+            ).first()
+        if row is None:
+            return JSONResponse({"person": None})
+        return JSONResponse(
+            {"person": {"name": row.name, "sex": row.sex, "birthDate": row.birth_date.isoformat()}}
+        )
+
+    app.router.routes.append(Route("/bare/person", bare_person))
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    uvicorn.run(build(args.url), host="127.0.0.1", port=args.port, log_level="warning",
+                access_log=False)
+
+
+if __name__ == "__main__":
+    main()
