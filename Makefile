@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ test: $(STAMP) tests/http_audit/node_modules
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python bench/person_lookup.py
+	$(BIN)/python -m bench.person_lookup
 
 clean:
 	rm -rf $(VENV) var tests/http_audit/node_modules

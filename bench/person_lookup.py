@@ -4,7 +4,8 @@ bare Starlette route doing the same indexed look-up, on SQLite and PostgreSQL.
     .venv/bin/python -m bench.person_lookup --persons 10000 100000 1000000
 
 Prints a table and writes bench/results/person_lookup.json. GraphQL and bare rounds
-alternate in one run, so the ratio between them holds on a noisy machine.
+alternate in one run, so the ratio between them holds on a noisy machine. The client is
+wrk when it is installed (`apt-get install wrk`), else bench/loadgen.py.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import asyncio
 import json
 import os
 import random
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -93,7 +96,46 @@ def start_server(url: str) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("benchmark server did not start")
 
 
+WRK_SCRIPT = ROOT / "bench" / "person_lookup.lua"
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    if not match:
+        raise ValueError(f"unexpected wrk latency {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def drive_wrk(base: str, kind: str, niks: Path, clients: int, seconds: float) -> dict:
+    """wrk (C, epoll) as the client: on two cores a Python client would take a third
+    of one from the server it measures."""
+    subprocess.run(  # warm-up, not measured
+        ["wrk", "-t1", f"-c{clients}", "-d2s", "-s", str(WRK_SCRIPT), base],
+        env={**os.environ, "KIND": kind, "NIKS": str(niks)}, capture_output=True, check=True,
+    )
+    output = subprocess.run(
+        ["wrk", "-t1", f"-c{clients}", f"-d{seconds:.0f}s", "--latency", "-s",
+         str(WRK_SCRIPT), base],
+        env={**os.environ, "KIND": kind, "NIKS": str(niks)},
+        capture_output=True, text=True, check=True,
+    ).stdout
+    percentiles = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)$", output, flags=re.M))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.*)$", output, flags=re.M)
+    return {
+        "kind": kind,
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "p50_ms": _ms(percentiles["50"]), "p90_ms": _ms(percentiles["90"]),
+        "p99_ms": _ms(percentiles["99"]),
+        "errors": int(errors.group(1)) if errors else 0,
+        "socket_errors": socket_errors.group(1) if socket_errors else None,
+    }
+
+
 def drive(base: str, kind: str, niks: Path, clients: int, seconds: float) -> dict:
+    if shutil.which("wrk"):
+        return drive_wrk(base, kind, niks, clients, seconds)
     output = subprocess.run(
         [sys.executable, "-m", "bench.loadgen", "--base", base, "--kind", kind,
          "--niks", str(niks), "--clients", str(clients), "--seconds", str(seconds)],
@@ -166,7 +208,7 @@ def main() -> None:
     for row in rows:
         print(_row(row))
     machine = {"cpus": os.cpu_count(), "clients": args.clients, "seconds": args.seconds,
-               "rounds": args.rounds}
+               "rounds": args.rounds, "client": "wrk" if shutil.which("wrk") else "python"}
     (RESULTS / "person_lookup.json").write_text(json.dumps({"machine": machine, "rows": rows},
                                                            indent=1))
 

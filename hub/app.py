@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -86,7 +87,11 @@ class MetricsMiddleware:
 def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None = None) -> Starlette:
     settings = settings or get_settings()
     owns_engine = engine is None
-    engine = engine or create_engine(settings.database.url, echo=settings.database.echo)
+    database = settings.database
+    engine = engine or create_engine(
+        database.url, echo=database.echo, pool_size=database.pool_size,
+        max_overflow=database.max_overflow,
+    )
     metrics = Metrics()
     graphql = GraphQLEndpoint(build_schema(), engine, settings)
 
@@ -105,6 +110,11 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        # Everything alive now (modules, schema, SQLAlchemy metadata) lives as long as the
+        # process: freezing it keeps the collector from rescanning it in every full
+        # collection, which under load showed as 40-60 ms pauses in the latency tail.
+        gc.collect()
+        gc.freeze()
         yield
         if owns_engine:
             await engine.dispose()

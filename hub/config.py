@@ -34,6 +34,10 @@ class _Section(BaseModel):
 class DatabaseSettings(_Section):
     url: str = "sqlite+aiosqlite:///var/hub.db"
     echo: bool = False
+    # Connections kept open. Requests beyond it open overflow connections that are
+    # closed again on return: a new PostgreSQL backend (or aiosqlite thread) each time.
+    pool_size: int = Field(20, ge=1, le=500)
+    max_overflow: int = Field(10, ge=0, le=500)
 
     @field_validator("url")
     @classmethod

@@ -36,18 +36,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str, *, echo: bool = False, pool_size: int = 20, max_overflow: int = 10
+) -> AsyncEngine:
+    """An engine whose pool holds as many connections as the server runs requests at
+    once; see DatabaseSettings for why overflow is expensive.
+
+    No pool_pre_ping: it costs a round trip on every checkout, a third of a keyed
+    look-up. After a database restart the first query on a dead connection fails,
+    SQLAlchemy invalidates the whole pool, and the next request reconnects.
+    """
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow}
     if is_sqlite(url):
         ensure_sqlite_dir(url)
-        engine = create_async_engine(url, echo=echo)
+        engine = create_async_engine(url, echo=echo, **pool)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    # No pool_pre_ping: it costs a round trip on every checkout, a third of a keyed
-    # look-up. After a database restart the first query on a dead connection fails,
-    # SQLAlchemy invalidates the whole pool, and the next request reconnects.
-    return create_async_engine(
-        url, echo=echo, pool_size=10, max_overflow=20, pool_recycle=1800
-    )
+    return create_async_engine(url, echo=echo, pool_recycle=1800, **pool)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

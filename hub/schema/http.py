@@ -203,9 +203,8 @@ class GraphQLEndpoint:
         body: dict[str, Any] = {}
         if result.errors:
             body["errors"] = [format_error(error) for error in result.errors]
-        # A result without data is a request error (a parse or validation error, variables
-        # that do not coerce): those errors have no path, unlike a field error that nulled
-        # the whole result.
+        # Variables that do not coerce give a result without data and errors without a
+        # path: a request error, unlike a field error that nulled the whole result.
         request_error = result.data is None and all(
             error.path is None for error in result.errors or ()
         )
