@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import strawberry
 from sqlalchemy.engine import RowMapping
+from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from hub.schema import statistics
@@ -17,6 +19,18 @@ if TYPE_CHECKING:
     HubInfo = Info[HubContext, None]
 else:
     HubInfo = Info
+
+T = TypeVar("T")
+
+
+async def load_one(
+    loader: DataLoader[Any, RowMapping | None], key: Any, make: Callable[[RowMapping], T]
+) -> T | None:
+    """The object behind a nullable foreign key, through the request's loader."""
+    if key is None:
+        return None
+    row = await loader.load(key)
+    return make(row) if row else None
 
 
 @strawberry.type(description="A programme a person receives: KIS/PBI-JKN, KIP/PIP, PKH, BPNT...")
@@ -63,10 +77,8 @@ class Person:
     @strawberry.field(description="The household (KK) the person belongs to.")
     async def household(self, info: HubInfo) -> Annotated[Household, strawberry.lazy(
         "hub.schema.types")] | None:
-        if self.household_id is None:
-            return None
-        row = await info.context.loaders.household.load(self.household_id)
-        return Household.from_row(row) if row else None
+        return await load_one(info.context.loaders.household, self.household_id,
+                              Household.from_row)
 
     @strawberry.field(description="Programmes the person is enrolled in.")
     async def enrollments(self, info: HubInfo) -> list[Enrollment]:
@@ -97,16 +109,12 @@ class Household:
 
     @strawberry.field
     async def head(self, info: HubInfo) -> Person | None:
-        if self.head_person_id is None:
-            return None
-        row = await info.context.loaders.person.load(self.head_person_id)
-        return Person.from_row(row) if row else None
+        return await load_one(info.context.loaders.person, self.head_person_id, Person.from_row)
 
     @strawberry.field
     async def village(self, info: HubInfo) -> Annotated[Region, strawberry.lazy(
         "hub.schema.types")] | None:
-        row = await info.context.loaders.region.load(self.village_code)
-        return Region.from_row(row) if row else None
+        return await load_one(info.context.loaders.region, self.village_code, Region.from_row)
 
 
 @strawberry.type
@@ -176,10 +184,7 @@ class Region:
 
     @strawberry.field
     async def parent(self, info: HubInfo) -> Region | None:
-        if self.parent_code is None:
-            return None
-        row = await info.context.loaders.region.load(self.parent_code)
-        return Region.from_row(row) if row else None
+        return await load_one(info.context.loaders.region, self.parent_code, Region.from_row)
 
     @strawberry.field
     async def children(self, info: HubInfo) -> list[Region]:

@@ -44,6 +44,7 @@ class NoiseProfile:
     dtks_invalid_nik: float = 0.17
     dtks_duplicate_nik: float = 0.01
     dtks_nik_typo: float = 0.01
+    dtks_duplicate_person: float = 0.005
     name_variant: float = 0.10
     name_typo: float = 0.04
     unknown_birth_date: float = 0.03
@@ -64,6 +65,7 @@ class NoiseProfile:
         if name == "harsh":
             return cls(
                 dtks_invalid_nik=0.30, dtks_duplicate_nik=0.03, dtks_nik_typo=0.03,
+                dtks_duplicate_person=0.02,
                 name_variant=0.25, name_typo=0.10, unknown_birth_date=0.08,
                 swapped_day_month=0.03, dtks_sees_death=0.10, bpjs_sees_death=0.30,
                 moved_households=0.06, education_missing_nik=0.20, baznas_missing_nik=0.55,
@@ -369,7 +371,10 @@ class PopulationGenerator:
             "Sta_bpnt": int("BPNT" in household_programs),
             "Percentile": min(100, hh.desil * 10 - rng.randint(0, 9)), "Desil": hh.desil,
         })
-        for n, p in enumerate(listed, 1):
+        # Some people are entered twice (a second enumeration, a married child still on
+        # the parents' card): another row, another spelling, the same person.
+        twice = [p for p in listed if rng.random() < noise.dtks_duplicate_person]
+        for n, p in enumerate(listed + twice, 1):
             key = f"{idbdt}{n:02d}"
             yield AgencyRecord("dtks_individual", key, p.id, hh.id, {
                 "IDARTBDT": key, "IDBDT": idbdt, "NIK": self._dtks_nik(p.nik),

@@ -71,6 +71,14 @@ def test_dtks_noise_follows_the_reported_rates(district):
     assert 0.003 <= duplicated / len(rows) <= 0.04
 
 
+def test_some_people_are_in_dtks_twice(district):
+    with (district / "ground_truth.csv").open() as handle:
+        per_person = Counter(r["person_id"] for r in csv.DictReader(handle)
+                             if r["source"] == "dtks_individual")
+    twice = sum(1 for n in per_person.values() if n > 1)
+    assert 0.001 < twice / len(per_person) < 0.02
+
+
 def test_every_agency_record_is_in_the_ground_truth(district):
     manifest = json.loads((district / "manifest.json").read_text())
     with (district / "ground_truth.csv").open() as handle:
