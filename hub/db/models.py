@@ -112,6 +112,9 @@ class SourceRecord(Base):
     last_seen: Mapped[datetime] = mapped_column(server_default=func.now())
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
     quarantine_reason: Mapped[str | None] = mapped_column(Text)
+    # The record in the hub's terms (field names, formats), mapped by the connector;
+    # null while quarantined.
+    normalized: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Enrollment(Base):
@@ -145,12 +148,25 @@ class Finding(Base):
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
+class StreamState(Base):
+    """Where a connector's stream stopped. Written in the same transaction as the page
+    it follows, so after a crash the next run resumes exactly there."""
+
+    __tablename__ = "stream_state"
+
+    connector: Mapped[str] = mapped_column(String(40), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(40), primary_key=True)
+    cursor: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
 class SyncRun(Base):
     __tablename__ = "sync_run"
     __table_args__ = (Index("ix_sync_run_connector_id", "connector", "id"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     connector: Mapped[str] = mapped_column(String(40))
+    stream: Mapped[str | None] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(12))
     started_at: Mapped[datetime] = mapped_column(server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column()

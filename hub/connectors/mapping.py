@@ -1,0 +1,48 @@
+"""Mapping agency values to the hub's terms. An invalid NIK is a data-quality finding,
+not a schema violation: the record is staged with the problem noted, so matching can
+still use its name and birth date."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from hub.domain.names import normalize_name
+from hub.domain.nik import clean_nik, nik_problem
+
+DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y")
+
+
+def parse_date(value: Any) -> date | None:
+    """Dates as agencies write them; ValueError (with the value) when none fits."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    for fmt in DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(f"date {text!r} is in none of the formats {', '.join(DATE_FORMATS)}")
+
+
+def iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def identity(nik: Any, name: str | None, birth: date | None, sex: str | None,
+             **extra: Any) -> dict[str, Any]:
+    """The identity fields every person-record stream normalises to."""
+    cleaned = clean_nik(nik) or None
+    problem = nik_problem(cleaned) if cleaned else None
+    return {
+        "nik": cleaned,
+        "nik_problem": problem.problem.value if problem else ("EMPTY" if not cleaned else None),
+        "name": name,
+        "name_normalized": normalize_name(name),
+        "birth_date": iso(birth),
+        "sex": sex,
+        **extra,
+    }
