@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 from typing import Annotated
@@ -180,30 +181,131 @@ def example_queries(population: Path, regency: str) -> str:
     return EXAMPLES.format(nik=first["nik"], regency=regency)
 
 
+def _ensure_population(settings: HubSettings, households: int | None = None) -> Path:
+    pop = settings.population
+    households = households or pop.households
+    population = _population_dir(settings, pop.regency, households, pop.seed, "default")
+    if not (population / "manifest.json").exists():
+        _generate(population, pop.regency, households, pop.seed, "default")
+    return population
+
+
+@app.command()
+def simulate(
+    population: Annotated[Path | None, typer.Option(
+        help="A folder from `slrt-hub generate` (default: the configured district).")] = None,
+) -> None:
+    """Serve the five agency simulators (DTKS, Dukcapil, BPJS, education, Baznas) on
+    127.0.0.1, at the ports in [simulators], until Ctrl+C."""
+    from hub.simulators.serve import running
+
+    settings = _settings()
+    population = population or _ensure_population(settings)
+
+    async def serve_forever() -> None:
+        sims = settings.simulators
+        async with running(population, sims.host, sims.ports) as urls:
+            for name, url in urls.items():
+                console.print(f"{name:10s} {url}")
+            await asyncio.Event().wait()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_forever())
+
+
+def _sync(settings: HubSettings, names: list[str] | None, full: bool) -> list:
+    from rich.table import Table
+
+    from hub.connectors.registry import ConnectorConfigError, enabled_connectors
+    from hub.connectors.runner import sync_connector
+    from hub.db.engine import create_engine
+
+    try:
+        connectors = enabled_connectors(settings, names)
+    except ConnectorConfigError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+    async def run() -> list:
+        engine = create_engine(settings.database.url)
+        results = []
+        try:
+            with console.status("") as status:
+                for connector in connectors:
+                    status.update(f"Syncing {connector.name}...")
+                    results += await sync_connector(engine, connector, full=full)
+        finally:
+            await engine.dispose()
+        return results
+
+    results = asyncio.run(run())
+    table = Table("connector", "stream", "status", "fetched", "new", "changed", "unchanged",
+                  "quarantined", title="Sync")
+    for r in results:
+        c = r.counts
+        table.add_row(r.connector, r.stream, r.status, *(f"{n:,}" for n in (
+            c.fetched, c.new, c.changed, c.unchanged, c.quarantined)))
+    console.print(table)
+    for r in results:
+        if r.error:
+            console.print(f"[red]{r.connector}/{r.stream}: {r.error}[/red]")
+    return results
+
+
+@app.command()
+def sync(
+    connectors: Annotated[list[str] | None, typer.Argument(
+        help="Connectors to run (default: every enabled one).")] = None,
+    full: Annotated[bool, typer.Option(help="Re-read everything, not only what changed.")]
+    = False,
+) -> None:
+    """Pull each agency's records into staging from where the last run stopped: new and
+    changed records are stored, malformed ones quarantined with their reason."""
+    from hub.db.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database.url)
+    results = _sync(settings, connectors or None, full)
+    if any(r.status != "SUCCEEDED" for r in results):
+        raise typer.Exit(1)
+
+
 @app.command()
 def demo(
     households: Annotated[int | None, typer.Option(min=1, help="Size of the district.")] = None,
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
 ) -> None:
-    """The whole hub on one laptop: generate a district, load it into the embedded
+    """The whole hub on one laptop: generate a district, start the five simulated
+    agencies, sync every connector into staging, load the registry into the embedded
     database and serve GraphQL with GraphiQL."""
     from hub.db.migrate import upgrade
+    from hub.simulators.serve import BackgroundSimulators
 
     settings = _settings()
     pop = settings.population
-    households = households or pop.households
-    population = _population_dir(settings, pop.regency, households, pop.seed, "default")
-    if not (population / "manifest.json").exists():
-        _generate(population, pop.regency, households, pop.seed, "default")
+    population = _ensure_population(settings, households)
     upgrade(settings.database.url)
     _load(settings, population)
+    simulators = BackgroundSimulators(
+        population, settings.simulators.host, settings.simulators.ports
+    )
+    simulators.start()
+    # The demo's agencies are the simulators it just started, wherever they listen.
+    simulated = {
+        name: conf.model_copy(update={"base_url": simulators.urls[name]})
+        for name, conf in settings.connectors.items() if name in simulators.urls
+    }
+    _sync(settings.model_copy(update={"connectors": simulated}), None, full=False)
     url = f"http://{host or settings.server.host}:{port or settings.server.port}/graphql"
     console.rule("SLRT Hub demo")
     console.print(f"GraphQL and GraphiQL: [bold]{url}[/bold]  (Ctrl+C to stop)\n")
     console.print("Try these in GraphiQL:\n", style="dim")
     console.print(example_queries(population, pop.regency), highlight=False, markup=False)
-    _serve(settings, host, port)
+    try:
+        _serve(settings, host, port)
+    finally:
+        simulators.stop()
 
 
 if __name__ == "__main__":

@@ -64,6 +64,34 @@ class PopulationSettings(_Section):
     out_dir: Path = Path("var/population")
 
 
+class ConnectorSettings(_Section):
+    """One agency system. Secrets belong in the environment, not the file:
+    HUB_CONNECTORS__BPJS__CREDENTIALS__SECRET=..."""
+
+    enabled: bool = True
+    base_url: str
+    credentials: dict[str, str] = {}
+    page_size: int = Field(1000, ge=1, le=5000)
+    concurrency: int = Field(4, ge=1, le=64)
+    rate_per_second: float | None = Field(None, gt=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+
+class SimulatorSettings(_Section):
+    """Where `slrt-hub simulate` and the demo serve the simulated agencies."""
+
+    host: str = "127.0.0.1"
+    ports: dict[str, int] = {
+        "dtks": 8101, "dukcapil": 8102, "bpjs": 8103, "education": 8104, "baznas": 8105,
+    }
+
+
 class HubSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -74,7 +102,8 @@ class HubSettings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     server: ServerSettings = ServerSettings()
     population: PopulationSettings = PopulationSettings()
-    connectors: dict[str, Any] = {}
+    connectors: dict[str, ConnectorSettings] = {}
+    simulators: SimulatorSettings = SimulatorSettings()
     schedule: dict[str, Any] = {}
 
     @classmethod

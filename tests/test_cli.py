@@ -72,6 +72,9 @@ def test_demo_serves_the_example_queries_it_prints(tmp_path):
         **os.environ,
         "HUB_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}",
         "HUB_POPULATION__OUT_DIR": str(tmp_path / "population"),
+        "HUB_SIMULATORS__PORTS": json.dumps(
+            {name: free_port() for name in ("dtks", "dukcapil", "bpjs", "education", "baznas")}
+        ),
         "COLUMNS": "200",
     }
     process = subprocess.Popen(
@@ -91,6 +94,10 @@ def test_demo_serves_the_example_queries_it_prints(tmp_path):
                 break
         output = "".join(printed)
         assert url in output
+        # The first sync of every simulated agency ran and succeeded.
+        for stream in ("households", "individuals", "residents", "members", "pupils",
+                       "mustahik"):
+            assert re.search(rf"{stream}\s*│\s*SUCCEEDED", output), output
         queries = re.findall(r"^query \w+ \{.*?^\}", output, flags=re.S | re.M)
         assert len(queries) == 2, output
         for _ in range(100):
