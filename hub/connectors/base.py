@@ -40,6 +40,25 @@ class Stream(ABC):
     async def fetch(self, client: AgencyClient, cursor: str | None) -> Page:
         """One page after `cursor` (None: from the beginning)."""
 
+    def comparable(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """The form in which a record that fails validation is compared with what is
+        staged: values as trimmed text, empty as null. One agency's channels (CSV text,
+        JSON numbers) then agree on a broken record as they do on a valid one."""
+        return {key: _as_text(value) for key, value in raw.items()}
+
+
+def _as_text(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _as_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_text(v) for v in value]
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    return text or None
+
 
 class Connector(ABC):
     """An agency's system: where it is, how we authenticate, which streams it has."""

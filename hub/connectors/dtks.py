@@ -1,14 +1,24 @@
-"""DTKS connector: households and individuals from the SIKS-NG incremental API."""
+"""DTKS connector: households and individuals from the SIKS-NG bulk export (CSV or
+XLSX, legacy BPS region codes mapped through the crosswalk) and from the incremental
+usulan API. Both stage into the same sources under the same keys, so a record read
+from both is stored once."""
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from openpyxl import load_workbook
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hub.connectors.base import Connector, Page, Stream
-from hub.connectors.http import AgencyClient
+from hub.connectors.http import AgencyClient, BadResponse
 from hub.connectors.mapping import identity, parse_date
+from hub.domain.crosswalk import UnknownBpsCode, kemendagri_village
 
 RELATIONS = {1: "HEAD", 2: "SPOUSE", 3: "CHILD", 4: "CHILD_IN_LAW", 5: "GRANDCHILD",
              6: "PARENT", 7: "HELPER", 8: "OTHER"}
@@ -63,6 +73,31 @@ class DtksIndividual(BaseModel):
         return value
 
 
+def household_fields(record: DtksHousehold, village_code: str) -> dict[str, Any]:
+    return {
+        "household_key": record.IDBDT,
+        "village_code": village_code,
+        "address": record.Alamat,
+        "head_name": record.Nama_KRT,
+        "size": record.Jumlah_ART,
+        "desil": record.Desil,
+        "percentile": record.Percentile,
+        "programs": {"PBI_JKN": record.Sta_kis, "KIP_PIP": record.Sta_kip,
+                     "PKH": record.Sta_pkh, "BPNT": record.Sta_bpnt},
+    }
+
+
+def individual_fields(record: DtksIndividual) -> dict[str, Any]:
+    return identity(
+        record.NIK, record.Nama, parse_date(record.TglLahir),
+        "M" if record.JnsKel == 1 else "F",
+        kk=record.NoKK, household_key=record.IDBDT, birth_place=record.TmpLahir,
+        relation=RELATIONS[record.HubKRT],
+        programs={"PBI_JKN": record.Ada_pbi, "KIP_PIP": record.Ada_kip,
+                  "PKH": record.Ada_pkh, "BPNT": record.Ada_bpnt},
+    )
+
+
 class _DtksStream(Stream):
     kind: ClassVar[str]
 
@@ -90,17 +125,8 @@ class DtksHouseholds(_DtksStream):
 
     def normalize(self, record: BaseModel) -> dict[str, Any]:
         assert isinstance(record, DtksHousehold)
-        return {
-            "household_key": record.IDBDT,
-            "village_code": ".".join((record.KDPROP, record.KDKAB, record.KDKEC, record.KDDESA)),
-            "address": record.Alamat,
-            "head_name": record.Nama_KRT,
-            "size": record.Jumlah_ART,
-            "desil": record.Desil,
-            "percentile": record.Percentile,
-            "programs": {"PBI_JKN": record.Sta_kis, "KIP_PIP": record.Sta_kip,
-                         "PKH": record.Sta_pkh, "BPNT": record.Sta_bpnt},
-        }
+        village = ".".join((record.KDPROP, record.KDKAB, record.KDKEC, record.KDDESA))
+        return household_fields(record, village)
 
 
 class DtksIndividuals(_DtksStream):
@@ -114,25 +140,170 @@ class DtksIndividuals(_DtksStream):
 
     def normalize(self, record: BaseModel) -> dict[str, Any]:
         assert isinstance(record, DtksIndividual)
-        return identity(
-            record.NIK, record.Nama, parse_date(record.TglLahir),
-            "M" if record.JnsKel == 1 else "F",
-            kk=record.NoKK, household_key=record.IDBDT, birth_place=record.TmpLahir,
-            relation=RELATIONS[record.HubKRT],
-            programs={"PBI_JKN": record.Ada_pbi, "KIP_PIP": record.Ada_kip,
-                      "PKH": record.Ada_pkh, "BPNT": record.Ada_bpnt},
+        return individual_fields(record)
+
+
+# -- bulk export ------------------------------------------------------------------------
+
+INT_COLUMNS = frozenset({
+    "Jumlah_ART", "Jumlah_Keluarga", "Sta_kis", "Sta_kip", "Sta_pkh", "Sta_bpnt",
+    "Percentile", "Desil", "JnsKel", "HubKRT", "Umur", "Ada_pbi", "Ada_kip", "Ada_pkh",
+    "Ada_bpnt",
+})
+
+
+def _typed(raw: Any) -> Any:
+    """Spreadsheet cells are text (CSV) or numbers (XLSX); integer columns become ints
+    where they hold an integer, anything else is left for the schema to judge."""
+    if not isinstance(raw, dict):
+        return raw
+    out = dict(raw)
+    for column in INT_COLUMNS & out.keys():
+        value = out[column]
+        whole_text = isinstance(value, str) and value.strip().lstrip("-").isdigit()
+        whole_float = isinstance(value, float) and value.is_integer()
+        if whole_text or whole_float:
+            out[column] = int(value)
+        elif value == "":
+            out[column] = None
+    return out
+
+
+class ExportHousehold(DtksHousehold):
+    KDKEC: str = Field(pattern=r"^\d{3}$")   # BPS kecamatan
+    KDDESA: str = Field(pattern=r"^\d{3}$")  # BPS desa
+
+    _ints = model_validator(mode="before")(_typed)
+
+
+class ExportIndividual(DtksIndividual):
+    _ints = model_validator(mode="before")(_typed)
+
+
+class _ExportStream(Stream):
+    """Pages through the current export. The cursor is "version:row"; a new export
+    version starts again from row 0 (unchanged rows then cost nothing: staging skips
+    them by hash)."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, connector: DtksConnector) -> None:
+        self.connector = connector
+        self._file: tuple[str, Path] | None = None
+        self._rows: tuple[str, int, Iterator[dict[str, Any]]] | None = None
+
+    async def fetch(self, client: AgencyClient, cursor: str | None) -> Page:
+        version, _, offset_text = (cursor or "").partition(":")
+        offset = int(offset_text or 0)
+        manifest = (await client.request(
+            "GET", "/dtks/export/manifest", headers=self.connector.auth_headers,
+            expect_json=True,
+        )).data
+        current = str(manifest["version"])
+        if current != version:
+            offset = 0
+        total = int(manifest["rows"][self.kind])
+        if offset >= total:
+            return Page([], f"{current}:{offset}", False)
+        rows = await self._rows_from(client, current, offset)
+        page = [row for _, row in zip(range(self.connector.page_size), rows, strict=False)]
+        end = offset + len(page)
+        self._rows = (current, end, rows)
+        return Page(page, f"{current}:{end}", end < total)
+
+    async def _rows_from(self, client: AgencyClient, version: str, offset: int
+                         ) -> Iterator[dict[str, Any]]:
+        if self._rows and self._rows[0] == version and self._rows[1] == offset:
+            return self._rows[2]
+        path = await self._download(client, version)
+        rows = _read_rows(path, self.connector.export_format)
+        for _ in range(offset):
+            next(rows, None)
+        return rows
+
+    async def _download(self, client: AgencyClient, version: str) -> Path:
+        if self._file and self._file[0] == version:
+            return self._file[1]
+        fmt = self.connector.export_format
+        response = await client.request(
+            "GET", f"/dtks/export/{self.kind}.{fmt}", headers=self.connector.auth_headers
         )
+        if response.headers.get("X-Export-Version", version) != version:
+            raise BadResponse(self.connector.name, "the export changed while being read")
+        path = self.connector.workdir / f"{self.kind}-{version}.{fmt}"
+        path.write_bytes(response.body)
+        self._file = (version, path)
+        return path
+
+
+def _read_rows(path: Path, fmt: str) -> Iterator[dict[str, Any]]:
+    if fmt == "csv":
+        with path.open(encoding="utf-8", newline="") as handle:
+            yield from csv.DictReader(handle)
+        return
+    book = load_workbook(path, read_only=True)
+    try:
+        rows = book.worksheets[0].iter_rows(values_only=True)
+        header = [str(c) for c in next(rows, ())]
+        for values in rows:
+            yield dict(zip(header, values, strict=False))
+    finally:
+        book.close()
+
+
+class ExportHouseholds(_ExportStream):
+    name = "export_households"
+    source = "dtks_household"
+    model = ExportHousehold
+    kind = "households"
+
+    def key(self, raw: dict[str, Any]) -> str | None:
+        return raw.get("IDBDT") or None
+
+    def comparable(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """Compared in Kemendagri codes, as the usulan API sends them."""
+        text = super().comparable(raw)
+        bps = f"{text.get('KDPROP')}{text.get('KDKAB')}{text.get('KDKEC')}{text.get('KDDESA')}"
+        with contextlib.suppress(UnknownBpsCode):
+            _, _, district, village = kemendagri_village(bps).split(".")
+            text.update(KDKEC=district, KDDESA=village)
+        return text
+
+    def normalize(self, record: BaseModel) -> dict[str, Any]:
+        assert isinstance(record, ExportHousehold)
+        bps = f"{record.KDPROP}{record.KDKAB}{record.KDKEC}{record.KDDESA}"
+        return household_fields(record, kemendagri_village(bps))
+
+
+class ExportIndividuals(_ExportStream):
+    name = "export_individuals"
+    source = "dtks_individual"
+    model = ExportIndividual
+    kind = "individuals"
+
+    def key(self, raw: dict[str, Any]) -> str | None:
+        return raw.get("IDARTBDT") or None
+
+    def normalize(self, record: BaseModel) -> dict[str, Any]:
+        assert isinstance(record, ExportIndividual)
+        return individual_fields(record)
 
 
 class DtksConnector(Connector):
     name = "dtks"
 
     def __init__(self, base_url: str, api_key: str, *, page_size: int = 1000,
-                 **kwargs: Any) -> None:
+                 export_format: Literal["csv", "xlsx"] = "csv", **kwargs: Any) -> None:
         super().__init__(base_url, **kwargs)
         self.api_key = api_key
         self.page_size = page_size
-        self._streams = [DtksHouseholds(self), DtksIndividuals(self)]
+        self.export_format = export_format
+        self.workdir = Path(tempfile.mkdtemp(prefix="slrt-dtks-export-"))
+        # The export first (the initial load), then the usulan API (what changed since).
+        self._streams: list[Stream] = [
+            ExportHouseholds(self), ExportIndividuals(self),
+            DtksHouseholds(self), DtksIndividuals(self),
+        ]
 
     @property
     def streams(self) -> list[Stream]:

@@ -1,8 +1,13 @@
 """Staging: every record an agency sends is kept, valid or not, exactly once.
 
-Idempotent on (source, source_key) with a hash of the canonical payload: a record seen
-again unchanged writes nothing; a changed one is updated in place; one that breaks its
-schema is kept with the reason (quarantine) and the raw payload, never dropped.
+Idempotent on (source, source_key) with a content hash: a record seen again unchanged
+writes nothing; a changed one is updated in place; one that breaks its schema is kept
+with the reason (quarantine) and the raw payload, never dropped.
+
+The hash is of the record in the hub's terms when it validates, of the raw payload when
+it does not. So the same record read from two channels of one agency (the DTKS export
+as CSV text, the usulan API as JSON numbers) or re-sent with cosmetic differences is
+recognised as unchanged; the raw payload of the last real change is what is kept.
 """
 
 from __future__ import annotations
@@ -63,9 +68,9 @@ class _Prepared:
 
 
 def prepare(stream: Stream, raw: Any) -> _Prepared:
-    digest = payload_hash(raw)
+    raw_digest = payload_hash(raw)
     if not isinstance(raw, dict):
-        return _Prepared(f"unkeyed:{digest}", raw, digest, None,
+        return _Prepared(f"unkeyed:{raw_digest}", raw, raw_digest, None,
                          f"record is a {type(raw).__name__}, not an object")
     key = stream.key(raw)
     reason = None
@@ -80,8 +85,9 @@ def prepare(stream: Stream, raw: Any) -> _Prepared:
         # Without the agency's key there is nothing to update later; the hash keeps
         # a re-run from storing it twice.
         reason = reason or "record has no key"
-        key = f"unkeyed:{digest}"
-    return _Prepared(str(key), raw, digest, normalized, reason)
+        key = f"unkeyed:{raw_digest}"
+    digest = payload_hash(normalized if reason is None else stream.comparable(raw))
+    return _Prepared(str(key), raw, digest, normalized if reason is None else None, reason)
 
 
 async def stage_page(

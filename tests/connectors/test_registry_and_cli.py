@@ -52,8 +52,8 @@ def test_sync_command_against_the_simulators(tmp_path, monkeypatch, agency_popul
     assert first.exit_code == 0, first.output
     manifest = json.loads((agency_population / "manifest.json").read_text())
     assert f"{manifest['counts']['dukcapil']:,}" in first.output
-    assert first.output.count("SUCCEEDED") == 6
+    assert first.output.count("SUCCEEDED") == 8  # four DTKS streams, one per other agency
     assert second.exit_code == 0, second.output
-    assert second.output.count("SUCCEEDED") == 3
+    assert second.output.count("SUCCEEDED") == 5
     assert unknown.exit_code == 2
     assert "no connector named kemenag" in unknown.output
