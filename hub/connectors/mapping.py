@@ -4,13 +4,17 @@ still use its name and birth date."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import re
+from datetime import date
 from typing import Any
 
 from hub.domain.names import normalize_name
 from hub.domain.nik import clean_nik, nik_problem
 
-DATE_FORMATS = ("%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y", "%Y/%m/%d", "%d.%m.%Y")
+DATE_FORMATS = ("YYYY-MM-DD", "DD-MM-YYYY", "DD/MM/YYYY", "YYYY/MM/DD", "DD.MM.YYYY")
+# One expression instead of strptime per format: staging parses millions of dates.
+_YEAR_FIRST = re.compile(r"(\d{4})([-/])(\d{1,2})\2(\d{1,2})")
+_DAY_FIRST = re.compile(r"(\d{1,2})([-/.])(\d{1,2})\2(\d{4})")
 
 
 def parse_date(value: Any) -> date | None:
@@ -20,12 +24,16 @@ def parse_date(value: Any) -> date | None:
     if isinstance(value, date):
         return value
     text = str(value).strip()
-    for fmt in DATE_FORMATS:
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    raise ValueError(f"date {text!r} is in none of the formats {', '.join(DATE_FORMATS)}")
+    if match := _YEAR_FIRST.fullmatch(text):
+        year, month, day = int(match[1]), int(match[3]), int(match[4])
+    elif match := _DAY_FIRST.fullmatch(text):
+        day, month, year = int(match[1]), int(match[3]), int(match[4])
+    else:
+        raise ValueError(f"date {text!r} is in none of the formats {', '.join(DATE_FORMATS)}")
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise ValueError(f"date {text!r} is not a calendar date") from None
 
 
 def iso(value: date | None) -> str | None:

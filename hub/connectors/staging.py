@@ -13,10 +13,10 @@ recognised as unchanged; the raw payload of the last real change is what is kept
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, fields
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -44,9 +44,9 @@ class StageCounts:
 
 
 def payload_hash(raw: Any) -> str:
-    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                           default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    canonical = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
+                             default=str)
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def describe(error: ValidationError) -> str:
@@ -68,9 +68,9 @@ class _Prepared:
 
 
 def prepare(stream: Stream, raw: Any) -> _Prepared:
-    raw_digest = payload_hash(raw)
     if not isinstance(raw, dict):
-        return _Prepared(f"unkeyed:{raw_digest}", raw, raw_digest, None,
+        digest = payload_hash(raw)
+        return _Prepared(f"unkeyed:{digest}", raw, digest, None,
                          f"record is a {type(raw).__name__}, not an object")
     key = stream.key(raw)
     reason = None
@@ -85,7 +85,7 @@ def prepare(stream: Stream, raw: Any) -> _Prepared:
         # Without the agency's key there is nothing to update later; the hash keeps
         # a re-run from storing it twice.
         reason = reason or "record has no key"
-        key = f"unkeyed:{raw_digest}"
+        key = f"unkeyed:{payload_hash(raw)}"
     digest = payload_hash(normalized if reason is None else stream.comparable(raw))
     return _Prepared(str(key), raw, digest, normalized if reason is None else None, reason)
 

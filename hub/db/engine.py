@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -13,6 +14,12 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+
+def _json_text(value: Any) -> str:
+    """JSON columns (staged payloads) through orjson: several times faster than the
+    standard library on the ingest path, same JSON."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
 
 
 def is_sqlite(url: str) -> bool:
@@ -46,7 +53,8 @@ def create_engine(
     look-up. After a database restart the first query on a dead connection fails,
     SQLAlchemy invalidates the whole pool, and the next request reconnects.
     """
-    pool = {"pool_size": pool_size, "max_overflow": max_overflow}
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow,
+            "json_serializer": _json_text}
     if is_sqlite(url):
         ensure_sqlite_dir(url)
         engine = create_async_engine(url, echo=echo, **pool)

@@ -1,0 +1,135 @@
+"""Benchmark: ingest throughput per connector into staging, SQLite and PostgreSQL, with
+the five agency simulators serving over loopback from another process.
+
+    .venv/bin/python -m bench.ingest --persons 100000 1000000
+
+For each connector: records staged per second (first full sync) and the peak resident
+memory of this process (connector, validation, staging; the simulators run apart), so a
+larger district shows whether memory stays flat. Writes bench/results/ingest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import ExitStack, suppress
+from pathlib import Path
+
+from bench.person_lookup import CACHE, RESULTS, ROOT, population
+from hub.config import load_settings
+from hub.connectors.registry import build_connector
+from hub.connectors.runner import sync_stream
+from hub.db.engine import create_engine
+from hub.db.migrate import upgrade
+from tests.pg_server import create_database, free_port, throwaway_postgres
+
+NAMES = ("dtks", "dukcapil", "bpjs", "education", "baznas")
+
+
+def rss_mib() -> float:
+    with suppress(OSError), open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def start_simulators(pop: Path) -> tuple[subprocess.Popen, dict[str, int]]:
+    ports = {name: free_port() for name in NAMES}
+    env = {**os.environ, "HUB_SIMULATORS__PORTS": json.dumps(ports)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "simulate", "--population", str(pop)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+    )
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{ports['baznas']}/_sim/stats", timeout=1)
+            return process, ports
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("simulators did not start")
+
+
+async def ingest(url: str, ports: dict[str, int], page_size: int) -> list[dict]:
+    await asyncio.to_thread(upgrade, url)
+    settings = load_settings()
+    engine = create_engine(url)
+    rows = []
+    try:
+        for name in NAMES:
+            conf = settings.connectors[name].model_copy(update={
+                "base_url": f"http://127.0.0.1:{ports[name]}", "page_size": page_size,
+            })
+            connector = build_connector(name, conf)
+            async with connector.client() as client:
+                for stream in connector.streams:
+                    started = time.perf_counter()
+                    result = await sync_stream(engine, connector, stream, client)
+                    seconds = time.perf_counter() - started
+                    c = result.counts
+                    rows.append({
+                        "connector": name, "stream": stream.name, "fetched": c.fetched,
+                        "new": c.new, "unchanged": c.unchanged, "seconds": seconds,
+                        "per_second": c.fetched / seconds if seconds else 0.0,
+                        "rss_mib": rss_mib(), "error": result.error,
+                    })
+                    print(f"  {name}/{stream.name:20s} {c.fetched:>9,} fetched "
+                          f"({c.new:,} new) {seconds:7.1f}s {rows[-1]['per_second']:>9,.0f}/s"
+                          f"  RSS {rows[-1]['rss_mib']:.0f} MiB"
+                          + (f"  FAILED {result.error}" if result.error else ""), flush=True)
+    finally:
+        await engine.dispose()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--persons", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--page-size", type=int, default=2000)
+    args = parser.parse_args()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    report = []
+    with ExitStack() as stack:
+        server = (
+            stack.enter_context(throwaway_postgres(durable=True))
+            if "postgresql" in args.backends else None
+        )
+        for persons in args.persons:
+            pop = population(persons)
+            simulators, ports = start_simulators(pop)
+            try:
+                for backend in args.backends:
+                    name = f"ingest_{persons}"
+                    if backend == "sqlite":
+                        for leftover in CACHE.glob(f"{name}.db*"):
+                            leftover.unlink()
+                        url = f"sqlite+aiosqlite:///{CACHE / name}.db"
+                    else:
+                        url = create_database(server, name)
+                    print(f"{backend}, district of {persons:,} persons:", flush=True)
+                    rows = asyncio.run(ingest(url, ports, args.page_size))
+                    report += [{"backend": backend, "persons": persons, **r} for r in rows]
+            finally:
+                simulators.terminate()
+                simulators.wait(timeout=30)
+    print("\n| backend | persons | stream | fetched | new | seconds | records/s | RSS MiB |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    for r in report:
+        print(f"| {r['backend']} | {r['persons']:,} | {r['connector']}/{r['stream']} | "
+              f"{r['fetched']:,} | {r['new']:,} | {r['seconds']:.1f} | "
+              f"{r['per_second']:,.0f} | {r['rss_mib']:.0f} |")
+    (RESULTS / "ingest.json").write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
