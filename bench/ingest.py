@@ -22,13 +22,14 @@ import urllib.request
 from contextlib import ExitStack, suppress
 from pathlib import Path
 
-from bench.person_lookup import CACHE, RESULTS, ROOT, population
+from bench.common import RESULTS, ROOT, fresh_database, prepare
+from bench.person_lookup import population
 from hub.config import load_settings
 from hub.connectors.registry import build_connector
 from hub.connectors.runner import sync_stream
 from hub.db.engine import create_engine
 from hub.db.migrate import upgrade
-from tests.pg_server import create_database, free_port, throwaway_postgres
+from tests.pg_server import free_port
 
 NAMES = ("dtks", "dukcapil", "bpjs", "education", "baznas")
 
@@ -96,26 +97,15 @@ def main() -> None:
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--page-size", type=int, default=2000)
     args = parser.parse_args()
-    CACHE.mkdir(parents=True, exist_ok=True)
-    RESULTS.mkdir(parents=True, exist_ok=True)
     report = []
     with ExitStack() as stack:
-        server = (
-            stack.enter_context(throwaway_postgres(durable=True))
-            if "postgresql" in args.backends else None
-        )
+        server = prepare(stack, args.backends)
         for persons in args.persons:
             pop = population(persons)
             simulators, ports = start_simulators(pop)
             try:
                 for backend in args.backends:
-                    name = f"ingest_{persons}"
-                    if backend == "sqlite":
-                        for leftover in CACHE.glob(f"{name}.db*"):
-                            leftover.unlink()
-                        url = f"sqlite+aiosqlite:///{CACHE / name}.db"
-                    else:
-                        url = create_database(server, name)
+                    url = fresh_database(server, backend, f"ingest_{persons}")
                     print(f"{backend}, district of {persons:,} persons:", flush=True)
                     rows = asyncio.run(ingest(url, ports, args.page_size))
                     report += [{"backend": backend, "persons": persons, **r} for r in rows]

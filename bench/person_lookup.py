@@ -27,15 +27,13 @@ from statistics import mean
 
 from sqlalchemy import text
 
+from bench.common import CACHE, RESULTS, ROOT, fresh_database, prepare
 from hub.db.engine import create_engine
 from hub.db.loader import load_population
 from hub.db.migrate import upgrade
 from hub.simulators.population_files import read_jsonl, write_population
-from tests.pg_server import create_database, free_port, throwaway_postgres
+from tests.pg_server import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
-CACHE = ROOT / "bench" / ".cache"
-RESULTS = ROOT / "bench" / "results"
 PERSONS_PER_HOUSEHOLD = 4.05  # what the generator produces on average
 
 
@@ -174,27 +172,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    CACHE.mkdir(parents=True, exist_ok=True)
-    RESULTS.mkdir(parents=True, exist_ok=True)
     rows = []
     with ExitStack() as stack:
-        server = (
-            stack.enter_context(throwaway_postgres(durable=True))
-            if "postgresql" in args.backends else None
-        )
+        server = prepare(stack, args.backends)
         for persons in args.persons:
             pop = population(persons)
             niks = CACHE / f"niks-{pop.name}.txt"
             sample_niks(pop, niks)
             for backend in args.backends:
-                name = f"bench_{persons}"
-                if backend == "sqlite":
-                    database = CACHE / f"{name}.db"
-                    for leftover in CACHE.glob(f"{name}.db*"):
-                        leftover.unlink()
-                    url = f"sqlite+aiosqlite:///{database}"
-                else:
-                    url = create_database(server, name)
+                url = fresh_database(server, backend, f"bench_{persons}")
                 load_s, size, loaded = asyncio.run(load(url, pop))
                 print(f"{backend} {loaded:,} persons: loaded in {load_s:.1f}s, "
                       f"{size / 2**20:.0f} MiB; measuring...", flush=True)

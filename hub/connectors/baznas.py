@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from hub.connectors.base import Connector, Page, Stream
 from hub.connectors.http import AgencyClient
-from hub.connectors.mapping import identity, parse_date
+from hub.connectors.mapping import DateText, IdText, identity, parse_date
 
 ASNAF = Literal["Fakir", "Miskin", "Amil", "Mualaf", "Riqab", "Gharimin", "Fisabilillah",
                 "Ibnu Sabil"]
@@ -18,25 +18,14 @@ class Mustahik(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     id_mustahik: str = Field(min_length=1)
-    nik: str | None = None
+    nik: IdText = None
     nama: str = Field(min_length=1)
     asnaf: ASNAF
     program: str
     jumlah_bantuan: int = Field(ge=0)
-    tanggal_bantuan: str
+    tanggal_bantuan: DateText
     alamat: str | None = None
     kode_desa: str | None = Field(default=None, pattern=r"^\d{10}$")
-
-    @field_validator("nik", mode="before")
-    @classmethod
-    def _as_text(cls, value: Any) -> Any:
-        return None if value is None else str(value)
-
-    @field_validator("tanggal_bantuan")
-    @classmethod
-    def _date(cls, value: str) -> str:
-        parse_date(value)
-        return value
 
 
 class MustahikStream(Stream):

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.connectors.base import Connector, Page, Stream
 from hub.connectors.http import AgencyClient, AuthError, BadResponse
-from hub.connectors.mapping import identity, parse_date
+from hub.connectors.mapping import DateText, IdText, identity, parse_date
 from hub.domain import vclaim
 
 
@@ -26,9 +26,9 @@ class Participant(BaseModel):
 
     noKartu: str = Field(pattern=r"^\d{13}$")
     nama: str = Field(min_length=1)
-    nik: str | None = None
+    nik: IdText = None
     sex: str = Field(pattern=r"^[LP]$")
-    tglLahir: str
+    tglLahir: DateText
     statusPeserta: Coded
     jenisPeserta: Coded
     hakKelas: Coded | None = None

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from openpyxl import load_workbook
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.connectors.base import Connector, Page, Stream
 from hub.connectors.http import AgencyClient, BadResponse
-from hub.connectors.mapping import identity, parse_date
-from hub.domain.crosswalk import UnknownBpsCode, kemendagri_village
+from hub.connectors.mapping import IdText, OptionalDateText, identity, parse_date
+from hub.domain.crosswalk import UnmappedRegionCode, kemendagri_village
 
 RELATIONS = {1: "HEAD", 2: "SPOUSE", 3: "CHILD", 4: "CHILD_IN_LAW", 5: "GRANDCHILD",
              6: "PARENT", 7: "HELPER", 8: "OTHER"}
@@ -48,29 +48,17 @@ class DtksIndividual(BaseModel):
 
     IDARTBDT: str = Field(min_length=1)
     IDBDT: str = Field(min_length=1)
-    NIK: str | None = None
-    NoKK: str | None = None
+    NIK: IdText = None
+    NoKK: IdText = None
     Nama: str = Field(min_length=1)
     JnsKel: Literal[1, 2]
     TmpLahir: str | None = None
-    TglLahir: str | None = None
+    TglLahir: OptionalDateText = None
     HubKRT: int = Field(ge=1, le=8)
     Ada_pbi: Literal[0, 1] = 0
     Ada_kip: Literal[0, 1] = 0
     Ada_pkh: Literal[0, 1] = 0
     Ada_bpnt: Literal[0, 1] = 0
-
-    @field_validator("NIK", "NoKK", mode="before")
-    @classmethod
-    def _as_text(cls, value: Any) -> Any:
-        # Spreadsheets turn NIKs into numbers; keep whatever arrived as text.
-        return None if value is None else str(value)
-
-    @field_validator("TglLahir")
-    @classmethod
-    def _date(cls, value: str | None) -> str | None:
-        parse_date(value)
-        return value
 
 
 def household_fields(record: DtksHousehold, village_code: str) -> dict[str, Any]:
@@ -114,25 +102,18 @@ class _DtksStream(Stream):
         return Page(body["data"], str(body["next_since"]), bool(body["has_more"]))
 
 
-class DtksHouseholds(_DtksStream):
-    name = "households"
+class _HouseholdRows:
+    """What both channels' household streams share: the source and the agency's key."""
+
     source = "dtks_household"
-    model = DtksHousehold
     kind = "households"
 
     def key(self, raw: dict[str, Any]) -> str | None:
         return raw.get("IDBDT") or None
 
-    def normalize(self, record: BaseModel) -> dict[str, Any]:
-        assert isinstance(record, DtksHousehold)
-        village = ".".join((record.KDPROP, record.KDKAB, record.KDKEC, record.KDDESA))
-        return household_fields(record, village)
 
-
-class DtksIndividuals(_DtksStream):
-    name = "individuals"
+class _IndividualRows:
     source = "dtks_individual"
-    model = DtksIndividual
     kind = "individuals"
 
     def key(self, raw: dict[str, Any]) -> str | None:
@@ -141,6 +122,21 @@ class DtksIndividuals(_DtksStream):
     def normalize(self, record: BaseModel) -> dict[str, Any]:
         assert isinstance(record, DtksIndividual)
         return individual_fields(record)
+
+
+class DtksHouseholds(_HouseholdRows, _DtksStream):
+    name = "households"
+    model = DtksHousehold
+
+    def normalize(self, record: BaseModel) -> dict[str, Any]:
+        assert isinstance(record, DtksHousehold)
+        village = ".".join((record.KDPROP, record.KDKAB, record.KDKEC, record.KDDESA))
+        return household_fields(record, village)
+
+
+class DtksIndividuals(_IndividualRows, _DtksStream):
+    name = "individuals"
+    model = DtksIndividual
 
 
 # -- bulk export ------------------------------------------------------------------------
@@ -251,20 +247,15 @@ def _read_rows(path: Path, fmt: str) -> Iterator[dict[str, Any]]:
         book.close()
 
 
-class ExportHouseholds(_ExportStream):
+class ExportHouseholds(_HouseholdRows, _ExportStream):
     name = "export_households"
-    source = "dtks_household"
     model = ExportHousehold
-    kind = "households"
-
-    def key(self, raw: dict[str, Any]) -> str | None:
-        return raw.get("IDBDT") or None
 
     def comparable(self, raw: dict[str, Any]) -> dict[str, Any]:
         """Compared in Kemendagri codes, as the usulan API sends them."""
         text = super().comparable(raw)
         bps = f"{text.get('KDPROP')}{text.get('KDKAB')}{text.get('KDKEC')}{text.get('KDDESA')}"
-        with contextlib.suppress(UnknownBpsCode):
+        with contextlib.suppress(UnmappedRegionCode):
             _, _, district, village = kemendagri_village(bps).split(".")
             text.update(KDKEC=district, KDDESA=village)
         return text
@@ -275,18 +266,9 @@ class ExportHouseholds(_ExportStream):
         return household_fields(record, kemendagri_village(bps))
 
 
-class ExportIndividuals(_ExportStream):
+class ExportIndividuals(_IndividualRows, _ExportStream):
     name = "export_individuals"
-    source = "dtks_individual"
     model = ExportIndividual
-    kind = "individuals"
-
-    def key(self, raw: dict[str, Any]) -> str | None:
-        return raw.get("IDARTBDT") or None
-
-    def normalize(self, record: BaseModel) -> dict[str, Any]:
-        assert isinstance(record, ExportIndividual)
-        return individual_fields(record)
 
 
 class DtksConnector(Connector):

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from hub.connectors.base import Connector, Page, Stream
 from hub.connectors.http import AgencyClient, AuthError
-from hub.connectors.mapping import identity, iso, parse_date
+from hub.connectors.mapping import DateText, OptionalDateText, identity, iso, parse_date
 
 AUTH_FAILURES = ("User ID atau password salah", "User tidak valid", "Akses ditolak")
 
@@ -21,7 +21,7 @@ class Resident(BaseModel):
     NO_KK: str | None = None
     NAMA_LGKP: str = Field(min_length=1)
     TMPT_LHR: str | None = None
-    TGL_LHR: str
+    TGL_LHR: DateText
     JENIS_KLMIN: str = Field(pattern=r"^(LAKI-LAKI|PEREMPUAN)$")
     STAT_HBKEL: str | None = None
     ALAMAT: str | None = None
@@ -31,13 +31,7 @@ class Resident(BaseModel):
     NO_KEL: int
     NAMA_LGKP_IBU: str | None = None
     STATUS_HIDUP: str = "HIDUP"
-    TGL_KMT: str | None = None
-
-    @field_validator("TGL_LHR", "TGL_KMT")
-    @classmethod
-    def _date(cls, value: str | None) -> str | None:
-        parse_date(value)
-        return value
+    TGL_KMT: OptionalDateText = None
 
 
 def _raise_on_refusal(connector: str, content: list[dict[str, Any]]) -> None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from hub.connectors.base import Connector, Page, Stream
 from hub.connectors.http import AgencyClient, AuthError
-from hub.connectors.mapping import identity, parse_date
+from hub.connectors.mapping import DateText, IdText, identity, parse_date
+from hub.domain.crosswalk import kemendagri_district_from_education
 
 
 class Pupil(BaseModel):
@@ -18,27 +19,17 @@ class Pupil(BaseModel):
 
     peserta_didik_id: str = Field(min_length=1)
     nisn: str = Field(pattern=r"^\d{10}$")
-    nik: str | None = None
+    nik: IdText = None
     nama: str = Field(min_length=1)
-    tanggal_lahir: str
+    tanggal_lahir: DateText
     nama_ibu: str | None = None
     tingkat_pendidikan_id: int = Field(ge=1, le=13)
     nama_rombel: str | None = None
-    no_kk: str | None = None
+    no_kk: IdText = None
     layak_pip: bool = False
     penerima_kip: bool = False
     no_kip: str | None = None
-
-    @field_validator("nik", "no_kk", mode="before")
-    @classmethod
-    def _as_text(cls, value: Any) -> Any:
-        return None if value is None else str(value)
-
-    @field_validator("tanggal_lahir")
-    @classmethod
-    def _date(cls, value: str) -> str:
-        parse_date(value)
-        return value
+    kode_wilayah: str | None = None  # the school's region, education ministry format
 
 
 class Pupils(Stream):
@@ -54,9 +45,14 @@ class Pupils(Stream):
 
     def normalize(self, record: BaseModel) -> dict[str, Any]:
         assert isinstance(record, Pupil)
+        district = (
+            kemendagri_district_from_education(record.kode_wilayah)
+            if record.kode_wilayah else None
+        )
         return identity(
             record.nik, record.nama, parse_date(record.tanggal_lahir), None,
-            nisn=record.nisn, kk=record.no_kk, mother_name=record.nama_ibu,
+            nisn=record.nisn, school_district_code=district, kk=record.no_kk,
+            mother_name=record.nama_ibu,
             grade=record.tingkat_pendidikan_id, eligible_pip=record.layak_pip,
             program="KIP_PIP" if record.penerima_kip else None, card_number=record.no_kip,
         )

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator
 
 from hub.domain.names import normalize_name
 from hub.domain.nik import clean_nik, nik_problem
@@ -54,3 +56,19 @@ def identity(nik: Any, name: str | None, birth: date | None, sex: str | None,
         "sex": sex,
         **extra,
     }
+
+
+def _text_or_none(value: Any) -> Any:
+    return None if value is None else str(value)
+
+
+def _checked_date(value: str | None) -> str | None:
+    parse_date(value)
+    return value
+
+
+# Identity numbers as text, whatever arrived: spreadsheets turn NIKs into numbers.
+IdText = Annotated[str | None, BeforeValidator(_text_or_none)]
+# A date in one of the agencies' formats, kept as the agency wrote it.
+DateText = Annotated[str, AfterValidator(_checked_date)]
+OptionalDateText = Annotated[str | None, AfterValidator(_checked_date)]

@@ -37,6 +37,11 @@ class Faults:
     truncate_rate: float = 0.0       # share of JSON answers cut in half
     bad_record_rate: float = 0.0     # share of records broken against the schema
     token_ttl_requests: int = 0      # issued tokens stop working after n uses (0: never)
+    # Deterministic schedules (0: off), for tests that must see the fault happen:
+    error_every: int = 0             # every n-th API request answered 503
+    drop_every: int = 0              # every n-th API request dropped
+    truncate_every: int = 0          # every n-th JSON answer cut in half
+    bad_record_every: int = 0        # every n-th record broken against the schema
     seed: int = 0
 
     @classmethod
@@ -85,6 +90,9 @@ class AgencySimulator:
     def maybe_broken(self, sequence: int, record: dict[str, Any]) -> dict[str, Any]:
         """Whether a record is broken depends on the record, not the request, so every
         read of it gives the same answer and staging stays comparable across runs."""
+        every = self.faults.bad_record_every
+        if every and sequence % every == 0:
+            return self.break_record(record)
         rate = self.faults.bad_record_rate
         if not rate:
             return record
@@ -124,10 +132,11 @@ class AgencySimulator:
                 {"message": "Too Many Requests"}, status=429,
                 headers={"Retry-After": f"{faults.retry_after_s:g}"},
             )
-        if self.rng.random() < faults.error_rate:
+        nth = self._api_requests
+        if self.rng.random() < faults.error_rate or _every(faults.error_every, nth):
             self.counts["errors"] += 1
             return web.json_response({"message": "Service Unavailable"}, status=503)
-        if self.rng.random() < faults.drop_rate:
+        if self.rng.random() < faults.drop_rate or _every(faults.drop_every, nth):
             self.counts["dropped"] += 1
             if request.transport is not None:
                 request.transport.close()
@@ -137,7 +146,8 @@ class AgencySimulator:
             isinstance(response, web.Response)
             and response.body is not None
             and response.content_type == "application/json"
-            and self.rng.random() < faults.truncate_rate
+            and (self.rng.random() < faults.truncate_rate
+                 or _every(faults.truncate_every, nth))
         ):
             self.counts["truncated"] += 1
             body = bytes(response.body)
@@ -164,6 +174,10 @@ class AgencySimulator:
         except (KeyError, NotImplementedError) as exc:
             return web.json_response({"error": str(exc)}, status=400)
         return web.json_response({"sequence": sequence})
+
+
+def _every(period: int, nth: int) -> bool:
+    return bool(period) and nth % period == 0
 
 
 def json_page(records: list[dict[str, Any]], **extra: Any) -> web.Response:

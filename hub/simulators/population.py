@@ -20,11 +20,19 @@ from datetime import date, timedelta
 from functools import lru_cache
 from importlib import resources
 
+from hub.domain.crosswalk import education_district
 from hub.domain.kk import build_kk
 from hub.domain.nik import Sex, build_nik
 from hub.domain.regions import Region, catalog
 
 REFERENCE_DATE = date(2026, 7, 1)  # "today" of the synthetic world: output never drifts
+
+
+def scrambled(number: int, digits: int) -> str:
+    """A unique, random-looking identifier of `digits` digits for each number below
+    10**digits: multiplying by a constant coprime with 10 permutes the residues.
+    Card numbers drawn at random would collide (the birthday problem) by the hundreds."""
+    return f"{number * 7_919_432_861 % 10**digits:0{digits}d}"
 
 # Share of households per desil 1..10: the registry is about the poorer half.
 DESIL_WEIGHTS = (16, 15, 14, 12, 10, 9, 8, 6, 5, 5)
@@ -273,7 +281,7 @@ class PopulationGenerator:
             relation=relation,
         )
         if 6 <= person.age() <= 18:
-            person.nisn = f"{born.year % 100:03d}{self.rng.randint(0, 9_999_999):07d}"
+            person.nisn = f"{born.year % 100:03d}{scrambled(pid, 7)}"
         household.members.append(person)
         return person
 
@@ -300,7 +308,7 @@ class PopulationGenerator:
         for person in household.members:
             # The whole family is enrolled together, but newborns and stragglers lag.
             if household_has_pbi and rng.random() < 0.95:
-                card = f"000{rng.randint(0, 9_999_999_999):010d}"
+                card = "000" + scrambled(person.id, 10)
                 person.bpjs_card = card
                 household.enrollments.append(
                     EnrollmentTruth(person.id, "PBI_JKN", "ACTIVE", card, start, "bpjs")
@@ -308,7 +316,7 @@ class PopulationGenerator:
             if person.nisn and desil <= 4 and rng.random() < 0.65:
                 household.enrollments.append(
                     EnrollmentTruth(person.id, "KIP_PIP", "ACTIVE",
-                                    f"KIP{rng.randint(0, 99_999_999):08d}", start, "education")
+                                    "KIP" + scrambled(person.id, 8), start, "education")
                 )
         head = household.head
         has_dependants = any(p.age() < 18 or p.age() >= 70 for p in household.members)
@@ -419,6 +427,8 @@ class PopulationGenerator:
                 "nama": self._noisy_name(p.name), "tanggal_lahir": p.birth_date.isoformat(),
                 "nama_ibu": p.mother_name, "tingkat_pendidikan_id": grade,
                 "nama_rombel": f"Kelas {grade}{rng.choice('ABC')}", "no_kk": p.kk,
+                # The school's region, in the education ministry's own code, space-padded.
+                "kode_wilayah": education_district(hh.village.parent_code or "") + "  ",
                 "layak_pip": hh.desil <= 4, "penerima_kip": p.id in kip,
                 "no_kip": kip.get(p.id),
             })

@@ -8,6 +8,7 @@ import json
 import time
 
 import pytest
+from sqlalchemy import select
 
 from hub.connectors.baznas import BaznasConnector
 from hub.connectors.bpjs import BpjsConnector
@@ -15,6 +16,7 @@ from hub.connectors.dukcapil import DukcapilConnector
 from hub.connectors.education import EducationConnector
 from hub.connectors.http import AuthError
 from hub.connectors.runner import sync_connector
+from hub.db.models import SourceRecord
 from hub.domain import vclaim
 from hub.simulators.base import Faults
 from hub.simulators.baznas import BaznasSimulator
@@ -116,6 +118,14 @@ async def test_education_token_expiring_mid_sync_is_renewed(serve, staging, agen
     assert len(simulator.tokens) == -(-pages // 2)
     stored = await staged(staging, "education")
     assert set(stored) == {p["peserta_didik_id"] for p in pupils}
+    async with staging.connect() as connection:
+        districts = (await connection.execute(
+            select(SourceRecord.normalized["school_district_code"].as_string())
+            .where(SourceRecord.source == "education")
+        )).scalars().all()
+    # Dapodik's "23xxxx  " codes (NTB is 23 there) come out as Kemendagri's.
+    assert districts
+    assert all(d and d.startswith("52.72.") for d in districts)
 
 
 async def test_education_refused_client_is_an_auth_error(serve, staging, agency_population):

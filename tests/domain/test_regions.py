@@ -78,3 +78,31 @@ def test_regency_numbering_rules():
     assert not regions.regency_exists("33", "30")
     assert regions.regency_exists("33", "76")       # Kota Tegal
     assert not regions.regency_exists("76", "71")   # Sulawesi Barat has no kota
+
+
+def test_bps_crosswalk_round_trips_every_demo_village():
+    from hub.domain.crosswalk import bps_village, kemendagri_village
+
+    villages = [r for r in catalog().regions.values() if r.level is RegionLevel.VILLAGE]
+    assert villages
+    for village in villages:
+        bps = bps_village(village.code)
+        assert len(bps) == 10
+        assert bps[:4] == village.code[:5].replace(".", "")  # province and regency agree
+        assert kemendagri_village(bps) == village.code
+
+
+def test_education_codes_use_the_ministrys_province_numbering():
+    from hub.domain.crosswalk import (
+        UnmappedRegionCode,
+        education_district,
+        kemendagri_district_from_education,
+    )
+
+    assert education_district("33.14.01") == "031401"     # Jawa Tengah is 03 there
+    assert education_district("32.04.05") == "020405"     # Jawa Barat is 02
+    assert kemendagri_district_from_education("031401  ") == "33.14.01"
+    with pytest.raises(UnmappedRegionCode):
+        kemendagri_district_from_education("991401")
+    with pytest.raises(UnmappedRegionCode):
+        kemendagri_district_from_education("03-14")

@@ -41,6 +41,17 @@ def test_truth_niks_are_valid_unique_and_agree_with_sex_birth_and_region(distric
         seen.add(person["nik"])
 
 
+def test_agency_identifiers_are_unique(district):
+    for source, field in (("bpjs", "noKartu"), ("education", "nisn"),
+                          ("education", "peserta_didik_id"), ("dukcapil", "NIK"),
+                          ("dtks_individual", "IDARTBDT")):
+        values = [r[field] for r in read_jsonl(district / "agencies" / f"{source}.jsonl")]
+        assert len(values) == len(set(values)), f"{source}.{field} repeats"
+    cards = [e["card_number"] for e in read_jsonl(district / "enrollments.jsonl")
+             if e["card_number"]]
+    assert len(cards) == len(set(cards))
+
+
 def test_households_look_like_indonesian_households(district):
     sizes = Counter(p["household_id"] for p in read_jsonl(district / "persons.jsonl"))
     mean = sum(sizes.values()) / len(sizes)
