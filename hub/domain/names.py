@@ -42,6 +42,7 @@ _MUHAMMAD = frozenset(
 _OLD_SPELLING = re.compile(r"OE|DJ|TJ|SJ|NJ|CH")
 _OLD_TO_NEW = {"OE": "U", "DJ": "J", "TJ": "C", "SJ": "SY", "NJ": "NY", "CH": "KH"}
 _NOT_LETTER = re.compile(r"[^A-Z ]+")
+_NOT_NAME_TEXT = re.compile(r"[^A-Z .']+")
 _REPEATS = re.compile(r"([A-Z])\1+")
 _SPACES = re.compile(r"\s+")
 
@@ -65,10 +66,27 @@ def _is_degree_run(part: str) -> bool:
 
 def normalize_name(raw: str | None) -> str:
     """The comparable form of a name: upper-case ASCII words, titles and degrees removed,
-    Muhammad variants folded, old spellings modernised, repeated letters collapsed."""
+    Muhammad variants folded, old spellings modernised, repeated letters collapsed.
+
+    Applied until nothing changes: one rule can produce what another removes (ß becomes
+    SS, repeats collapse to SH, and SH is a law degree), and a normal form must be stable.
+    In practice it settles after one or two extra passes; the bound is a guard.
+    """
     if not raw:
         return ""
-    text = _strip_degrees(_ascii_upper(raw)).strip()
+    current = _normalize_once(raw)
+    for _ in range(8):
+        following = _normalize_once(current)
+        if following == current:
+            break
+        current = following
+    return current
+
+
+def _normalize_once(raw: str) -> str:
+    # Characters that cannot be part of a name go first, so that what is left is what
+    # titles are recognised in (else "0H A" would lose its "H" only on a second pass).
+    text = _NOT_NAME_TEXT.sub(" ", _strip_degrees(_ascii_upper(raw))).strip()
     without_titles = _PREFIX.sub("", text)
     if without_titles.strip(" ."):
         text = without_titles
@@ -79,19 +97,17 @@ def normalize_name(raw: str | None) -> str:
         tokens.pop()
     # Initials glued with dots ("M.Rizki") become separate words.
     tokens = [t for token in tokens for t in token.replace(".", ". ").split()]
+    cleaned = [w for w in (_NOT_LETTER.sub("", t.replace("'", "")) for t in tokens) if w]
     words: list[str] = []
-    for position, token in enumerate(tokens):
-        word = _NOT_LETTER.sub("", token.replace("'", ""))
-        if not word:
-            continue
-        if word in _MUHAMMAD or (word == "M" and position == 0 and len(tokens) > 1):
+    for position, word in enumerate(cleaned):
+        leading = position == 0 and len(cleaned) > 1  # an initial before a name
+        if word in _MUHAMMAD or (word == "M" and leading):
             words.append("MUHAMAD")
-            continue
-        if word == "ST" and position == 0 and len(tokens) > 1:  # "St. Aminah": Sitti
+        elif word == "ST" and leading:  # "St. Aminah": Sitti
             words.append("SITI")
-            continue
-        word = _OLD_SPELLING.sub(lambda m: _OLD_TO_NEW[m.group(0)], word)
-        words.append(_REPEATS.sub(r"\1", word))
+        else:
+            word = _OLD_SPELLING.sub(lambda m: _OLD_TO_NEW[m.group(0)], word)
+            words.append(_REPEATS.sub(r"\1", word))
     return " ".join(words)
 
 

@@ -75,3 +75,8 @@ def test_case_spacing_and_honorifics_do_not_change_the_result(name):
     assert normalize_name("  " + name.lower().replace(" ", "   ") + " ") == base
     assert normalize_name("Hj. " + name) == base
     assert normalize_name(name + ", S.Pd.") == base
+
+
+def test_digits_do_not_hide_a_title_until_a_second_pass():
+    # Found by hypothesis: "0H A" became "H A", which a second pass read as "Haji A".
+    assert normalize_name("0H A") == normalize_name(normalize_name("0H A"))
