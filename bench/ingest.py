@@ -29,7 +29,7 @@ from hub.connectors.registry import build_connector
 from hub.connectors.runner import sync_stream
 from hub.db.engine import create_engine
 from hub.db.migrate import upgrade
-from tests.pg_server import free_port
+from tests.pg_server import free_ports
 
 NAMES = ("dtks", "dukcapil", "bpjs", "education", "baznas")
 
@@ -43,7 +43,7 @@ def rss_mib() -> float:
 
 
 def start_simulators(pop: Path) -> tuple[subprocess.Popen, dict[str, int]]:
-    ports = {name: free_port() for name in NAMES}
+    ports = dict(zip(NAMES, free_ports(len(NAMES)), strict=True))
     env = {**os.environ, "HUB_SIMULATORS__PORTS": json.dumps(ports)}
     process = subprocess.Popen(
         [sys.executable, "-m", "hub.cli", "simulate", "--population", str(pop)],

@@ -23,9 +23,22 @@ SUPERUSER = "postgres"
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct free loopback ports. The probes stay bound until all are chosen: probing
+    one at a time, the OS may hand the same just-released port out twice."""
+    probes = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            probes.append(sock)
+        return [int(sock.getsockname()[1]) for sock in probes]
+    finally:
+        for sock in probes:
+            sock.close()
 
 
 def _pg_ctl_command(workdir: Path) -> str:

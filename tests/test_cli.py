@@ -9,7 +9,7 @@ import urllib.request
 from typer.testing import CliRunner
 
 from hub.cli import app
-from tests.pg_server import free_port
+from tests.pg_server import free_ports
 
 runner = CliRunner()
 
@@ -67,14 +67,14 @@ def _graphql(url: str, query: str) -> dict:
 
 
 def test_demo_serves_the_example_queries_it_prints(tmp_path):
-    port = free_port()
+    port, *agency_ports = free_ports(6)
     env = {
         **os.environ,
         "HUB_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}",
         "HUB_POPULATION__OUT_DIR": str(tmp_path / "population"),
-        "HUB_SIMULATORS__PORTS": json.dumps(
-            {name: free_port() for name in ("dtks", "dukcapil", "bpjs", "education", "baznas")}
-        ),
+        "HUB_SIMULATORS__PORTS": json.dumps(dict(zip(
+            ("dtks", "dukcapil", "bpjs", "education", "baznas"), agency_ports, strict=True
+        ))),
         "COLUMNS": "200",
     }
     process = subprocess.Popen(

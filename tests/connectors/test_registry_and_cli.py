@@ -7,7 +7,7 @@ from hub.cli import app
 from hub.config import ConnectorSettings, load_settings
 from hub.connectors.registry import ConnectorConfigError, build_connector, enabled_connectors
 from hub.simulators.serve import BackgroundSimulators
-from tests.pg_server import free_port
+from tests.pg_server import free_ports
 
 NAMES = ("dtks", "dukcapil", "bpjs", "education", "baznas")
 
@@ -35,7 +35,7 @@ def test_bad_base_url_stops_at_start(monkeypatch):
 
 
 def test_sync_command_against_the_simulators(tmp_path, monkeypatch, agency_population):
-    ports = {name: free_port() for name in NAMES}
+    ports = dict(zip(NAMES, free_ports(len(NAMES)), strict=True))
     simulators = BackgroundSimulators(agency_population, "127.0.0.1", ports)
     simulators.start()
     try:
