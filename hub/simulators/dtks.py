@@ -34,7 +34,7 @@ class DtksSimulator(AgencySimulator):
         super().__init__(population, faults)
         self.api_key = api_key
         self.feeds = {kind: self.feed(source) for kind, source in FEEDS.items()}
-        self._file_key_cache: dict[str, set[Any]] = {}
+        self._snapshots: dict[str, tuple[str, dict[Any, int], int]] = {}
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -63,36 +63,35 @@ class DtksSimulator(AgencySimulator):
             "formats": ["csv", "xlsx"],
         })
 
-    def _latest_changes(self, kind: str) -> dict[Any, int]:
-        """Key → sequence of its latest change: an export is a snapshot, one row a key."""
+    def _snapshot(self, kind: str) -> tuple[dict[Any, int], int]:
+        """An export is a snapshot, one row a key: for keys written more than once (a
+        revised dwelling, a later change) the sequence of the latest version, and the
+        number of rows. Computed once per export version."""
+        version = self.export_version
+        cached = self._snapshots.get(kind)
+        if cached and cached[0] == version:
+            return cached[1], cached[2]
         key = KEYS[kind]
-        return {record.get(key): seq for seq, record in self.feeds[kind].appended()}
+        seen: set[Any] = set()
+        latest: dict[Any, int] = {}
+        for sequence, record in self.feeds[kind].records():
+            value = record.get(key)
+            if value in seen:
+                latest[value] = sequence
+            seen.add(value)
+        size = len(seen)
+        self._snapshots[kind] = (version, latest, size)
+        return latest, size
 
     def _export_size(self, kind: str) -> int:
-        """Rows in the export: the file's, plus records added since (changes to records
-        already in the file replace their row)."""
-        feed = self.feeds[kind]
-        changed = set(self._latest_changes(kind))
-        file_rows = len(feed) - len(feed.appended())
-        if not changed:
-            return file_rows
-        return file_rows + len(changed - self._file_keys(kind))
-
-    def _file_keys(self, kind: str) -> set[Any]:
-        if kind not in self._file_key_cache:
-            feed = self.feeds[kind]
-            file_rows = len(feed) - len(feed.appended())
-            self._file_key_cache[kind] = {
-                record.get(KEYS[kind]) for _, record in feed.after(0, file_rows)
-            }
-        return self._file_key_cache[kind]
+        return self._snapshot(kind)[1]
 
     def export_rows(self, kind: str) -> Any:
-        changes = self._latest_changes(kind)
+        latest, _ = self._snapshot(kind)
         key = KEYS[kind]
         for sequence, record in self.feeds[kind].records():
-            if changes.get(record.get(key), sequence) != sequence:
-                continue  # an older version of a record changed since
+            if latest.get(record.get(key), sequence) != sequence:
+                continue  # an older version of a record revised since
             row = self.maybe_broken(sequence, record)
             if kind == "households" and "KDDESA" in row:
                 # The export speaks BPS: 3-digit kecamatan and desa.

@@ -54,11 +54,6 @@ class RecordFeed:
             out.append((index + 1, self._appended[index - len(self._offsets)]))
         return out
 
-    def appended(self) -> list[tuple[int, dict[str, Any]]]:
-        """The changes made after the file was written, with their sequence numbers."""
-        first = len(self._offsets) + 1
-        return list(enumerate(self._appended, first))
-
     def records(self) -> Any:
         """Every current record in order (for look-up indexes)."""
         sequence = 0

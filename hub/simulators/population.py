@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 from hub.domain.crosswalk import education_district
 from hub.domain.kk import build_kk
@@ -62,6 +63,7 @@ class NoiseProfile:
     dukcapil_sees_death: float = 0.95
     bpjs_sees_death: float = 0.50
     moved_households: float = 0.02
+    shared_dwelling: float = 0.05    # a second family (own KK) living in the same house
     education_missing_nik: float = 0.08
     baznas_missing_nik: float = 0.35
     baznas_nik_typo: float = 0.10
@@ -76,7 +78,8 @@ class NoiseProfile:
                 dtks_duplicate_person=0.02,
                 name_variant=0.25, name_typo=0.10, unknown_birth_date=0.08,
                 swapped_day_month=0.03, dtks_sees_death=0.10, bpjs_sees_death=0.30,
-                moved_households=0.06, education_missing_nik=0.20, baznas_missing_nik=0.55,
+                moved_households=0.06, shared_dwelling=0.08, education_missing_nik=0.20,
+                baznas_missing_nik=0.55,
                 baznas_nik_typo=0.20,
             )
         raise ValueError(f"unknown noise profile {name!r}: use 'default' or 'harsh'")
@@ -124,6 +127,7 @@ class HouseholdTruth:
     members: list[PersonTruth] = field(default_factory=list)
     enrollments: list[EnrollmentTruth] = field(default_factory=list)
     moved_from: Region | None = None
+    dwelling_id: int = 0  # DTKS lists families sharing a house under one IDBDT
 
     @property
     def head(self) -> PersonTruth:
@@ -179,6 +183,8 @@ class PopulationGenerator:
         self._nik_serials: dict[str, int] = {}
         self._kk_serials: dict[str, int] = {}
         self._recent_niks: list[str] = []  # a small window to copy duplicate NIKs from
+        self._last_household: HouseholdTruth | None = None
+        self._dwelling: dict[str, Any] | None = None  # the DTKS dwelling last written
 
     # -- identity ---------------------------------------------------------------------
 
@@ -222,17 +228,23 @@ class PopulationGenerator:
     def _household(self) -> HouseholdTruth:
         rng = self.rng
         village = rng.choice(self.villages)
-        district = village.parent_code or ""
-        hid = self._next_household
-        self._next_household += 1
-        desil = rng.choices(range(1, 11), weights=DESIL_WEIGHTS)[0]
-        kk = self._kk(district)
         address = (
             f"Dusun {rng.choice(['Krajan', 'Tengah', 'Kidul', 'Lor', 'Wetan', 'Kulon', 'Baru'])}"
             f" RT {rng.randint(1, 12):03d} RW {rng.randint(1, 6):03d}"
         )
-        household = HouseholdTruth(hid, kk, village, address, desil)
-        if rng.random() < self.noise.moved_households:
+        hid = self._next_household
+        self._next_household += 1
+        dwelling = hid
+        last = self._last_household
+        if last and not last.moved_from and rng.random() < self.noise.shared_dwelling:
+            # A second family with its own KK in the same house (a married child, say).
+            village, address, dwelling = last.village, last.address, last.dwelling_id
+        district = village.parent_code or ""
+        desil = rng.choices(range(1, 11), weights=DESIL_WEIGHTS)[0]
+        kk = self._kk(district)
+        household = HouseholdTruth(hid, kk, village, address, desil, dwelling_id=dwelling)
+        self._last_household = household
+        if dwelling == hid and rng.random() < self.noise.moved_households:
             household.moved_from = rng.choice(self.villages)
 
         head_age = max(19, min(85, int(rng.triangular(20, 85, 42))))
@@ -361,39 +373,58 @@ class PopulationGenerator:
             })
 
     def _dtks(self, hh: HouseholdTruth) -> Iterator[AgencyRecord]:
-        """The poverty registry: entered by enumerators, so NIKs, names and dates drift."""
+        """The poverty registry: entered by enumerators, so NIKs, names and dates drift.
+
+        DTKS counts dwellings (IDBDT), not families: a second family with its own KK in
+        the same house is listed under the first one's IDBDT, and the dwelling's row is
+        revised (Jumlah_Keluarga 2), so one household may hold several KKs."""
         rng, noise = self.rng, self.noise
-        village = hh.moved_from or hh.village
-        v = village.code.split(".")
-        idbdt = f"{hh.village.code.replace('.', '')[:4]}{hh.id:010d}"
         listed = [p for p in hh.members if p.alive or rng.random() > noise.dtks_sees_death]
-        programs = {(e.person_id, e.program) for e in hh.enrollments}
-        household_programs = {e.program for e in hh.enrollments}
-        yield AgencyRecord("dtks_household", idbdt, None, hh.id, {
-            "IDBDT": idbdt, "KDPROP": v[0], "KDKAB": v[1], "KDKEC": v[2], "KDDESA": v[3],
-            "Alamat": hh.address, "Nama_KRT": self._noisy_name(hh.head.name),
-            "Jumlah_ART": len(listed), "Jumlah_Keluarga": 1,
-            "Sta_kis": int("PBI_JKN" in household_programs),
-            "Sta_kip": int("KIP_PIP" in household_programs),
-            "Sta_pkh": int("PKH" in household_programs),
-            "Sta_bpnt": int("BPNT" in household_programs),
-            "Percentile": min(100, hh.desil * 10 - rng.randint(0, 9)), "Desil": hh.desil,
-        })
         # Some people are entered twice (a second enumeration, a married child still on
         # the parents' card): another row, another spelling, the same person.
         twice = [p for p in listed if rng.random() < noise.dtks_duplicate_person]
-        for n, p in enumerate(listed + twice, 1):
-            key = f"{idbdt}{n:02d}"
+        programs = {(e.person_id, e.program) for e in hh.enrollments}
+        household_programs = {e.program for e in hh.enrollments}
+        shared = self._dwelling is not None and self._dwelling["id"] == hh.dwelling_id != hh.id
+        if shared:
+            dwelling = self._dwelling
+        else:
+            village = hh.moved_from or hh.village
+            dwelling = self._dwelling = {
+                "id": hh.id, "head": hh.head, "village": village.code.split("."),
+                "address": hh.address, "desil": hh.desil, "families": 0, "rows": 0,
+                "programs": set(),
+                "idbdt": f"{hh.village.code.replace('.', '')[:4]}{hh.id:010d}",
+            }
+        idbdt = dwelling["idbdt"]
+        dwelling["families"] += 1
+        dwelling["programs"] |= household_programs
+        for p in listed + twice:
+            dwelling["rows"] += 1
+            key = f"{idbdt}{dwelling['rows']:02d}"
+            relation = "OTHER" if shared else p.relation
             yield AgencyRecord("dtks_individual", key, p.id, hh.id, {
                 "IDARTBDT": key, "IDBDT": idbdt, "NIK": self._dtks_nik(p.nik),
                 "NoKK": p.kk, "Nama": self._noisy_name(p.name), "JnsKel": 1 if p.sex is Sex.MALE
                 else 2, "TmpLahir": p.birth_place, "TglLahir": self._noisy_date(p.birth_date),
-                "HubKRT": RELATION_CODES[p.relation], "Umur": p.age(),
+                "HubKRT": RELATION_CODES[relation], "Umur": p.age(),
                 "Ada_pbi": int((p.id, "PBI_JKN") in programs),
                 "Ada_kip": int((p.id, "KIP_PIP") in programs),
                 "Ada_pkh": int("PKH" in household_programs),
                 "Ada_bpnt": int("BPNT" in household_programs),
             })
+        v, dwelling_programs = dwelling["village"], dwelling["programs"]
+        yield AgencyRecord("dtks_household", idbdt, None, dwelling["id"], {
+            "IDBDT": idbdt, "KDPROP": v[0], "KDKAB": v[1], "KDKEC": v[2], "KDDESA": v[3],
+            "Alamat": dwelling["address"], "Nama_KRT": self._noisy_name(dwelling["head"].name),
+            "Jumlah_ART": dwelling["rows"], "Jumlah_Keluarga": dwelling["families"],
+            "Sta_kis": int("PBI_JKN" in dwelling_programs),
+            "Sta_kip": int("KIP_PIP" in dwelling_programs),
+            "Sta_pkh": int("PKH" in dwelling_programs),
+            "Sta_bpnt": int("BPNT" in dwelling_programs),
+            "Percentile": min(100, dwelling["desil"] * 10 - rng.randint(0, 9)),
+            "Desil": dwelling["desil"],
+        })
 
     def _bpjs(self, hh: HouseholdTruth) -> Iterator[AgencyRecord]:
         """JKN membership: verified against Dukcapil at enrolment, late to see deaths."""

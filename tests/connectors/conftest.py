@@ -18,7 +18,7 @@ from hub.db.models import SourceRecord
 from hub.simulators.base import AgencySimulator
 from hub.simulators.population_files import write_population
 
-CONNECTOR_DISTRICT = {"regency": "52.72", "households": 150, "seed": 21}
+CONNECTOR_DISTRICT = {"regency": "52.72", "households": 250, "seed": 21}
 
 
 @pytest.fixture(scope="session")

@@ -35,13 +35,22 @@ async def test_full_sync_stages_every_record_once_and_rerun_writes_nothing(
     assert all(r.status == "SUCCEEDED" for r in first + again)
     # The export loads everything; the usulan API then finds nothing it does not have.
     assert by_stream["export_individuals"].counts.new == len(individuals)
-    assert by_stream["export_households"].counts.new == len(
-        lines(agency_population, "dtks_household"))
+    # A revised dwelling appears once in the export: one row per IDBDT.
+    dwellings = {h["IDBDT"] for h in lines(agency_population, "dtks_household")}
+    assert by_stream["export_households"].counts.new == len(dwellings)
     assert by_stream["individuals"].counts.new == 0
     assert by_stream["individuals"].counts.changed == 0
     assert by_stream["individuals"].counts.unchanged == len(individuals)
     stored = await staged(staging, "dtks_individual")
     assert set(stored) == {r["IDARTBDT"] for r in individuals}
+    assert set(await staged(staging, "dtks_household")) == dwellings
+    # One DTKS household may hold several KKs: staged as the dwelling's latest row.
+    async with staging.connect() as connection:
+        families = (await connection.execute(
+            select(SourceRecord.payload["Jumlah_Keluarga"].as_integer())
+            .where(SourceRecord.source == "dtks_household")
+        )).scalars().all()
+    assert max(families) >= 2
     # The second run starts from the saved cursor: it fetches and writes nothing.
     assert all(r.counts.fetched == 0 and r.counts.new == 0 for r in again)
 
@@ -98,7 +107,7 @@ async def test_bulk_export_maps_bps_codes_and_matches_the_api(serve, staging, da
         api = await sync_connector(staging, connector(url),
                                    streams=["households", "individuals"])
     assert all(r.counts.new == 0 and r.counts.changed == 0 for r in api)
-    households = {h["IDBDT"]: h for h in lines(agency_population, "dtks_household")}
+    households = {h["IDBDT"]: h for h in lines(agency_population, "dtks_household")}  # latest
     async with staging.connect() as connection:
         rows = (await connection.execute(
             select(SourceRecord.source_key, SourceRecord.payload, SourceRecord.normalized)
