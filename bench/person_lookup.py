@@ -31,7 +31,7 @@ from bench.common import CACHE, RESULTS, ROOT, fresh_database, prepare
 from hub.db.engine import create_engine
 from hub.db.loader import load_population
 from hub.db.migrate import upgrade
-from hub.simulators.population_files import read_jsonl, write_population
+from hub.simulators.population_files import is_current, read_jsonl, write_population
 from tests.pg_server import free_port
 
 PERSONS_PER_HOUSEHOLD = 4.05  # what the generator produces on average
@@ -40,7 +40,7 @@ PERSONS_PER_HOUSEHOLD = 4.05  # what the generator produces on average
 def population(persons: int) -> Path:
     households = max(1, round(persons / PERSONS_PER_HOUSEHOLD))
     out = CACHE / f"pop-{households}"
-    if not (out / "manifest.json").exists():
+    if not is_current(out):
         started = time.perf_counter()
         write_population(out, "33.14", households, seed=2026)
         print(f"  generated {households:,} households in {time.perf_counter() - started:.1f}s")

@@ -182,10 +182,12 @@ def example_queries(population: Path, regency: str) -> str:
 
 
 def _ensure_population(settings: HubSettings, households: int | None = None) -> Path:
+    from hub.simulators.population_files import is_current
+
     pop = settings.population
     households = households or pop.households
     population = _population_dir(settings, pop.regency, households, pop.seed, "default")
-    if not (population / "manifest.json").exists():
+    if not is_current(population):
         _generate(population, pop.regency, households, pop.seed, "default")
     return population
 

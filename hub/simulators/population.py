@@ -27,6 +27,9 @@ from hub.domain.nik import Sex, build_nik
 from hub.domain.regions import Region, catalog
 
 REFERENCE_DATE = date(2026, 7, 1)  # "today" of the synthetic world: output never drifts
+# Bumped whenever the same seed would give different output, so cached districts that
+# an older generator wrote are made again rather than served stale.
+GENERATOR_VERSION = 3
 
 
 def scrambled(number: int, digits: int) -> str:

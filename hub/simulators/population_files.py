@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from hub.simulators.population import (
+    GENERATOR_VERSION,
     AgencyRecord,
     HouseholdTruth,
     NoiseProfile,
@@ -93,7 +94,7 @@ def write_population(
                 progress(1)
     manifest = {
         "regency": regency, "households": households, "seed": seed, "noise": noise_name,
-        "counts": dict(counts),
+        "generator": GENERATOR_VERSION, "counts": dict(counts),
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
@@ -104,3 +105,12 @@ def read_jsonl(path: Path) -> Any:
         for line in handle:
             if line.strip():
                 yield json.loads(line)
+
+
+def is_current(population_dir: Path) -> bool:
+    """Whether a folder holds a complete district written by this generator version."""
+    try:
+        manifest = json.loads((population_dir / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return manifest.get("generator") == GENERATOR_VERSION

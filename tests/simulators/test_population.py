@@ -126,3 +126,16 @@ def test_unknown_regency_and_profile_are_clear_errors():
         PopulationGenerator("11.01", 5, seed=1)
     with pytest.raises(ValueError, match="noise profile"):
         NoiseProfile.named("gentle")
+
+
+def test_manifest_records_the_generator_version(tmp_path):
+    from hub.simulators.population_files import is_current
+
+    out = tmp_path / "pop"
+    assert not is_current(out)
+    write_population(out, "33.14", 5, seed=1)
+    assert is_current(out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["generator"] -= 1
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    assert not is_current(out)  # an older generator's district is made again
