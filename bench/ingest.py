@@ -59,13 +59,14 @@ def start_simulators(pop: Path) -> tuple[subprocess.Popen, dict[str, int]]:
     raise RuntimeError("simulators did not start")
 
 
-async def ingest(url: str, ports: dict[str, int], page_size: int) -> list[dict]:
+async def ingest(url: str, ports: dict[str, int], page_size: int,
+                 names: list[str]) -> list[dict]:
     await asyncio.to_thread(upgrade, url)
     settings = load_settings()
     engine = create_engine(url)
     rows = []
     try:
-        for name in NAMES:
+        for name in names:
             conf = settings.connectors[name].model_copy(update={
                 "base_url": f"http://127.0.0.1:{ports[name]}", "page_size": page_size,
             })
@@ -96,6 +97,7 @@ def main() -> None:
     parser.add_argument("--persons", type=int, nargs="+", default=[100_000])
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--page-size", type=int, default=2000)
+    parser.add_argument("--connectors", nargs="+", default=list(NAMES), choices=NAMES)
     args = parser.parse_args()
     report = []
     with ExitStack() as stack:
@@ -107,7 +109,7 @@ def main() -> None:
                 for backend in args.backends:
                     url = fresh_database(server, backend, f"ingest_{persons}")
                     print(f"{backend}, district of {persons:,} persons:", flush=True)
-                    rows = asyncio.run(ingest(url, ports, args.page_size))
+                    rows = asyncio.run(ingest(url, ports, args.page_size, args.connectors))
                     report += [{"backend": backend, "persons": persons, **r} for r in rows]
             finally:
                 simulators.terminate()

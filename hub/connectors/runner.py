@@ -7,6 +7,8 @@ resumes after the last committed page: nothing lost, nothing staged twice.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from hub.connectors.base import Connector, Stream
+from hub.connectors.base import Connector, Page, Stream
 from hub.connectors.http import AgencyClient
 from hub.connectors.staging import StageCounts, stage_page
 from hub.db.models import StreamState, SyncRun
@@ -109,9 +111,18 @@ async def sync_stream(
     cursor = before
     pages = 0
     statistics = _PlannerStatistics()
+    # The next page is fetched while this one is staged: the agency's time and ours
+    # overlap. A page is only ever staged after the one before it committed, so a
+    # crash still resumes from the last committed cursor.
+    pending: asyncio.Task[Page] | None = asyncio.create_task(stream.fetch(client, cursor))
     try:
-        while True:
-            page = await stream.fetch(client, cursor)
+        while pending is not None:
+            page = await pending
+            pages += 1
+            last_page = not page.has_more or (max_pages is not None and pages >= max_pages)
+            pending = None if last_page else asyncio.create_task(
+                stream.fetch(client, page.cursor)
+            )
             async with engine.begin() as connection:
                 page_counts = await stage_page(connection, stream, page.records)
                 counts.add(page_counts)
@@ -122,12 +133,13 @@ async def sync_stream(
                     .values(cursor_after=cursor, counts=counts.as_dict())
                 )
                 await statistics.after_page(connection, page_counts.new)
-            pages += 1
             if on_page:
                 on_page(page_counts)
-            if not page.has_more or (max_pages is not None and pages >= max_pages):
-                break
     except Exception as exc:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pending
         error = f"{type(exc).__name__}: {exc}"
         async with engine.begin() as connection:
             await connection.execute(

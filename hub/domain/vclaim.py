@@ -4,7 +4,8 @@ Requests carry `X-cons-id`, `X-timestamp` (Unix seconds, UTC), `X-signature` (ba
 HMAC-SHA256 of "consid&timestamp" under the secret key) and `user_key`. Response bodies
 are LZ-string `compressToEncodedURIComponent` text, encrypted with AES-256-CBC under the
 SHA-256 of consid + secret + timestamp, the IV being that key's first 16 bytes.
-Pure functions: the BPJS simulator and the BPJS connector share them.
+Pure functions: the BPJS simulator and the BPJS connector share them. Compression uses
+the `lzstring` package; decompression, on the hub's ingest path, `hub.domain.lz`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import hmac
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from lzstring import LZString
+
+from hub.domain.lz import LZError, decompress_from_encoded_uri_component
 
 MAX_CLOCK_SKEW_S = 300
 
@@ -47,7 +50,7 @@ def decrypt(ciphertext: str, cons_id: str, secret: str, timestamp: str) -> str:
         compressed = unpadder.update(padded) + unpadder.finalize()
     except ValueError as exc:
         raise ValueError(f"cannot decrypt the VClaim response: {exc}") from None
-    text = LZString().decompressFromEncodedURIComponent(compressed.decode())
-    if text is None:
-        raise ValueError("the decrypted VClaim response is not LZ-string text")
-    return text
+    try:
+        return decompress_from_encoded_uri_component(compressed.decode())
+    except (LZError, UnicodeDecodeError) as exc:
+        raise ValueError(f"the decrypted VClaim response is not LZ-string text: {exc}") from None
