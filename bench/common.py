@@ -3,6 +3,9 @@ databases on either backend."""
 
 from __future__ import annotations
 
+import subprocess
+import time
+import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -32,3 +35,17 @@ def fresh_database(server: PostgreSQLExecutor | None, backend: str, name: str) -
         return f"sqlite+aiosqlite:///{CACHE / name}.db"
     assert server is not None
     return create_database(server, name)
+
+
+def wait_until_answers(url: str, process: subprocess.Popen, what: str,
+                       seconds: float = 60) -> None:
+    """Poll `url` until it answers; kill `process` and fail if it does not in time."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"{what} did not start within {seconds:.0f}s")

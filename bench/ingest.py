@@ -18,11 +18,10 @@ import resource
 import subprocess
 import sys
 import time
-import urllib.request
 from contextlib import ExitStack, suppress
 from pathlib import Path
 
-from bench.common import RESULTS, ROOT, fresh_database, prepare
+from bench.common import RESULTS, ROOT, fresh_database, prepare, wait_until_answers
 from bench.person_lookup import population
 from hub.config import load_settings
 from hub.connectors.registry import build_connector
@@ -49,14 +48,9 @@ def start_simulators(pop: Path) -> tuple[subprocess.Popen, dict[str, int]]:
         [sys.executable, "-m", "hub.cli", "simulate", "--population", str(pop)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
     )
-    for _ in range(600):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{ports['baznas']}/_sim/stats", timeout=1)
-            return process, ports
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("simulators did not start")
+    wait_until_answers(f"http://127.0.0.1:{ports['baznas']}/_sim/stats", process,
+                       "the simulators", seconds=120)
+    return process, ports
 
 
 async def ingest(url: str, ports: dict[str, int], page_size: int,

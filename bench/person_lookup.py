@@ -20,14 +20,13 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 from statistics import mean
 
 from sqlalchemy import text
 
-from bench.common import CACHE, RESULTS, ROOT, fresh_database, prepare
+from bench.common import CACHE, RESULTS, ROOT, fresh_database, prepare, wait_until_answers
 from hub.db.engine import create_engine
 from hub.db.loader import load_population
 from hub.db.migrate import upgrade
@@ -84,14 +83,8 @@ def start_server(url: str) -> tuple[subprocess.Popen, str]:
         cwd=ROOT,
     )
     base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(f"{base}/healthz", timeout=1)
-            return process, base
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("benchmark server did not start")
+    wait_until_answers(f"{base}/healthz", process, "the benchmark server")
+    return process, base
 
 
 WRK_SCRIPT = ROOT / "bench" / "person_lookup.lua"
