@@ -125,13 +125,6 @@ class Response:
     data: Any = None  # the parsed JSON body, when the request expected JSON
 
 
-@dataclass
-class ClientStats:
-    requests: int = 0
-    retries: int = 0
-    throttled: int = 0
-
-
 class AgencyClient:
     def __init__(
         self,
@@ -152,7 +145,6 @@ class AgencyClient:
         self._slots = asyncio.Semaphore(concurrency)
         self._rng = random.Random(seed)
         self._session: aiohttp.ClientSession | None = None
-        self.stats = ClientStats()
 
     async def __aenter__(self) -> AgencyClient:
         timeout = aiohttp.ClientTimeout(total=self.retry.timeout)
@@ -192,7 +184,6 @@ class AgencyClient:
             await self.limiter.wait()
             try:
                 async with self._slots:
-                    self.stats.requests += 1
                     extra = await headers() if headers else {}
                     async with self._session.request(
                         method, self.base_url + path, headers=extra, **kwargs
@@ -215,7 +206,6 @@ class AgencyClient:
                 if response.status == 429 and throttles < self.retry.max_throttles:
                     # Being paced is not failing: it does not use up the retry budget.
                     throttles += 1
-                    self.stats.throttled += 1
                     delay = self._retry_after(response)
                     await asyncio.sleep(
                         delay if delay is not None else self.retry.backoff(throttles, self._rng)
@@ -242,7 +232,6 @@ class AgencyClient:
                     last_problem = f"HTTP {response.status}"
             failures += 1
             if failures < self.retry.attempts:
-                self.stats.retries += 1
                 await asyncio.sleep(self.retry.backoff(failures, self._rng))
         self.breaker.record_failure()
         raise ConnectorError(
