@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -215,12 +215,14 @@ def simulate(
         asyncio.run(serve_forever())
 
 
-def _sync(settings: HubSettings, names: list[str] | None, full: bool) -> list:
+def _sync(settings: HubSettings, names: list[str] | None, full: bool, *,
+          reconcile: bool = True) -> list:
     from rich.table import Table
 
     from hub.connectors.registry import ConnectorConfigError, enabled_connectors
-    from hub.connectors.runner import sync_connector
     from hub.db.engine import create_engine
+    from hub.sync import jobs
+    from hub.sync.leases import LeaseHeld
 
     try:
         connectors = enabled_connectors(settings, names)
@@ -228,19 +230,25 @@ def _sync(settings: HubSettings, names: list[str] | None, full: bool) -> list:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
 
-    async def run() -> list:
+    async def run() -> jobs.SyncOutcome:
         engine = create_engine(settings.database.url)
-        results = []
         try:
             with console.status("") as status:
-                for connector in connectors:
-                    status.update(f"Syncing {connector.name}...")
-                    results += await sync_connector(engine, connector, full=full)
+                outcome = jobs.SyncOutcome(await jobs.run_connectors(
+                    engine, connectors, full=full, progress=status.update))
+                if reconcile:
+                    outcome.reconcile = await jobs.reconcile(
+                        engine, settings, progress=lambda m: status.update(f"Reconciling: {m}"))
+            return outcome
         finally:
             await engine.dispose()
-        return results
 
-    results = asyncio.run(run())
+    try:
+        outcome = asyncio.run(run())
+    except LeaseHeld as exc:
+        console.print(f"[red]{exc}: try again when it has finished[/red]")
+        raise typer.Exit(3) from None
+    results = outcome.streams
     table = Table("connector", "stream", "status", "fetched", "new", "changed", "unchanged",
                   "quarantined", title="Sync")
     for r in results:
@@ -251,7 +259,18 @@ def _sync(settings: HubSettings, names: list[str] | None, full: bool) -> list:
     for r in results:
         if r.error:
             console.print(f"[red]{r.connector}/{r.stream}: {r.error}[/red]")
+    if outcome.reconcile:
+        _print_reconcile(outcome.reconcile)
     return results
+
+
+def _print_reconcile(result: Any) -> None:
+    from rich.table import Table
+
+    table = Table("step", "count", title=f"Reconciliation ({result.seconds:.1f} s)")
+    for key, value in result.counts.items():
+        table.add_row(key, f"{value:,}")
+    console.print(table)
 
 
 @app.command()
@@ -260,14 +279,18 @@ def sync(
         help="Connectors to run (default: every enabled one).")] = None,
     full: Annotated[bool, typer.Option(help="Re-read everything, not only what changed.")]
     = False,
+    reconcile: Annotated[bool, typer.Option(
+        help="Match, merge and raise findings after pulling.")] = True,
 ) -> None:
-    """Pull each agency's records into staging from where the last run stopped: new and
-    changed records are stored, malformed ones quarantined with their reason."""
+    """Pull each agency's records into staging from where the last run stopped (new and
+    changed records stored, malformed ones quarantined with their reason), then
+    reconcile: link records to persons, rebuild the golden records they touch and
+    raise or close findings."""
     from hub.db.migrate import upgrade
 
     settings = _settings()
     upgrade(settings.database.url)
-    results = _sync(settings, connectors or None, full)
+    results = _sync(settings, connectors or None, full, reconcile=reconcile)
     if any(r.status != "SUCCEEDED" for r in results):
         raise typer.Exit(1)
 

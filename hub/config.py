@@ -12,7 +12,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -92,6 +99,59 @@ class SimulatorSettings(_Section):
     }
 
 
+class MatchingSettings(_Section):
+    """Entity resolution thresholds (match probabilities from the Fellegi-Sunter model)."""
+
+    # At or above: linked automatically. Between lower and upper: a review task.
+    upper_threshold: float = Field(0.99, gt=0, lt=1)
+    lower_threshold: float = Field(0.5, gt=0, lt=1)
+    # Sources that hold at most one record per person: two of them are never merged.
+    unique_sources: list[str] = ["dukcapil"]
+    # Retrain the model when the registry has grown by this factor since training.
+    retrain_growth: float = Field(2.0, gt=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MatchingSettings:
+        if self.lower_threshold > self.upper_threshold:
+            raise ValueError("lower_threshold must not exceed upper_threshold")
+        return self
+
+
+class SurvivorshipSettings(_Section):
+    """Which source's value a golden record keeps, in order of preference."""
+
+    identity: list[str] = ["dukcapil", "dtks_individual", "bpjs", "education", "baznas"]
+    residence: list[str] = ["dtks_individual", "dukcapil", "baznas"]
+    welfare: list[str] = ["dtks_household"]
+    programs: dict[str, str] = {
+        "PBI_JKN": "bpjs", "JKN": "bpjs", "KIP_PIP": "education", "BAZNAS": "baznas",
+        "PKH": "dtks_individual", "BPNT": "dtks_individual",
+    }
+
+
+class FindingSettings(_Section):
+    """Finding rules' parameters."""
+
+    # ELIGIBLE_NOT_COVERED: households in these desil should hold PBI-JKN ...
+    pbi_max_desil: int = Field(4, ge=1, le=10)
+    # ... and their school-age children PIP.
+    pip_max_desil: int = Field(4, ge=1, le=10)
+    pip_ages: tuple[int, int] = (6, 21)
+
+
+class ScheduleSettings(_Section):
+    """When the scheduler runs each connector (cron or interval) and reconciliation."""
+
+    enabled: bool = True
+    # connector name -> a crontab line ("0 2 * * *") or an interval ("every 15m")
+    connectors: dict[str, str] = {}
+    # seconds a leader's lease lasts without renewal; another replica takes over after
+    lease_seconds: int = Field(30, ge=5, le=3600)
+    # how often the leader looks for syncs asked through the API
+    poll_seconds: float = Field(2.0, gt=0, le=300)
+    misfire_grace_seconds: int = Field(300, ge=1)
+
+
 class HubSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -104,7 +164,10 @@ class HubSettings(BaseSettings):
     population: PopulationSettings = PopulationSettings()
     connectors: dict[str, ConnectorSettings] = {}
     simulators: SimulatorSettings = SimulatorSettings()
-    schedule: dict[str, Any] = {}
+    matching: MatchingSettings = MatchingSettings()
+    survivorship: SurvivorshipSettings = SurvivorshipSettings()
+    findings: FindingSettings = FindingSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
 
     @classmethod
     def settings_customise_sources(

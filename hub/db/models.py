@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -24,7 +25,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -70,6 +73,10 @@ class Household(Base):
     address: Mapped[str | None] = mapped_column(String(200))
     desil: Mapped[int | None] = mapped_column(SmallInteger)
     head_person_id: Mapped[int | None] = mapped_column(Id)
+    # DTKS' own household id (IDBDT): one DTKS household may hold several KKs.
+    dtks_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    # field -> the source record it came from and when (survivorship lineage)
+    lineage: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
@@ -93,6 +100,7 @@ class Person(Base):
     relation: Mapped[str | None] = mapped_column(String(20))
     alive: Mapped[bool] = mapped_column(Boolean, default=True)
     death_date: Mapped[date | None] = mapped_column(Date)
+    lineage: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
@@ -115,6 +123,14 @@ class SourceRecord(Base):
     # The record in the hub's terms (field names, formats), mapped by the connector;
     # null while quarantined.
     normalized: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # How the record got its person: NIK, PROBABILISTIC, NEW or MANUAL, and the score.
+    link_method: Mapped[str | None] = mapped_column(String(16))
+    link_score: Mapped[float | None] = mapped_column(Float)
+    # A steward decided this link: no automatic run may change it.
+    link_locked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The payload hash the current link was computed from; differs from payload_hash
+    # (or is null) while the record waits for matching.
+    matched_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class Enrollment(Base):
@@ -129,6 +145,7 @@ class Enrollment(Base):
     period_start: Mapped[date | None] = mapped_column(Date)
     period_end: Mapped[date | None] = mapped_column(Date)
     source: Mapped[str] = mapped_column(String(40))
+    source_record_id: Mapped[int | None] = mapped_column(Id)
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
@@ -144,6 +161,12 @@ class Finding(Base):
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(12), default="OPEN")
     owner_agency: Mapped[str | None] = mapped_column(String(40))
+    # kind + subject + detail: one finding per fact, raised again by later runs in place.
+    fingerprint: Mapped[str] = mapped_column(String(200), unique=True)
+    evidence_hash: Mapped[str] = mapped_column(String(64))
+    resolved_reason: Mapped[str | None] = mapped_column(Text)
+    resolved_by: Mapped[str | None] = mapped_column(String(80))
+    closed_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
@@ -173,4 +196,109 @@ class SyncRun(Base):
     cursor_before: Mapped[str | None] = mapped_column(Text)
     cursor_after: Mapped[str | None] = mapped_column(Text)
     counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class MatchKey(Base):
+    """A person-record's matching features, kept beside the record so an incremental
+    run can find the earlier records a new one may match by index look-ups, without
+    reading the whole registry."""
+
+    __tablename__ = "match_key"
+    __table_args__ = (Index("ix_match_key_name_key_birth_year", "name_key", "birth_year"),)
+
+    record_id: Mapped[int] = mapped_column(
+        ForeignKey("source_record.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[int | None] = mapped_column(Id, index=True)
+    source: Mapped[str] = mapped_column(String(40))
+    nik: Mapped[str | None] = mapped_column(String(16), index=True)
+    nik12: Mapped[str | None] = mapped_column(String(12), index=True)
+    name_norm: Mapped[str] = mapped_column(String(120))
+    name_key: Mapped[str] = mapped_column(String(120))
+    birth_date: Mapped[str | None] = mapped_column(String(10))
+    birth_year: Mapped[int | None] = mapped_column(SmallInteger)
+    sex: Mapped[str | None] = mapped_column(String(1))
+    village_code: Mapped[str | None] = mapped_column(String(13), index=True)
+    district_code: Mapped[str | None] = mapped_column(String(8))
+    kk: Mapped[str | None] = mapped_column(String(16), index=True)
+
+
+class ReviewTask(Base):
+    """A pair the model was unsure of, waiting for a data steward."""
+
+    __tablename__ = "review_task"
+    __table_args__ = (
+        UniqueConstraint("record_id", "candidate_person_id"),
+        Index("ix_review_task_status_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id", ondelete="CASCADE"))
+    candidate_person_id: Mapped[int] = mapped_column(Id)
+    candidate_record_id: Mapped[int | None] = mapped_column(Id)
+    probability: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    region_code: Mapped[str | None] = mapped_column(String(13), index=True)
+    status: Mapped[str] = mapped_column(String(12), default="OPEN")
+    decided_by: Mapped[str | None] = mapped_column(String(80))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class LinkDecision(Base):
+    """A steward's decision, kept forever: LINK pins a record to a person, NOT_LINK
+    forbids a record from ever being linked to that person again."""
+
+    __tablename__ = "link_decision"
+    __table_args__ = (Index("ix_link_decision_record_id", "record_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(Id)
+    decision: Mapped[str] = mapped_column(String(10))
+    decided_by: Mapped[str] = mapped_column(String(80))
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class MatchModel(Base):
+    """A trained Fellegi-Sunter model (Splink settings JSON), versioned so that every
+    link can say which model made it and replicas share one model."""
+
+    __tablename__ = "match_model"
+
+    version: Mapped[int] = mapped_column(Id, primary_key=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    trained_on: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class Lease(Base):
+    """A named lock with an expiry: the scheduler leader and each running job hold
+    one, and a replica that dies simply stops renewing it."""
+
+    __tablename__ = "lease"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(120))
+    expires_at: Mapped[datetime] = mapped_column()
+    acquired_at: Mapped[datetime] = mapped_column()
+
+
+class SyncRequest(Base):
+    """A sync asked for through the API; the scheduler leader picks it up."""
+
+    __tablename__ = "sync_request"
+    __table_args__ = (Index("ix_sync_request_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    connector: Mapped[str | None] = mapped_column(String(40))
+    full: Mapped[bool] = mapped_column(Boolean, default=False)
+    requested_by: Mapped[str | None] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(12), default="QUEUED")
+    requested_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
     error: Mapped[str | None] = mapped_column(Text)

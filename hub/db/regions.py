@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from collections.abc import Iterable
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from hub.db.models import Region as RegionRow
-from hub.domain.regions import RegionLevel, catalog
+from hub.domain.regions import RegionLevel, catalog, level_of, parent_of
 
 _LEVEL_ORDER = list(RegionLevel)
 
@@ -23,3 +25,31 @@ async def sync_regions(session: AsyncSession) -> int:
     session.add_all(new)
     await session.flush()
     return len(new)
+
+
+async def ensure_regions(conn: AsyncConnection, codes: Iterable[str]) -> int:
+    """Make sure each code (and its parents) has a region row. Agencies know villages
+    our catalogue does not (a new village, a split): they get a row named after their
+    code rather than being refused, and a steward can name them later."""
+    wanted: set[str] = set()
+    for code in codes:
+        while code:
+            wanted.add(code)
+            code = parent_of(code) or ""
+    existing: set[str] = set()
+    ordered = sorted(wanted)
+    for start in range(0, len(ordered), 500):
+        batch = ordered[start:start + 500]
+        existing |= set((await conn.execute(
+            select(RegionRow.code).where(RegionRow.code.in_(batch)))).scalars())
+    known = catalog().regions
+    rows = []
+    for code in sorted(wanted - existing, key=lambda c: (c.count("."), c)):
+        region = known.get(code)
+        rows.append({
+            "code": code, "level": level_of(code).value,
+            "name": region.name if region else f"({code})", "parent_code": parent_of(code),
+        })
+    if rows:
+        await conn.execute(insert(RegionRow), rows)
+    return len(rows)

@@ -29,7 +29,7 @@ from hub.domain.regions import Region, catalog
 REFERENCE_DATE = date(2026, 7, 1)  # "today" of the synthetic world: output never drifts
 # Bumped whenever the same seed would give different output, so cached districts that
 # an older generator wrote are made again rather than served stale.
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 
 
 def scrambled(number: int, digits: int) -> str:
@@ -456,8 +456,9 @@ class PopulationGenerator:
             nik: str | None = p.nik
             if rng.random() < noise.education_missing_nik:
                 nik = None
-            yield AgencyRecord("education", p.nisn, p.id, hh.id, {
-                "peserta_didik_id": f"pd-{p.id:012d}", "nisn": p.nisn, "nik": nik,
+            pupil = f"pd-{scrambled(p.id, 12)}"
+            yield AgencyRecord("education", pupil, p.id, hh.id, {
+                "peserta_didik_id": pupil, "nisn": p.nisn, "nik": nik,
                 "nama": self._noisy_name(p.name), "tanggal_lahir": p.birth_date.isoformat(),
                 "nama_ibu": p.mother_name, "tingkat_pendidikan_id": grade,
                 "nama_rombel": f"Kelas {grade}{rng.choice('ABC')}", "no_kk": p.kk,
@@ -479,7 +480,7 @@ class PopulationGenerator:
                 nik = None
             elif roll < noise.baznas_missing_nik + noise.baznas_nik_typo:
                 nik = _typo_digit(rng, head.nik)
-            key = f"MUS-{hh.village.code.replace('.', '')}-{head.id:08d}"
+            key = f"MUS-{hh.village.code.replace('.', '')}-{scrambled(head.id, 8)}"
             yield AgencyRecord("baznas", key, head.id, hh.id, {
                 "id_mustahik": key, "nik": nik, "nama": self._noisy_name(head.name, 2.0),
                 "asnaf": rng.choice(["Fakir", "Miskin", "Miskin", "Gharimin", "Ibnu Sabil"]),

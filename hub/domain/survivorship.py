@@ -1,0 +1,144 @@
+"""Survivorship: which agency's value a golden record keeps, field by field.
+
+Each field has an ordered list of sources; the first source that has a value wins, and
+within one source (DTKS lists some people twice) the record seen last. The winner is
+remembered as lineage, so every golden value can say where it came from and when.
+Pure: the records come in, the golden values and their lineage go out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.domain.nik import nik_problem
+
+IDENTITY_FIELDS = ("nik", "name", "birth_date", "sex", "birth_place", "kk", "relation",
+                   "alive", "death_date")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFact:
+    record_id: int
+    source: str
+    source_key: str
+    seen_at: str
+    values: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class SurvivorshipRules:
+    """Source priority per field, and which source owns each programme's enrolment."""
+
+    identity: Sequence[str]
+    residence: Sequence[str]
+    programs: Mapping[str, str]
+    per_field: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+    def order(self, name: str) -> Sequence[str]:
+        return self.per_field.get(name, self.identity)
+
+
+@dataclass
+class Golden:
+    values: dict[str, Any]
+    lineage: dict[str, dict[str, Any]]
+
+
+def _lineage(fact: SourceFact) -> dict[str, Any]:
+    return {"source": fact.source, "source_key": fact.source_key,
+            "record_id": fact.record_id, "seen_at": fact.seen_at}
+
+
+def _valid_nik(value: Any) -> bool:
+    return bool(value) and nik_problem(str(value)) is None
+
+
+_ACCEPT: dict[str, Callable[[Any], bool]] = {"nik": _valid_nik}
+
+
+def pick(facts: Iterable[SourceFact], name: str, order: Sequence[str],
+         key: str | None = None) -> tuple[Any, SourceFact] | None:
+    """The surviving value of field `name` (read from `key`, default `name`)."""
+    rank = {source: i for i, source in enumerate(order)}
+    accept = _ACCEPT.get(name, lambda value: value is not None and value != "")
+    options = [(rank[fact.source], fact, fact.values.get(key or name)) for fact in facts
+               if fact.source in rank and accept(fact.values.get(key or name))]
+    return _winner(options)
+
+
+def _winner(options: list[tuple[int, SourceFact, Any]]) -> tuple[Any, SourceFact] | None:
+    """The best-ranked source; within it the record seen last (then the newest id)."""
+    if not options:
+        return None
+    top = min(rank for rank, _, _ in options)
+    _, fact, value = max((o for o in options if o[0] == top),
+                         key=lambda o: (o[1].seen_at, o[1].record_id))
+    return value, fact
+
+
+def golden_person(facts: Sequence[SourceFact], rules: SurvivorshipRules,
+                  residence: Mapping[str, Any] | None = None) -> Golden:
+    """The golden identity of one person from all the records linked to it.
+    `residence` is the village code each DTKS household key lives in."""
+    values: dict[str, Any] = {}
+    lineage: dict[str, dict[str, Any]] = {}
+    for name in IDENTITY_FIELDS:
+        chosen = pick(facts, name, rules.order(name))
+        if chosen is not None:
+            values[name], winner = chosen
+            lineage[name] = _lineage(winner)
+    values.setdefault("alive", True)
+    village = _residence(facts, rules, residence or {})
+    if village is not None:
+        values["village_code"], winner = village
+        lineage["village_code"] = _lineage(winner)
+    return Golden(values, lineage)
+
+
+def _residence(facts: Sequence[SourceFact], rules: SurvivorshipRules,
+               residence: Mapping[str, Any]) -> tuple[Any, SourceFact] | None:
+    rank = {source: i for i, source in enumerate(rules.residence)}
+    options = []
+    for fact in facts:
+        village = fact.values.get("village_code") or residence.get(
+            fact.values.get("household_key") or "")
+        if fact.source in rank and village:
+            options.append((rank[fact.source], fact, village))
+    return _winner(options)
+
+
+@dataclass(frozen=True)
+class ProgramFact:
+    program: str
+    status: str
+    card_number: str | None
+    period_start: str | None
+    source: str
+    record_id: int
+
+
+def enrollments(facts: Sequence[SourceFact], rules: SurvivorshipRules) -> list[ProgramFact]:
+    """Each programme's status, told by the agency that runs it: BPJS for PBI-JKN,
+    education for PIP, Baznas for its aid, DTKS (Kemensos) for PKH and BPNT."""
+    out: dict[str, ProgramFact] = {}
+    for fact in sorted(facts, key=lambda f: (f.seen_at, f.record_id)):
+        for program, status, card, start in _programs_of(fact):
+            if rules.programs.get(program) != fact.source:
+                continue
+            current = out.get(program)
+            if current is None or status == "ACTIVE" or current.status != "ACTIVE":
+                out[program] = ProgramFact(program, status, card, start, fact.source,
+                                           fact.record_id)
+    return sorted(out.values(), key=lambda p: p.program)
+
+
+def _programs_of(fact: SourceFact) -> Iterable[tuple[str, str, str | None, str | None]]:
+    values = fact.values
+    if values.get("program"):
+        yield (values["program"], values.get("status") or "ACTIVE", values.get("card_number"),
+               values.get("aid_date"))
+    for program, flag in (values.get("programs") or {}).items():
+        if flag:
+            yield program, "ACTIVE", None, None

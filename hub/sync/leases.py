@@ -1,0 +1,71 @@
+"""Leases: named locks with an expiry, kept in the database every replica shares.
+
+APScheduler 3 keeps its jobs in one process, so replicas elect a leader through a lease
+row: whoever holds `scheduler` runs the schedule, and every job also holds a lease of
+its own so a job never runs twice at once, even when started from the command line.
+A holder that dies stops renewing and its lease expires: no replica waits forever.
+Times are the replicas' UTC clocks (keep them NTP-synchronised); works the same on
+SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, insert, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.db.models import Lease
+
+
+def holder_id() -> str:
+    """Who this process is, readable in the lease table."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class LeaseHeld(RuntimeError):
+    """Another holder has the lease."""
+
+
+async def acquire(engine: AsyncEngine, name: str, holder: str, seconds: float) -> bool:
+    """Take or renew `name` for `seconds`; False if someone else holds it."""
+    now = datetime.now(UTC)
+    expires = now + timedelta(seconds=seconds)
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(Lease).where(Lease.name == name,
+                                or_(Lease.holder == holder, Lease.expires_at < now))
+            .values(holder=holder, expires_at=expires, acquired_at=now)
+        )
+        if result.rowcount:
+            return True
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(insert(Lease).values(name=name, holder=holder,
+                                                    expires_at=expires, acquired_at=now))
+        return True
+    except IntegrityError:
+        return False
+
+
+async def release(engine: AsyncEngine, name: str, holder: str) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder))
+
+
+@asynccontextmanager
+async def held(engine: AsyncEngine, name: str, holder: str,
+               seconds: float) -> AsyncIterator[None]:
+    """`async with held(engine, "reconcile", holder, 600):`, or LeaseHeld."""
+    if not await acquire(engine, name, holder, seconds):
+        raise LeaseHeld(f"{name} is running elsewhere")
+    try:
+        yield
+    finally:
+        await release(engine, name, holder)

@@ -1,0 +1,145 @@
+"""Reading staged records for reconciliation: the I/O edge of the sync jobs.
+
+Look-ups by many keys are chunked: SQLite allows a bounded number of parameters, and
+PostgreSQL plans a short IN list better than a huge one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, and_, func, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.db.models import MatchKey, SourceRecord
+
+T = TypeVar("T")
+CHUNK = 500
+
+
+def chunks(items: Iterable[T], size: int = CHUNK) -> Iterable[list[T]]:
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+@dataclass(slots=True)
+class StagedRecord:
+    id: int
+    source: str
+    source_key: str
+    normalized: dict[str, Any]
+    payload_hash: str
+    person_id: int | None
+    link_locked: bool
+    last_seen: datetime | None
+
+
+_COLUMNS = (SourceRecord.id, SourceRecord.source, SourceRecord.source_key,
+            SourceRecord.normalized, SourceRecord.payload_hash, SourceRecord.person_id,
+            SourceRecord.link_locked, SourceRecord.last_seen)
+
+
+def _staged(row: Any) -> StagedRecord:
+    return StagedRecord(row[0], row[1], row[2], row[3] or {}, row[4], row[5], bool(row[6]),
+                        row[7])
+
+
+def _usable() -> Any:
+    return SourceRecord.quarantine_reason.is_(None)
+
+
+async def stream(conn: AsyncConnection, query: Select[Any]) -> AsyncIterator[StagedRecord]:
+    result = await conn.stream(query.execution_options(yield_per=5000))
+    async for row in result:
+        yield _staged(row)
+
+
+def pending_query(sources: Sequence[str], *, full: bool) -> Select[Any]:
+    """Records whose current link was not computed from their current content. A full
+    run takes every record a steward has not pinned."""
+    query = select(*_COLUMNS).where(SourceRecord.source.in_(sources), _usable())
+    if full:
+        return query.where(SourceRecord.link_locked.is_(False)).order_by(SourceRecord.id)
+    return query.where(
+        or_(SourceRecord.matched_hash.is_(None),
+            SourceRecord.matched_hash != SourceRecord.payload_hash),
+        SourceRecord.link_locked.is_(False),
+    ).order_by(SourceRecord.id)
+
+
+async def records_of_persons(conn: AsyncConnection, sources: Sequence[str],
+                             persons: Iterable[int]) -> list[StagedRecord]:
+    out: list[StagedRecord] = []
+    for batch in chunks(persons):
+        result = await conn.execute(
+            select(*_COLUMNS).where(SourceRecord.person_id.in_(batch),
+                                    SourceRecord.source.in_(sources), _usable())
+        )
+        out.extend(_staged(row) for row in result)
+    return out
+
+
+async def records_by_key(conn: AsyncConnection, source: str,
+                         keys: Iterable[str]) -> dict[str, StagedRecord]:
+    out: dict[str, StagedRecord] = {}
+    for batch in chunks(sorted(set(keys))):
+        result = await conn.execute(
+            select(*_COLUMNS).where(SourceRecord.source == source,
+                                    SourceRecord.source_key.in_(batch), _usable())
+        )
+        for row in result:
+            record = _staged(row)
+            out[record.source_key] = record
+    return out
+
+
+async def candidate_keys(conn: AsyncConnection, *, exclude: set[int], niks: set[str],
+                         nik12s: set[str], kks: set[str], name_keys: set[str]
+                         ) -> list[Any]:
+    """Linked records sharing a blocking key with the pending ones: a superset of the
+    pairs the blocking rules would form, found through indexes."""
+    found: dict[int, Any] = {}
+    for column, values in ((MatchKey.nik12, nik12s), (MatchKey.nik, niks),
+                           (MatchKey.kk, kks), (MatchKey.name_key, name_keys)):
+        for batch in chunks(sorted(values)):
+            result = await conn.execute(
+                select(MatchKey).where(column.in_(batch), MatchKey.person_id.is_not(None))
+            )
+            for row in result.mappings():
+                if row["record_id"] not in exclude:
+                    found[row["record_id"]] = row
+    return list(found.values())
+
+
+async def anchored_keys(conn: AsyncConnection) -> list[Any]:
+    """The pinned (steward-decided) records a full run keeps as they are."""
+    result = await conn.execute(
+        select(MatchKey).join(SourceRecord, SourceRecord.id == MatchKey.record_id)
+        .where(SourceRecord.link_locked.is_(True), MatchKey.person_id.is_not(None))
+    )
+    return list(result.mappings())
+
+
+async def name_frequencies(conn: AsyncConnection, names: set[str]) -> tuple[dict[str, int], int]:
+    total = (await conn.execute(select(func.count()).select_from(MatchKey))).scalar_one()
+    counts: dict[str, int] = {}
+    for batch in chunks(sorted(names)):
+        result = await conn.execute(
+            select(MatchKey.name_norm, func.count()).where(MatchKey.name_norm.in_(batch))
+            .group_by(MatchKey.name_norm)
+        )
+        counts.update({name: count for name, count in result})
+    return counts, total
+
+
+def pair_filter(pairs: Sequence[tuple[Any, Any]], columns: tuple[Any, Any]) -> Any:
+    return tuple_(*columns).in_(pairs) if pairs else and_(False)
