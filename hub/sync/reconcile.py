@@ -182,7 +182,7 @@ class Reconciler:
         engine = LinkageEngine(LINKAGE_COLUMNS)
         try:
             engine.model = await self._model(conn, engine, features_of, existing, frequencies,
-                                             retrain=retrain, say=say)
+                                             retrain=retrain, full=full, say=say)
             decisions = await conn.execute(
                 select(LinkDecision.record_id, LinkDecision.person_id)
                 .where(LinkDecision.decision == "NOT_LINK")
@@ -216,15 +216,18 @@ class Reconciler:
     async def _model(self, conn: AsyncConnection, engine: LinkageEngine,
                      pending: dict[int, MatchFeatures],
                      existing: dict[int, tuple[int, MatchFeatures]],
-                     frequencies: dict[str, float], *, retrain: bool,
+                     frequencies: dict[str, float], *, retrain: bool, full: bool,
                      say: Progress) -> dict[str, Any]:
+        """The latest model, or a new one when there is none, when asked, or when the
+        registry has outgrown the one it was trained on."""
         latest = (await conn.execute(
             select(MatchModel).order_by(MatchModel.version.desc()).limit(1)
         )).mappings().first()
         population = len(pending) + len(existing)
         if not retrain and latest is not None:
-            registry = (await conn.execute(select(func.count()).select_from(MatchKey)))
-            grown = registry.scalar_one() + len(pending)
+            registry = (await conn.execute(
+                select(func.count()).select_from(MatchKey))).scalar_one()
+            grown = registry if full else registry + len(pending)
             if grown < latest["trained_on"] * self.settings.matching.retrain_growth:
                 return latest["settings"]
             population = grown

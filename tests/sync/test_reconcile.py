@@ -1,0 +1,174 @@
+"""Reconciliation end to end: five simulated agencies → staging → persons, golden
+records, households, enrolments and findings, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import aiohttp
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.config import HubSettings
+from hub.db.models import Enrollment, Finding, Household, Person, SourceRecord, SyncRun
+from hub.simulators.population_files import read_jsonl
+from hub.sync import jobs
+from hub.sync.evaluation import quality
+from hub.sync.reconcile import Reconciler
+from tests.sync.conftest import ground_truth, links, sync_all
+
+
+async def test_links_match_the_ground_truth(hub_engine: AsyncEngine, hub_settings: HubSettings,
+                                            sync_population: Path) -> None:
+    outcome = await sync_all(hub_engine, hub_settings)
+    assert outcome.ok
+    assert outcome.reconcile is not None
+    assert outcome.reconcile.counts["full"] == 1
+    measured = quality(await links(hub_engine), ground_truth(sync_population))
+    assert measured.precision >= 0.995, measured
+    assert measured.recall >= 0.98, measured
+    assert measured.record_precision >= 0.998, measured
+
+
+async def test_golden_person_takes_identity_from_the_civil_registry(
+        hub_engine: AsyncEngine, hub_settings: HubSettings, sync_population: Path) -> None:
+    await sync_all(hub_engine, hub_settings)
+    resident = next(r for r in read_jsonl(sync_population / "agencies" / "dukcapil.jsonl")
+                    if r["STATUS_HIDUP"] == "HIDUP")
+    async with hub_engine.connect() as conn:
+        person = (await conn.execute(select(Person).where(Person.nik == resident["NIK"])
+                                     )).mappings().one()
+        household = (await conn.execute(select(Household).where(
+            Household.id == person["household_id"]))).mappings().one()
+    assert person["name"] == resident["NAMA_LGKP"]
+    lineage = person["lineage"]
+    assert lineage["name"]["source"] == "dukcapil"
+    assert lineage["name"]["source_key"] == resident["NIK"]
+    assert lineage["birth_date"]["source"] == "dukcapil"
+    assert household["kk"] == resident["NO_KK"]
+    if household["desil"] is not None:  # the family is in DTKS: welfare data from there
+        assert household["lineage"]["desil"]["source"] == "dtks_household"
+
+
+async def test_a_second_run_with_nothing_new_touches_nothing(
+        hub_engine: AsyncEngine, hub_settings: HubSettings) -> None:
+    await sync_all(hub_engine, hub_settings)
+    async with hub_engine.connect() as conn:
+        persons = (await conn.execute(select(func.count()).select_from(Person))).scalar_one()
+    again = await sync_all(hub_engine, hub_settings)
+    assert again.reconcile is not None
+    assert again.reconcile.counts["pending"] == 0
+    assert again.reconcile.counts["persons_touched"] == 0
+    async with hub_engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(Person))).scalar_one() \
+            == persons
+
+
+async def _append(url: str, feed: str, record: dict) -> None:
+    async with aiohttp.ClientSession() as session, session.post(
+            f"{url}/_sim/append/{feed}", json=record) as response:
+        assert response.status == 200, await response.text()
+
+
+async def test_a_death_reaches_the_golden_record_and_raises_a_finding_incrementally(
+        hub_engine: AsyncEngine, hub_settings: HubSettings, sync_population: Path,
+        agencies: dict[str, str]) -> None:
+    await sync_all(hub_engine, hub_settings)
+    async with hub_engine.connect() as conn:
+        enrolled = (await conn.execute(
+            select(Person.id, Person.nik).join(Enrollment, Enrollment.person_id == Person.id)
+            .where(Enrollment.status == "ACTIVE", Enrollment.program == "PBI_JKN",
+                   Person.alive.is_(True), Person.nik.is_not(None)).limit(1)
+        )).one()
+    resident = next(r for r in read_jsonl(sync_population / "agencies" / "dukcapil.jsonl")
+                    if r["NIK"] == enrolled.nik)
+    await _append(agencies["dukcapil"], "residents",
+                  {**resident, "STATUS_HIDUP": "MATI", "TGL_KMT": "01-11-2026"})
+    outcome = await sync_all(hub_engine, hub_settings)
+    assert outcome.reconcile is not None
+    counts = outcome.reconcile.counts
+    assert counts["full"] == 0
+    assert counts["pending"] == 1
+    assert counts["persons_touched"] == 1
+    async with hub_engine.connect() as conn:
+        person = (await conn.execute(select(Person).where(Person.id == enrolled.id))
+                  ).mappings().one()
+        finding = (await conn.execute(select(Finding).where(
+            Finding.fingerprint == f"DECEASED_STILL_ENROLLED:person:{enrolled.id}:PBI_JKN",
+            Finding.status == "OPEN"))).mappings().one()
+    assert person["alive"] is False
+    assert str(person["death_date"]) == "2026-11-01"
+    assert person["lineage"]["alive"]["source"] == "dukcapil"
+    assert finding["owner_agency"] == "bpjs"
+    assert finding["evidence"]["program"] == "PBI_JKN"
+
+    # The registry corrects itself: the finding closes on its own.
+    await _append(agencies["dukcapil"], "residents", resident)
+    await sync_all(hub_engine, hub_settings)
+    async with hub_engine.connect() as conn:
+        status = (await conn.execute(select(Finding.status).where(
+            Finding.id == finding["id"]))).scalar_one()
+    assert status == "AUTO_CLOSED"
+
+
+async def test_findings_cover_every_kind_with_evidence_and_owner(
+        hub_engine: AsyncEngine, hub_settings: HubSettings) -> None:
+    await sync_all(hub_engine, hub_settings)
+    async with hub_engine.connect() as conn:
+        rows = (await conn.execute(select(Finding.kind, Finding.owner_agency, Finding.evidence,
+                                          Finding.region_code))).all()
+    kinds = {kind for kind, *_ in rows}
+    assert {"ELIGIBLE_NOT_COVERED", "INVALID_NIK", "IDENTITY_MISMATCH",
+            "DECEASED_STILL_ENROLLED"} <= kinds
+    assert all(owner for _, owner, _, _ in rows)
+    assert all(evidence for _, _, evidence, _ in rows)
+    assert sum(1 for *_, region in rows if region) / len(rows) > 0.95
+    invalid = next(e for k, _, e, _ in rows if k == "INVALID_NIK")
+    assert invalid["problem"]
+    assert invalid["record"]["source"]
+
+
+async def test_a_crash_mid_run_rolls_back_and_the_next_run_resumes(
+        hub_engine: AsyncEngine, hub_settings: HubSettings) -> None:
+    await jobs.run_connectors(hub_engine, [])  # nothing; staging comes next
+    from hub.connectors.registry import enabled_connectors
+
+    await jobs.run_connectors(hub_engine, enabled_connectors(hub_settings))
+
+    def crash(message: str) -> None:
+        if message.startswith("golden records"):
+            raise RuntimeError("power cut")
+
+    with pytest.raises(RuntimeError, match="power cut"):
+        await Reconciler(hub_engine, hub_settings).run(progress=crash)
+    async with hub_engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(Person))).scalar_one() == 0
+        assert (await conn.execute(select(func.count()).select_from(SourceRecord).where(
+            SourceRecord.matched_hash.is_not(None)))).scalar_one() == 0
+        failed = (await conn.execute(select(SyncRun.status, SyncRun.error).where(
+            SyncRun.connector == "reconcile"))).one()
+    assert failed.status == "FAILED"
+    assert "power cut" in failed.error
+    result = await Reconciler(hub_engine, hub_settings).run()
+    assert result.counts["pending"] > 0
+    assert result.counts["persons_touched"] > 0
+    async with hub_engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(SourceRecord).where(
+            SourceRecord.matched_hash.is_(None), SourceRecord.quarantine_reason.is_(None)
+        ))).scalar_one() == 0
+
+
+async def test_the_trained_model_is_versioned_and_reused(
+        hub_engine: AsyncEngine, hub_settings: HubSettings) -> None:
+    from hub.db.models import MatchModel
+
+    await sync_all(hub_engine, hub_settings)
+    await Reconciler(hub_engine, hub_settings).run(full=True)
+    async with hub_engine.connect() as conn:
+        models = (await conn.execute(select(MatchModel.version, MatchModel.settings))).all()
+    assert len(models) == 1
+    names = [c["output_column_name"] for c in models[0].settings["comparisons"]]
+    assert {"name", "birth_date", "nik", "kk", "region"} <= set(names)
+    assert json.dumps(models[0].settings)  # plain JSON, loadable by Splink alone
