@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import strawberry
 from strawberry.extensions import ParserCache, ValidationCache
 
 from hub.schema.executor import HubSchema
-from hub.schema.query import Query
+from hub.schema.query import RegistryQuery
+from hub.schema.reconciliation import Mutation, ReconciliationQuery
+
+
+@strawberry.type
+class Query(RegistryQuery, ReconciliationQuery):
+    """Everything readable: the unified registry and its reconciliation."""
 
 
 def build_schema() -> HubSchema:
@@ -18,6 +25,7 @@ def build_schema() -> HubSchema:
     """
     return HubSchema(
         query=Query,
+        mutation=Mutation,
         extensions=[
             # Factories: a fresh extension per request. The two caches live at module
             # level inside strawberry, so they are still shared across requests.

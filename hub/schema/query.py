@@ -53,7 +53,7 @@ def _valid_region(code: str, argument: str) -> str:
 
 
 @strawberry.type
-class Query:
+class RegistryQuery:
     @strawberry.field(description="A person by NIK. An invalid NIK is an error saying why.")
     async def person(self, info: HubInfo, nik: str) -> Person | None:
         rows = await fetch_all(info.context.engine, PERSON_BY_NIK, {"nik": _valid_nik(nik)})

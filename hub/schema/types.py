@@ -50,6 +50,30 @@ class Enrollment:
         )
 
 
+@strawberry.type(description="Where a golden field's value came from: the source record "
+                 "that won under the survivorship rules, and when it was seen.")
+class LineageEntry:
+    field: str = strawberry.field(description="camelCase field name: name, birthDate, desil...")
+    source: str
+    source_key: str
+    record_id: strawberry.ID
+    seen_at: str | None
+
+
+def lineage_entries(lineage: dict[str, Any] | None) -> list[LineageEntry]:
+    def camel(name: str) -> str:
+        head, *rest = name.split("_")
+        return head + "".join(part.title() for part in rest)
+
+    return [
+        LineageEntry(field=camel(name), source=entry.get("source", ""),
+                     source_key=str(entry.get("source_key", "")),
+                     record_id=strawberry.ID(str(entry.get("record_id", ""))),
+                     seen_at=entry.get("seen_at"))
+        for name, entry in sorted((lineage or {}).items())
+    ]
+
+
 @strawberry.type(description="A person in the unified registry (golden record).")
 class Person:
     id: strawberry.ID
@@ -64,6 +88,7 @@ class Person:
     alive: bool
     death_date: date | None
     household_id: strawberry.Private[int | None]
+    raw_lineage: strawberry.Private[dict[str, Any] | None] = None
 
     @classmethod
     def from_row(cls, row: RowMapping) -> Person:
@@ -71,8 +96,12 @@ class Person:
             id=strawberry.ID(str(row["id"])), nik=row["nik"], name=row["name"], sex=row["sex"],
             birth_date=row["birth_date"], birth_place=row["birth_place"],
             relation=row["relation"], alive=row["alive"], death_date=row["death_date"],
-            household_id=row["household_id"],
+            household_id=row["household_id"], raw_lineage=row.get("lineage"),
         )
+
+    @strawberry.field(description="For each golden field, the agency record it came from.")
+    def lineage(self) -> list[LineageEntry]:
+        return lineage_entries(self.raw_lineage)
 
     @strawberry.field(description="The household (KK) the person belongs to.")
     async def household(self, info: HubInfo) -> Annotated[Household, strawberry.lazy(
@@ -94,13 +123,20 @@ class Household:
     address: str | None
     desil: int | None = strawberry.field(description="Welfare decile, 1 = poorest tenth.")
     head_person_id: strawberry.Private[int | None]
+    raw_lineage: strawberry.Private[dict[str, Any] | None] = None
 
     @classmethod
     def from_row(cls, row: RowMapping) -> Household:
         return cls(
             id=strawberry.ID(str(row["id"])), kk=row["kk"], village_code=row["village_code"],
             address=row["address"], desil=row["desil"], head_person_id=row["head_person_id"],
+            raw_lineage=row.get("lineage"),
         )
+
+    @strawberry.field(description="For each golden field (KK, desil, village, address), "
+                      "the agency record it came from.")
+    def lineage(self) -> list[LineageEntry]:
+        return lineage_entries(self.raw_lineage)
 
     @strawberry.field(description="Members, head first by registration order.")
     async def members(self, info: HubInfo) -> list[Person]:

@@ -147,6 +147,14 @@ class Reconciler:
         counts |= dict(found)
         return counts
 
+    async def refresh(self, conn: AsyncConnection, persons: set[int]) -> Counter[str]:
+        """Rebuild the golden records and findings of `persons` (a steward moved their
+        records), removing any left without records."""
+        touched = set(persons)
+        found = await self._golden(conn, touched)
+        found += await self._drop_orphans(conn, touched)
+        return found
+
     def _finding_rules(self) -> FindingRules:
         f = self.settings.findings
         return FindingRules(pbi_max_desil=f.pbi_max_desil, pip_max_desil=f.pip_max_desil,

@@ -1,0 +1,397 @@
+"""GraphQL for reconciliation: findings, review tasks, sync history and connector
+state, and the data steward's mutations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+from sqlalchemy import func, select
+from sqlalchemy.engine import RowMapping
+from strawberry.scalars import JSON
+
+from hub.db.models import Finding as FindingRow
+from hub.db.models import Person as PersonRow
+from hub.db.models import ReviewTask as ReviewTaskRow
+from hub.db.models import SourceRecord as SourceRecordRow
+from hub.db.models import SyncRequest as SyncRequestRow
+from hub.db.models import SyncRun as SyncRunRow
+from hub.schema.errors import BadUserInput, HubError
+from hub.schema.loaders import fetch_all
+from hub.schema.pagination import decode_cursor, encode_cursor, page_size
+from hub.schema.types import HubInfo, PageInfo, Person, load_one
+from hub.sync.findings import KINDS
+from hub.sync.steward import NotFound, Steward, StewardError
+
+DEFAULT_PAGE = 50
+
+FindingKind = strawberry.enum(Enum("FindingKind", {k: k for k in KINDS}),
+                              description="What a finding is about.")
+
+
+@strawberry.enum(description="OPEN until fixed; AUTO_CLOSED when a later run no longer "
+                 "sees it; RESOLVED by a steward with a reason.")
+class FindingStatus(Enum):
+    OPEN = "OPEN"
+    AUTO_CLOSED = "AUTO_CLOSED"
+    RESOLVED = "RESOLVED"
+
+
+@strawberry.enum
+class ReviewDecision(Enum):
+    LINK = "LINK"
+    NOT_LINK = "NOT_LINK"
+
+
+class NotFoundError(HubError):
+    code = "NOT_FOUND"
+
+
+def _steward_error(error: StewardError) -> HubError:
+    return NotFoundError(str(error)) if isinstance(error, NotFound) else BadUserInput(str(error))
+
+
+def _id(value: Any, argument: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise BadUserInput(f"{argument} must be a numeric id, got {value!r}",
+                           argument=argument) from None
+
+
+def _region_filter(column: Any, code: str) -> Any:
+    return (column == code) | column.like(f"{code}.%")
+
+
+@strawberry.type(description="Where agencies disagree, or someone eligible is not covered.")
+class Finding:
+    id: strawberry.ID
+    kind: str
+    status: str
+    owner_agency: str | None = strawberry.field(description="The agency expected to act.")
+    region_code: str | None
+    evidence: JSON = strawberry.field(description="The records that disagree, as they are.")
+    created_at: datetime
+    updated_at: datetime
+    resolved_reason: str | None
+    resolved_by: str | None
+    subject_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Finding:
+        return cls(id=strawberry.ID(str(row["id"])), kind=row["kind"], status=row["status"],
+                   owner_agency=row["owner_agency"], region_code=row["region_code"],
+                   evidence=row["evidence"], created_at=row["created_at"],
+                   updated_at=row["updated_at"], resolved_reason=row["resolved_reason"],
+                   resolved_by=row["resolved_by"], subject_id=row["subject_id"])
+
+    @strawberry.field(description="The person the finding is about (null once removed).")
+    async def person(self, info: HubInfo) -> Person | None:
+        return await load_one(info.context.loaders.person, self.subject_id, Person.from_row)
+
+
+@strawberry.type
+class FindingEdge:
+    cursor: str
+    node: Finding
+
+
+@strawberry.type
+class FindingConnection:
+    edges: list[FindingEdge]
+    page_info: PageInfo
+
+
+@strawberry.type(description="Open findings of one kind in one region.")
+class FindingCount:
+    region_code: str | None
+    kind: str
+    open: int
+
+
+@strawberry.type(description="An agency record as staged, and how it was linked.")
+class SourceRecord:
+    id: strawberry.ID
+    source: str
+    source_key: str
+    link_method: str | None = strawberry.field(
+        description="NIK, PROBABILISTIC, NEW or MANUAL.")
+    link_score: float | None
+    locked: bool = strawberry.field(description="A steward decided this link.")
+    values: JSON = strawberry.field(description="The record in the hub's field names.")
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> SourceRecord:
+        return cls(id=strawberry.ID(str(row["id"])), source=row["source"],
+                   source_key=row["source_key"], link_method=row["link_method"],
+                   link_score=row["link_score"], locked=bool(row["link_locked"]),
+                   values=row["normalized"])
+
+
+@strawberry.type(description="A pair the model was unsure of, for a data steward.")
+class ReviewTask:
+    id: strawberry.ID
+    probability: float
+    evidence: JSON = strawberry.field(
+        description="Per field: the comparison level and its weight (log2 Bayes factor).")
+    status: str
+    region_code: str | None
+    record_id: strawberry.Private[int]
+    candidate_person_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def record(self, info: HubInfo) -> SourceRecord | None:
+        rows = await fetch_all(info.context.engine, select(SourceRecordRow.__table__).where(
+            SourceRecordRow.id == self.record_id))
+        return SourceRecord.from_row(rows[0]) if rows else None
+
+    @strawberry.field(description="The person the record may belong to.")
+    async def candidate(self, info: HubInfo) -> Person | None:
+        return await load_one(info.context.loaders.person, self.candidate_person_id,
+                              Person.from_row)
+
+
+@strawberry.type
+class SyncCounts:
+    fetched: int
+    new: int
+    changed: int
+    unchanged: int
+    quarantined: int
+
+
+@strawberry.type(description="One run of a connector stream, or of reconciliation.")
+class SyncRun:
+    id: strawberry.ID
+    connector: str
+    stream: str | None
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    cursor_before: str | None
+    cursor_after: str | None
+    error: str | None
+    details: JSON = strawberry.field(description="Every count the run kept.")
+
+    @strawberry.field
+    def counts(self) -> SyncCounts:
+        c = self.details or {}
+        return SyncCounts(**{k: int(c.get(k, 0)) for k in
+                             ("fetched", "new", "changed", "unchanged", "quarantined")})
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> SyncRun:
+        return cls(id=strawberry.ID(str(row["id"])), connector=row["connector"],
+                   stream=row["stream"], status=row["status"], started_at=row["started_at"],
+                   finished_at=row["finished_at"], cursor_before=row["cursor_before"],
+                   cursor_after=row["cursor_after"], error=row["error"],
+                   details=row["counts"] or {})
+
+
+@strawberry.type(description="A configured agency connector and how its syncs go.")
+class ConnectorState:
+    name: str
+    enabled: bool
+    schedule: str | None
+    last_run: SyncRun | None
+    last_success_at: datetime | None
+    lag_seconds: float | None = strawberry.field(
+        description="Seconds since the last successful sync finished.")
+    circuit_state: str = strawberry.field(
+        description="OPEN when the last run stopped because the agency kept failing "
+        "(the circuit breaker opened), else CLOSED.")
+
+
+@strawberry.type(description="A sync asked for through the API, run by the scheduler.")
+class SyncRequest:
+    id: strawberry.ID
+    connector: str | None
+    full: bool
+    status: str
+    requested_at: datetime
+    error: str | None
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+@strawberry.type
+class ReconciliationQuery:
+    @strawberry.field(description="Findings, newest first, filtered by kind, region "
+                      "(any level) and status.")
+    async def findings(self, info: HubInfo, kind: FindingKind | None = None,  # type: ignore[valid-type]
+                       region: str | None = None, status: FindingStatus | None = None,
+                       first: int | None = None, after: str | None = None
+                       ) -> FindingConnection:
+        limit = page_size(first, DEFAULT_PAGE, info.context.settings.server.max_page_size)
+        statement = select(FindingRow.__table__)
+        if kind is not None:
+            statement = statement.where(FindingRow.kind == kind.value)
+        if region:
+            statement = statement.where(_region_filter(FindingRow.region_code, region))
+        if status is not None:
+            statement = statement.where(FindingRow.status == status.value)
+        if after:
+            (last,) = decode_cursor("finding", after)
+            statement = statement.where(FindingRow.id < int(last))
+        rows = await fetch_all(info.context.engine,
+                               statement.order_by(FindingRow.id.desc()).limit(limit + 1))
+        edges = [FindingEdge(cursor=encode_cursor("finding", [r["id"]]),
+                             node=Finding.from_row(r)) for r in rows[:limit]]
+        return FindingConnection(edges=edges, page_info=PageInfo(
+            has_next_page=len(rows) > limit, end_cursor=edges[-1].cursor if edges else None))
+
+    @strawberry.field(description="Open findings per village and kind, under a region.")
+    async def finding_counts(self, info: HubInfo, region: str | None = None
+                             ) -> list[FindingCount]:
+        statement = (select(FindingRow.region_code, FindingRow.kind, func.count())
+                     .where(FindingRow.status == "OPEN")
+                     .group_by(FindingRow.region_code, FindingRow.kind)
+                     .order_by(FindingRow.region_code, FindingRow.kind))
+        if region:
+            statement = statement.where(_region_filter(FindingRow.region_code, region))
+        async with info.context.engine.connect() as conn:
+            rows = (await conn.execute(statement)).all()
+        return [FindingCount(region_code=r, kind=k, open=n) for r, k, n in rows]
+
+    @strawberry.field(description="Review tasks for data stewards, oldest first.")
+    async def review_tasks(self, info: HubInfo, status: str = "OPEN",
+                           region: str | None = None, first: int | None = None,
+                           after: str | None = None) -> list[ReviewTask]:
+        limit = page_size(first, DEFAULT_PAGE, info.context.settings.server.max_page_size)
+        statement = select(ReviewTaskRow.__table__).where(ReviewTaskRow.status == status)
+        if region:
+            statement = statement.where(_region_filter(ReviewTaskRow.region_code, region))
+        if after:
+            (last,) = decode_cursor("review", after)
+            statement = statement.where(ReviewTaskRow.id > int(last))
+        rows = await fetch_all(info.context.engine,
+                               statement.order_by(ReviewTaskRow.id).limit(limit))
+        return [ReviewTask(id=strawberry.ID(str(r["id"])), probability=r["probability"],
+                           evidence=r["evidence"], status=r["status"],
+                           region_code=r["region_code"], record_id=r["record_id"],
+                           candidate_person_id=r["candidate_person_id"]) for r in rows]
+
+    @strawberry.field(description="Sync and reconciliation runs, newest first.")
+    async def sync_runs(self, info: HubInfo, connector: str | None = None,
+                        first: int | None = None) -> list[SyncRun]:
+        limit = page_size(first, DEFAULT_PAGE, info.context.settings.server.max_page_size)
+        statement = select(SyncRunRow.__table__)
+        if connector:
+            statement = statement.where(SyncRunRow.connector == connector)
+        rows = await fetch_all(info.context.engine,
+                               statement.order_by(SyncRunRow.id.desc()).limit(limit))
+        return [SyncRun.from_row(r) for r in rows]
+
+    @strawberry.field(description="Every configured connector with its last run and lag.")
+    async def connectors(self, info: HubInfo) -> list[ConnectorState]:
+        settings = info.context.settings
+        out = []
+        now = datetime.now(UTC)
+        for name, conf in settings.connectors.items():
+            last = await fetch_all(info.context.engine, select(SyncRunRow.__table__).where(
+                SyncRunRow.connector == name).order_by(SyncRunRow.id.desc()).limit(1))
+            success = await fetch_all(info.context.engine, select(SyncRunRow.finished_at).where(
+                SyncRunRow.connector == name, SyncRunRow.status == "SUCCEEDED")
+                .order_by(SyncRunRow.id.desc()).limit(1))
+            finished = _aware(success[0]["finished_at"]) if success else None
+            error = last[0]["error"] if last else None
+            out.append(ConnectorState(
+                name=name, enabled=conf.enabled,
+                schedule=settings.schedule.connectors.get(name),
+                last_run=SyncRun.from_row(last[0]) if last else None,
+                last_success_at=finished,
+                lag_seconds=(now - finished).total_seconds() if finished else None,
+                circuit_state="OPEN" if error and "circuit" in error.lower() else "CLOSED",
+            ))
+        return out
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Queue a sync of one connector (or all, with "
+                         "reconciliation after); the scheduler leader runs it.")
+    async def trigger_sync(self, info: HubInfo, connector: str | None = None,
+                           full: bool = False) -> SyncRequest:
+        if connector is not None and connector not in info.context.settings.connectors:
+            raise BadUserInput(f"no connector named {connector!r}; configured: "
+                               f"{', '.join(info.context.settings.connectors)}",
+                               argument="connector")
+        async with info.context.engine.begin() as conn:
+            row = (await conn.execute(
+                SyncRequestRow.__table__.insert().values(connector=connector, full=full,
+                                                         status="QUEUED")
+                .returning(*SyncRequestRow.__table__.c))).mappings().one()
+        return SyncRequest(id=strawberry.ID(str(row["id"])), connector=row["connector"],
+                           full=row["full"], status=row["status"],
+                           requested_at=row["requested_at"], error=row["error"])
+
+    @strawberry.mutation(description="Close a finding with the reason (it stays closed "
+                         "unless its evidence changes).")
+    async def resolve_finding(self, info: HubInfo, id: strawberry.ID, reason: str,
+                              steward: str) -> Finding:
+        try:
+            await _steward(info).resolve_finding(_id(id, "id"), reason, steward)
+        except StewardError as error:
+            raise _steward_error(error) from None
+        rows = await fetch_all(info.context.engine, select(FindingRow.__table__).where(
+            FindingRow.id == _id(id, "id")))
+        return Finding.from_row(rows[0])
+
+    @strawberry.mutation(description="Settle a review task: LINK puts the record into the "
+                         "candidate person, NOT_LINK keeps them apart for good.")
+    async def resolve_review_task(self, info: HubInfo, id: strawberry.ID,
+                                  decision: ReviewDecision, steward: str,
+                                  reason: str | None = None) -> str:
+        try:
+            return await _steward(info).resolve_review(
+                _id(id, "id"), decision is ReviewDecision.LINK, steward, reason)
+        except StewardError as error:
+            raise _steward_error(error) from None
+
+    @strawberry.mutation(description="Put a source record into a person, pinned.")
+    async def link_record(self, info: HubInfo, record_id: strawberry.ID,
+                          person_id: strawberry.ID, steward: str,
+                          reason: str | None = None) -> Person:
+        return await _person_after(info, lambda s: s.link(
+            _id(record_id, "recordId"), _id(person_id, "personId"), steward, reason))
+
+    @strawberry.mutation(description="Take a record out of its person into a new one.")
+    async def unlink_record(self, info: HubInfo, record_id: strawberry.ID, steward: str,
+                            reason: str | None = None) -> Person:
+        return await _person_after(info, lambda s: s.unlink(_id(record_id, "recordId"), steward,
+                                                            reason))
+
+    @strawberry.mutation(description="Merge person `merge` into person `keep`.")
+    async def merge_persons(self, info: HubInfo, keep: strawberry.ID, merge: strawberry.ID,
+                            steward: str, reason: str | None = None) -> Person:
+        return await _person_after(info, lambda s: s.merge(
+            _id(keep, "keep"), _id(merge, "merge"), steward, reason))
+
+    @strawberry.mutation(description="Move some records of a person into a new person.")
+    async def split_person(self, info: HubInfo, person_id: strawberry.ID,
+                           record_ids: list[strawberry.ID], steward: str,
+                           reason: str | None = None) -> Person:
+        return await _person_after(info, lambda s: s.split(
+            _id(person_id, "personId"), [_id(r, "recordIds") for r in record_ids], steward,
+            reason))
+
+
+def _steward(info: HubInfo) -> Steward:
+    return Steward(info.context.engine, info.context.settings)
+
+
+async def _person_after(info: HubInfo, action: Any) -> Person:
+    try:
+        person = await action(_steward(info))
+    except StewardError as error:
+        raise _steward_error(error) from None
+
+    rows = await fetch_all(info.context.engine, select(PersonRow.__table__).where(
+        PersonRow.id == person))
+    return Person.from_row(rows[0])

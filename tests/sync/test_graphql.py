@@ -1,0 +1,163 @@
+"""The reconciliation API over GraphQL: lineage, findings, review, stewards' decisions
+that later runs respect, sync history and connector state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.config import HubSettings
+from hub.db.models import LinkDecision, SourceRecord, SyncRequest
+from hub.sync.reconcile import Reconciler
+from tests.schema.helpers import GraphQLClient, make_client
+from tests.sync.conftest import sync_all
+
+
+@pytest.fixture
+async def synced(hub_engine: AsyncEngine, hub_settings: HubSettings
+                 ) -> AsyncIterator[GraphQLClient]:
+    await sync_all(hub_engine, hub_settings)
+    client = make_client(hub_settings, hub_engine)
+    yield client
+    await client.aclose()
+
+
+async def _nik_of_a_person(engine: AsyncEngine) -> str:
+    async with engine.connect() as conn:
+        return (await conn.execute(select(SourceRecord.source_key).where(
+            SourceRecord.source == "dukcapil").limit(1))).scalar_one()
+
+
+async def test_person_lineage_names_the_winning_records(synced: GraphQLClient,
+                                                        hub_engine: AsyncEngine) -> None:
+    nik = await _nik_of_a_person(hub_engine)
+    data = await synced.data("""query($nik: String!) { person(nik: $nik) {
+        name lineage { field source sourceKey recordId seenAt }
+        household { kk lineage { field source } } } }""", nik=nik)
+    lineage = {e["field"]: e for e in data["person"]["lineage"]}
+    assert lineage["name"]["source"] == "dukcapil"
+    assert lineage["name"]["sourceKey"] == nik
+    assert lineage["birthDate"]["seenAt"]
+    household = {e["field"] for e in data["person"]["household"]["lineage"]}
+    assert "villageCode" in household
+
+
+async def test_findings_page_filter_count_and_resolve(synced: GraphQLClient) -> None:
+    page = await synced.data("""{ findings(kind: INVALID_NIK, status: OPEN, first: 3) {
+        edges { cursor node { id kind status ownerAgency regionCode evidence
+                              person { id name } } }
+        pageInfo { hasNextPage endCursor } } }""")
+    edges = page["findings"]["edges"]
+    assert len(edges) == 3
+    assert all(e["node"]["kind"] == "INVALID_NIK" for e in edges)
+    assert page["findings"]["pageInfo"]["hasNextPage"]
+    after = await synced.data("""query($after: String) { findings(kind: INVALID_NIK,
+        first: 3, after: $after) { edges { node { id } } } }""",
+                              after=page["findings"]["pageInfo"]["endCursor"])
+    first_ids = {e["node"]["id"] for e in edges}
+    assert not first_ids & {e["node"]["id"] for e in after["findings"]["edges"]}
+
+    counts = await synced.data('{ findingCounts(region: "33.14") { regionCode kind open } }')
+    assert any(c["kind"] == "INVALID_NIK" and c["open"] > 0 for c in counts["findingCounts"])
+    assert all(c["regionCode"].startswith("33.14") for c in counts["findingCounts"])
+
+    target = edges[0]["node"]["id"]
+    resolved = await synced.data("""mutation($id: ID!) { resolveFinding(id: $id,
+        reason: "NIK corrected in SIKS-NG, waiting for the next export",
+        steward: "dinsos-operator") { status resolvedReason resolvedBy } }""", id=target)
+    assert resolved["resolveFinding"]["status"] == "RESOLVED"
+    errors = await synced.errors("""mutation { resolveFinding(id: "999999999", reason: "x",
+        steward: "s") { id } }""")
+    assert errors[0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_split_then_rerun_keeps_the_steward_decision(
+        synced: GraphQLClient, hub_engine: AsyncEngine, hub_settings: HubSettings) -> None:
+    async with hub_engine.connect() as conn:
+        person, record, nik = (await conn.execute(
+            select(SourceRecord.person_id, SourceRecord.id, SourceRecord.source_key)
+            .where(SourceRecord.source == "dukcapil",
+                   SourceRecord.link_method == "NIK").limit(1))).one()
+        others = (await conn.execute(select(SourceRecord.id).where(
+            SourceRecord.person_id == person, SourceRecord.id != record))).scalars().all()
+    assert others, "a person linked by NIK has more than one record"
+    split = await synced.data("""mutation($p: ID!, $r: [ID!]!) { splitPerson(personId: $p,
+        recordIds: $r, steward: "steward-1", reason: "two people") { id } }""",
+                              p=str(person), r=[str(r) for r in others])
+    new_person = int(split["splitPerson"]["id"])
+    assert new_person != person
+
+    # A full automatic rebuild must not put them back together.
+    await Reconciler(hub_engine, hub_settings).run(full=True)
+    async with hub_engine.connect() as conn:
+        owners = dict((await conn.execute(select(SourceRecord.id, SourceRecord.person_id)
+                                          .where(SourceRecord.id.in_([record, *others])))).all())
+        decisions = (await conn.execute(select(LinkDecision.decision).where(
+            LinkDecision.record_id.in_(others)))).scalars().all()
+    assert owners[record] == person
+    assert {owners[r] for r in others} == {new_person}
+    assert set(decisions) == {"LINK", "NOT_LINK"}
+
+    merged = await synced.data("""mutation($k: ID!, $m: ID!) { mergePersons(keep: $k,
+        merge: $m, steward: "steward-1") { id lineage { field } } }""",
+                               k=str(person), m=str(new_person))
+    assert merged["mergePersons"]["id"] == str(person)
+    gone = await synced.data("query($nik: String!) { person(nik: $nik) { id } }", nik=nik)
+    assert gone["person"]["id"] == str(person)
+
+
+async def test_bad_steward_requests_get_clear_errors(synced: GraphQLClient) -> None:
+    errors = await synced.errors("""mutation { mergePersons(keep: "1", merge: "1",
+        steward: "s") { id } }""")
+    assert "itself" in errors[0]["message"]
+    errors = await synced.errors("""mutation { linkRecord(recordId: "abc", personId: "1",
+        steward: "s") { id } }""")
+    assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert errors[0]["extensions"]["argument"] == "recordId"
+
+
+async def test_review_tasks_carry_evidence_and_can_be_settled(
+        synced: GraphQLClient) -> None:
+    data = await synced.data("""{ reviewTasks(first: 5) { id probability evidence status
+        record { id source linkMethod values } candidate { id name } } }""")
+    tasks = data["reviewTasks"]
+    assert tasks, "the noisy district leaves some pairs uncertain"
+    task = tasks[0]
+    assert 0 < task["probability"] < 1
+    assert set(task["evidence"]) >= {"name", "birth_date"}
+    assert all("weight" in v for v in task["evidence"].values())
+    settled = await synced.data("""mutation($id: ID!) { resolveReviewTask(id: $id,
+        decision: NOT_LINK, steward: "steward-2") }""", id=task["id"])
+    assert settled["resolveReviewTask"] == "REJECTED"
+    again = await synced.errors("""mutation($id: ID!) { resolveReviewTask(id: $id,
+        decision: LINK, steward: "steward-2") }""", id=task["id"])
+    assert "already" in again[0]["message"]
+
+
+async def test_sync_runs_connectors_and_trigger(synced: GraphQLClient,
+                                                hub_engine: AsyncEngine) -> None:
+    data = await synced.data("""{ syncRuns(first: 20) { connector stream status
+        counts { fetched new changed unchanged quarantined } details }
+        connectors { name enabled schedule lastSuccessAt lagSeconds circuitState
+                     lastRun { status } } }""")
+    runs = data["syncRuns"]
+    reconcile = next(r for r in runs if r["connector"] == "reconcile")
+    assert reconcile["status"] == "SUCCEEDED"
+    assert reconcile["details"]["persons_touched"] > 0
+    dukcapil = next(r for r in runs if r["connector"] == "dukcapil")
+    assert dukcapil["counts"]["fetched"] > 0
+    states = {c["name"]: c for c in data["connectors"]}
+    assert set(states) == {"dtks", "dukcapil", "bpjs", "education", "baznas"}
+    assert all(c["lagSeconds"] is not None and c["lagSeconds"] >= 0 for c in states.values())
+    assert all(c["circuitState"] == "CLOSED" for c in states.values())
+
+    queued = await synced.data("""mutation { triggerSync(connector: "bpjs") {
+        id connector status } }""")
+    assert queued["triggerSync"]["status"] == "QUEUED"
+    async with hub_engine.connect() as conn:
+        assert (await conn.execute(select(SyncRequest.connector))).scalars().all() == ["bpjs"]
+    errors = await synced.errors('mutation { triggerSync(connector: "nope") { id } }')
+    assert errors[0]["extensions"]["argument"] == "connector"
