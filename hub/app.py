@@ -84,7 +84,10 @@ class MetricsMiddleware:
             self.metrics.observe(path, status, time.perf_counter() - started)
 
 
-def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None = None) -> Starlette:
+def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None = None, *,
+               scheduler: bool = False) -> Starlette:
+    """The ASGI app. With `scheduler`, this replica also runs the sync scheduler (and
+    leads it if no other replica does)."""
     settings = settings or get_settings()
     owns_engine = engine is None
     database = settings.database
@@ -115,9 +118,19 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
         # collection, which under load showed as 40-60 ms pauses in the latency tail.
         gc.collect()
         gc.freeze()
-        yield
-        if owns_engine:
-            await engine.dispose()
+        jobs = None
+        if scheduler:
+            from hub.sync.scheduler import HubScheduler
+
+            jobs = HubScheduler(engine, settings)
+            jobs.start()
+        try:
+            yield
+        finally:
+            if jobs is not None:
+                await jobs.stop()
+            if owns_engine:
+                await engine.dispose()
 
     app = Starlette(
         middleware=[Middleware(MetricsMiddleware, metrics=metrics)],

@@ -134,7 +134,8 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default from config).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default from config).")] = None,
 ) -> None:
-    """Serve GraphQL (GraphiQL in the browser) at /graphql, /healthz and /metrics."""
+    """Serve GraphQL (GraphiQL in the browser) at /graphql, /healthz and /metrics, and
+    run the sync scheduler ([schedule]; one replica leads, the others stand by)."""
     settings = _settings()
     _serve(settings, host, port)
 
@@ -143,7 +144,7 @@ def _serve(settings: HubSettings, host: str | None, port: int | None) -> None:
     from hub.app import create_app
 
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, scheduler=settings.schedule.enabled),
         host=host or settings.server.host,
         port=port or settings.server.port,
         log_level="warning",
@@ -271,6 +272,35 @@ def _print_reconcile(result: Any) -> None:
     for key, value in result.counts.items():
         table.add_row(key, f"{value:,}")
     console.print(table)
+
+
+@app.command()
+def schedule() -> None:
+    """Run only the sync scheduler, without serving HTTP: a dedicated worker. Several
+    may run against one database; one leads, the others take over if it dies."""
+    import logging
+
+    from hub.db.engine import create_engine
+    from hub.db.migrate import upgrade
+    from hub.sync.scheduler import HubScheduler
+
+    settings = _settings()
+    upgrade(settings.database.url)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
+
+    async def run_forever() -> None:
+        engine = create_engine(settings.database.url)
+        scheduler = HubScheduler(engine, settings)
+        scheduler.start()
+        console.print(f"scheduler {scheduler.holder} running (Ctrl+C to stop)")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await scheduler.stop()
+            await engine.dispose()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_forever())
 
 
 @app.command()

@@ -151,6 +151,18 @@ class ScheduleSettings(_Section):
     poll_seconds: float = Field(2.0, gt=0, le=300)
     misfire_grace_seconds: int = Field(300, ge=1)
 
+    @field_validator("connectors")
+    @classmethod
+    def _parsable(cls, value: dict[str, str]) -> dict[str, str]:
+        from hub.sync.triggers import parse_schedule
+
+        for name, spec in value.items():
+            try:
+                parse_schedule(spec)
+            except ValueError as error:
+                raise ValueError(f"{name}: {error}") from None
+        return value
+
 
 class HubSettings(BaseSettings):
     model_config = SettingsConfigDict(

@@ -6,18 +6,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.config import HubSettings
 from hub.connectors.base import Connector
 from hub.connectors.runner import StreamResult, sync_connector
+from hub.db.models import SyncRun
 from hub.sync.leases import held, holder_id
 from hub.sync.reconcile import Reconciler, ReconcileResult
 
-# A job that outlives its lease is assumed dead; generous, since a full national
-# reconciliation may take many minutes.
-JOB_LEASE_SECONDS = 6 * 3600
+# A job's lease is renewed while it runs; one whose process died expires after this.
+JOB_LEASE_SECONDS = 60.0
 
 
 @dataclass
@@ -30,23 +32,37 @@ class SyncOutcome:
         return all(r.status == "SUCCEEDED" for r in self.streams)
 
 
+async def _close_interrupted(engine: AsyncEngine, connector: str) -> None:
+    """Runs left RUNNING by a process that died: we hold the job's lease now, so
+    nobody else is running them."""
+    async with engine.begin() as conn:
+        await conn.execute(update(SyncRun).where(
+            SyncRun.connector == connector, SyncRun.status == "RUNNING"
+        ).values(status="FAILED", finished_at=datetime.now(UTC),
+                 error="interrupted: the process running it stopped"))
+
+
 async def run_connectors(engine: AsyncEngine, connectors: Sequence[Connector], *,
                          full: bool = False, holder: str | None = None,
+                         lease_seconds: float = JOB_LEASE_SECONDS,
                          progress: Callable[[str], None] | None = None) -> list[StreamResult]:
     holder = holder or holder_id()
     results: list[StreamResult] = []
     for connector in connectors:
         if progress:
             progress(f"Syncing {connector.name}")
-        async with held(engine, f"sync:{connector.name}", holder, JOB_LEASE_SECONDS):
+        async with held(engine, f"sync:{connector.name}", holder, lease_seconds):
+            await _close_interrupted(engine, connector.name)
             results += await sync_connector(engine, connector, full=full)
     return results
 
 
 async def reconcile(engine: AsyncEngine, settings: HubSettings, *, full: bool = False,
                     retrain: bool = False, holder: str | None = None,
+                    lease_seconds: float = JOB_LEASE_SECONDS,
                     progress: Callable[[str], None] | None = None) -> ReconcileResult:
-    async with held(engine, "reconcile", holder or holder_id(), JOB_LEASE_SECONDS):
+    async with held(engine, "reconcile", holder or holder_id(), lease_seconds):
+        await _close_interrupted(engine, "reconcile")
         return await Reconciler(engine, settings).run(full=full, retrain=retrain,
                                                       progress=progress)
 
@@ -54,9 +70,11 @@ async def reconcile(engine: AsyncEngine, settings: HubSettings, *, full: bool = 
 async def sync_and_reconcile(engine: AsyncEngine, settings: HubSettings,
                              connectors: Sequence[Connector], *, full: bool = False,
                              holder: str | None = None,
+                             lease_seconds: float = JOB_LEASE_SECONDS,
                              progress: Callable[[str], None] | None = None) -> SyncOutcome:
     holder = holder or holder_id()
     outcome = SyncOutcome(await run_connectors(engine, connectors, full=full, holder=holder,
-                                               progress=progress))
-    outcome.reconcile = await reconcile(engine, settings, holder=holder, progress=progress)
+                                               lease_seconds=lease_seconds, progress=progress))
+    outcome.reconcile = await reconcile(engine, settings, holder=holder,
+                                        lease_seconds=lease_seconds, progress=progress)
     return outcome

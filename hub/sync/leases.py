@@ -10,6 +10,9 @@ SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import os
 import socket
 import uuid
@@ -22,6 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.db.models import Lease
+
+log = logging.getLogger(__name__)
 
 
 def holder_id() -> str:
@@ -62,10 +67,25 @@ async def release(engine: AsyncEngine, name: str, holder: str) -> None:
 @asynccontextmanager
 async def held(engine: AsyncEngine, name: str, holder: str,
                seconds: float) -> AsyncIterator[None]:
-    """`async with held(engine, "reconcile", holder, 600):`, or LeaseHeld."""
+    """`async with held(engine, "reconcile", holder, 60):`, or LeaseHeld. The lease is
+    renewed every third of its life while the block runs, so a long job keeps it and
+    a dead one loses it within `seconds`."""
     if not await acquire(engine, name, holder, seconds):
         raise LeaseHeld(f"{name} is running elsewhere")
+
+    async def heartbeat() -> None:
+        while True:
+            await asyncio.sleep(seconds / 3)
+            try:
+                await acquire(engine, name, holder, seconds)
+            except Exception:  # the next beat tries again; the job itself goes on
+                log.warning("could not renew lease %s", name, exc_info=True)
+
+    beat = asyncio.create_task(heartbeat())
     try:
         yield
     finally:
+        beat.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beat
         await release(engine, name, holder)

@@ -223,7 +223,12 @@ def _training_blocks(columns: frozenset[str]) -> list[Any]:
 M_FLOOR = 1e-3
 
 
-def _floor_m(model: dict[str, Any]) -> dict[str, Any]:
+def _sane(model: dict[str, Any]) -> dict[str, Any]:
+    """Keep a model trained on too little data usable: a prior of 0 or 1 (a tiny file
+    where the strict rules found every pair, or none) has no log-odds."""
+    prior = model.get("probability_two_random_records_match") or 0.0
+    if not 1e-9 <= prior <= 0.5:
+        model["probability_two_random_records_match"] = min(max(prior, 1e-9), 0.5)
     for comparison in model["comparisons"]:
         for level in comparison["comparison_levels"]:
             m = level.get("m_probability")
@@ -289,7 +294,7 @@ class LinkageEngine:
                 )
             except Exception:  # EM may find no pair to learn from
                 logging.getLogger(__name__).info("EM session on %s skipped", rule)
-        self.model = _floor_m(linker.misc.save_model_to_json())
+        self.model = _sane(linker.misc.save_model_to_json())
         return self.model
 
     def _linker(self, api: DuckDBAPI, tables: Any) -> Linker:

@@ -1,0 +1,125 @@
+"""The scheduler: runs each connector on its schedule, reconciliation after it, and the
+syncs queued through `triggerSync`.
+
+Every hub replica runs one; only the replica holding the `scheduler` lease (the leader)
+runs jobs, the others keep trying to take the lease and take over within
+`lease_seconds` when the leader dies. Each job also takes its own lease, so a job
+started by hand (`slrt-hub sync`) and a scheduled one never run at once. Misfires
+coalesce (one catch-up run, not one per missed slot); a failed run is recorded with
+its error and the next run resumes from the saved cursors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.config import HubSettings
+from hub.connectors.registry import enabled_connectors
+from hub.db.models import SyncRequest
+from hub.sync import jobs
+from hub.sync.leases import LeaseHeld, acquire, holder_id, release
+from hub.sync.triggers import parse_schedule
+
+log = logging.getLogger(__name__)
+LEADER_LEASE = "scheduler"
+class HubScheduler:
+    def __init__(self, engine: AsyncEngine, settings: HubSettings,
+                 holder: str | None = None) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.holder = holder or holder_id()
+        self.leader = False
+        self._scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={
+            "coalesce": True, "max_instances": 1,
+            "misfire_grace_time": settings.schedule.misfire_grace_seconds,
+        })
+        self._lock = asyncio.Lock()
+
+    def start(self) -> None:
+        schedule = self.settings.schedule
+        self._scheduler.add_job(self._campaign, IntervalTrigger(
+            seconds=max(1.0, schedule.lease_seconds / 3)), id="leader",
+            next_run_time=datetime.now(UTC))
+        self._scheduler.add_job(self._queued, IntervalTrigger(seconds=schedule.poll_seconds),
+                                id="queued")
+        for name, spec in schedule.connectors.items():
+            if name in self.settings.connectors and self.settings.connectors[name].enabled:
+                self._scheduler.add_job(self._scheduled, parse_schedule(spec), args=[name],
+                                        id=f"sync:{name}")
+        self._scheduler.start()
+
+    async def stop(self) -> None:
+        self._scheduler.shutdown(wait=False)
+        if self.leader:
+            await release(self.engine, LEADER_LEASE, self.holder)
+            self.leader = False
+
+    async def _campaign(self) -> None:
+        """Take or renew the leader lease."""
+        try:
+            leader = await acquire(self.engine, LEADER_LEASE, self.holder,
+                                   self.settings.schedule.lease_seconds)
+        except Exception:
+            log.exception("could not reach the database to renew the leader lease")
+            leader = False
+        if leader != self.leader:
+            log.warning("%s %s the scheduler leader", self.holder,
+                        "is now" if leader else "is no longer")
+        self.leader = leader
+
+    async def _scheduled(self, connector: str) -> None:
+        if self.leader:
+            await self.run(connector, full=False)
+
+    async def run(self, connector: str | None, *, full: bool) -> jobs.SyncOutcome | None:
+        """One sync (one connector, or all) and the reconciliation after it."""
+        async with self._lock:
+            try:
+                selected = enabled_connectors(self.settings, [connector] if connector else None)
+                return await jobs.sync_and_reconcile(
+                    self.engine, self.settings, selected, full=full, holder=self.holder,
+                    lease_seconds=self.settings.schedule.lease_seconds)
+            except LeaseHeld as busy:
+                log.info("skipped: %s", busy)
+                return None
+
+    async def _queued(self) -> None:
+        """Run the syncs asked for through the API, oldest first."""
+        if not self.leader:
+            return
+        async with self.engine.begin() as conn:
+            request = (await conn.execute(
+                select(SyncRequest.id, SyncRequest.connector, SyncRequest.full)
+                .where(SyncRequest.status == "QUEUED").order_by(SyncRequest.id).limit(1)
+            )).first()
+            if request is None:
+                return
+            taken = await conn.execute(update(SyncRequest).where(
+                SyncRequest.id == request.id, SyncRequest.status == "QUEUED"
+            ).values(status="RUNNING", started_at=datetime.now(UTC)))
+            if not taken.rowcount:
+                return
+            request_id, connector, full = request.id, request.connector, request.full
+        status, error = "DONE", None
+        try:
+            outcome = await self.run(connector, full=full)
+            if outcome is None:
+                status, error = "QUEUED", None  # the job runs elsewhere; try again later
+            elif not outcome.ok:
+                status = "FAILED"
+                error = "; ".join(f"{r.connector}/{r.stream}: {r.error}"
+                                  for r in outcome.streams if r.error)
+        except Exception as failure:
+            log.exception("queued sync %s failed", request_id)
+            status, error = "FAILED", f"{type(failure).__name__}: {failure}"
+        async with self.engine.begin() as conn:
+            await conn.execute(update(SyncRequest).where(SyncRequest.id == request_id).values(
+                status=status, error=error,
+                finished_at=None if status == "QUEUED" else datetime.now(UTC)))
