@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hub.config import HubSettings, SettingsError, load_settings
+from hub.sync.filelink import ROLES as FILE_LINK_ROLES
 
 app = typer.Typer(
     help="SLRT Hub: one audited GraphQL view of every agency's social-protection data.",
@@ -272,6 +273,45 @@ def _print_reconcile(result: Any) -> None:
     for key, value in result.counts.items():
         table.add_row(key, f"{value:,}")
     console.print(table)
+
+
+@app.command()
+def link(
+    left: Annotated[Path, typer.Argument(help="A CSV or XLSX file.")],
+    right: Annotated[Path | None, typer.Argument(
+        help="A second file to link to the first; without it, duplicates in the first.")]
+    = None,
+    field: Annotated[list[str], typer.Option(
+        "--field", "-f", help="ROLE=COLUMN (ROLE=LEFT:RIGHT when the files differ), "
+        "e.g. name=nama, birth_date=tgl_lahir, id=nik, key=no_urut; join columns with +. "
+        "Roles: " + ", ".join(FILE_LINK_ROLES))] = [],  # noqa: B006
+    out: Annotated[Path, typer.Option(help="Where to write the pairs (CSV).")]
+    = Path("pairs.csv"),
+    threshold: Annotated[float, typer.Option(min=0.0, max=1.0,
+                                             help="Smallest match probability written.")]
+    = 0.5,
+    month_first: Annotated[bool, typer.Option(
+        help="Read ambiguous dates like 03/04/1980 as month first (default: day first).")]
+    = False,
+) -> None:
+    """Match any lists an office was given, with the hub's own engine: probabilistic
+    record linkage (Fellegi-Sunter, trained on the files themselves). Writes every pair
+    above the threshold with its probability and per-field evidence."""
+    from hub.sync.filelink import FieldMap, LinkInputError, link_files, read_table, write_pairs
+
+    try:
+        tables = [read_table(left)] + ([read_table(right)] if right else [])
+        mapping = FieldMap.parse(field, tables)
+        with console.status("Training the model and scoring pairs..."):
+            result = link_files(tables[0], tables[1] if right else None, mapping,
+                                threshold=threshold, day_first=not month_first)
+    except LinkInputError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    write_pairs(result, out)
+    for key, value in result.counts.items():
+        console.print(f"{key:15s} {value:,}")
+    console.print(f"pairs written to {out}")
 
 
 @app.command()

@@ -147,8 +147,10 @@ def comparisons(columns: frozenset[str]) -> list[cl.CustomComparison]:
     if "nik" in columns:
         # A typo in the serial keeps region and birth date; two digits swapped in the
         # birth date is another person (a sibling's NIK often differs just so).
-        near = ("nik12_l = nik12_r AND damerau_levenshtein({l}, {r}) <= 1"
-                if "nik12" in columns else None)
+        # (An identity number that is not a NIK has no nik12: any one edit is near.)
+        near = ("(nik12_l = nik12_r OR nik12_l IS NULL OR nik12_r IS NULL) AND "
+                "damerau_levenshtein({l}, {r}) <= 1" if "nik12" in columns
+                else "damerau_levenshtein({l}, {r}) <= 1")
         out.append(_exact("nik", "identity number", near=near))
     if "kk" in columns:
         out.append(_exact("kk", "family card (KK)"))
@@ -308,13 +310,25 @@ class LinkageEngine:
     ) -> list[Prediction]:
         """Scored pairs above `threshold`: within `rows`, and when `others` are given
         also between `rows` and `others` (never within `others`)."""
+        return self._predict(rows, others, threshold=threshold, within=True)
+
+    def predict_between(self, rows: Sequence[dict[str, Any]],
+                        others: Sequence[dict[str, Any]], *,
+                        threshold: float = 0.5) -> list[Prediction]:
+        """Scored pairs between `rows` and `others` only (linking two lists)."""
+        return self._predict(rows, others, threshold=threshold, within=False)
+
+    def _predict(self, rows: Sequence[dict[str, Any]],
+                 others: Sequence[dict[str, Any]] | None, *, threshold: float,
+                 within: bool) -> list[Prediction]:
         api = DuckDBAPI(self._con)
         left = self._register(api, rows)
         linker = self._linker(api, left)
         self._register_name_frequencies(api, linker, [*rows, *(others or ())])
-        results = [linker.inference.predict_within(
-            left, threshold_match_probability=threshold, warning_mode="never"
-        )]
+        results = []
+        if within:
+            results.append(linker.inference.predict_within(
+                left, threshold_match_probability=threshold, warning_mode="never"))
         if others:
             right = self._register(api, others)
             results.append(linker.inference.predict_between(
