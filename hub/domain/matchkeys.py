@@ -40,7 +40,7 @@ def phonetic_token(token: str) -> str:
 def phonetic_key(name: str | None) -> str:
     """The sound key of a whole name, tokens joined without spaces so that "Nur Hayati"
     and "Nurhayati" share it."""
-    return "".join(phonetic_token(token) for token in normalize_name(name).split())
+    return phonetic_token(normalize_name(name).replace(" ", ""))
 
 
 @dataclass(frozen=True, slots=True)
