@@ -222,6 +222,8 @@ class MatchKey(Base):
     village_code: Mapped[str | None] = mapped_column(String(13), index=True)
     district_code: Mapped[str | None] = mapped_column(String(8))
     kk: Mapped[str | None] = mapped_column(String(16), index=True)
+    # DTKS household id: a changed DTKS household row touches its members through it.
+    household_key: Mapped[str | None] = mapped_column(String(40), index=True)
 
 
 class ReviewTask(Base):

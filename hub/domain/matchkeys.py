@@ -43,6 +43,11 @@ def phonetic_key(name: str | None) -> str:
     return phonetic_token(normalize_name(name).replace(" ", ""))
 
 
+def phonetic_of_normalized(name_norm: str) -> str:
+    """`phonetic_key` of a name already normalised (saves normalising twice)."""
+    return phonetic_token(name_norm.replace(" ", ""))
+
+
 @dataclass(frozen=True, slots=True)
 class MatchFeatures:
     """What linkage compares. `nik` is set only when structurally valid: an invalid NIK
@@ -60,6 +65,7 @@ class MatchFeatures:
     district_code: str | None
     regency_code: str | None
     kk: str | None
+    household_key: str | None = None
 
     @property
     def nik12(self) -> str | None:
@@ -115,7 +121,7 @@ def features(source: str, normalized: dict[str, Any], *,
         source=source,
         nik=nik,
         name_norm=name_norm,
-        name_key=phonetic_key(name_norm),
+        name_key=phonetic_of_normalized(name_norm),
         first_name=tokens[0] if tokens else None,
         birth_date=birth,
         birth_year=date.fromisoformat(birth).year if birth else None,
@@ -124,6 +130,7 @@ def features(source: str, normalized: dict[str, Any], *,
         district_code=district,
         regency_code=regency,
         kk=kk,
+        household_key=normalized.get("household_key"),
     )
 
 

@@ -248,8 +248,25 @@ class Prediction:
     evidence: dict[str, Any] = field(default_factory=dict)
 
 
+Input = Sequence[dict[str, Any]] | pa.Table | str
+
+
+def schema_for(columns: Iterable[str]) -> pa.Schema:
+    """The Arrow schema of linkage input with these comparison columns."""
+    names = ["unique_id", *sorted(set(columns) - {"unique_id", "tf_name_norm"}),
+             "tf_name_norm"]
+    return pa.schema([(n, COLUMN_TYPES[n]) for n in names])
+Edge = tuple[int, int, float]
+
+# The same rule as hub.domain.matchkeys.corroborated, in SQL (tests hold them equal).
+CORROBORATED_SQL = ("(l.birth_date = r.birth_date OR l.name_key = r.name_key "
+                    "OR jaro_winkler_similarity(l.name_norm, r.name_norm) >= 0.88)")
+
+
 class LinkageEngine:
-    """One DuckDB database in memory holding the records of one run."""
+    """One DuckDB database in memory holding the records of one run. Inputs are lists
+    of row dicts or Arrow tables (columnar: a million records cost megabytes, not the
+    gigabytes Python dicts would)."""
 
     def __init__(self, columns: Iterable[str], model: dict[str, Any] | None = None) -> None:
         self.columns = frozenset(columns) - {"unique_id", "tf_name_norm"}
@@ -257,37 +274,57 @@ class LinkageEngine:
             raise ValueError("linkage needs at least a name")
         self.model = model
         self._con = duckdb.connect()
-        self._con.execute("SET preserve_insertion_order = false")
+        self._sql("SET preserve_insertion_order = false")
+        self._sql("CREATE TABLE name_frequencies (name_norm VARCHAR, "
+                          "tf_name_norm DOUBLE)")
         self._tables = 0
+        self._frames: list[str] = []
 
     def close(self) -> None:
         self._con.close()
 
-    def _arrow(self, rows: Sequence[dict[str, Any]]) -> pa.Table:
-        names = ["unique_id", *sorted(self.columns)]
-        schema = pa.schema([(n, COLUMN_TYPES[n]) for n in names])
-        return pa.Table.from_pylist(list(rows), schema=schema)
+    def _sql(self, query: str) -> list[tuple[Any, ...]]:
+        """Run to completion: DuckDB 2 refuses new work while a result is unread."""
+        return self._con.execute(query).fetchall()
 
-    def _register(self, api: DuckDBAPI, rows: Sequence[dict[str, Any]]) -> Any:
+    def schema(self) -> pa.Schema:
+        return schema_for(self.columns)
+
+    def _as_table(self, data: Sequence[dict[str, Any]] | pa.Table) -> pa.Table:
+        if isinstance(data, pa.Table):
+            return data
+        return pa.Table.from_pylist(list(data), schema=self.schema())
+
+    def load(self, data: Input) -> str:
+        """A DuckDB table of the input (without its name frequencies, which go to the
+        shared lookup); returns its name. A name passes through: load once, use often."""
+        if isinstance(data, str):
+            return data
         self._tables += 1
         name = f"records_{self._tables}"
-        self._con.register(f"{name}_arrow", self._arrow(rows))
-        self._con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_arrow")
+        arrow = self._as_table(data)
+        self._con.register(f"{name}_arrow", arrow)
+        self._sql(f"CREATE TABLE {name} AS SELECT * EXCLUDE (tf_name_norm) "
+                          f"FROM {name}_arrow")
+        self._sql(f"INSERT INTO name_frequencies SELECT name_norm, "
+                          f"max(tf_name_norm) FROM {name}_arrow GROUP BY name_norm")
         self._con.unregister(f"{name}_arrow")
-        return api.register(name, table_name=name)
+        return name
 
-    def train(self, rows: Sequence[dict[str, Any]], *, seed: int = 2026) -> dict[str, Any]:
-        """Estimate the model on `rows` and keep it; returns the settings JSON to save."""
+    def train(self, data: Input, *, seed: int = 2026) -> dict[str, Any]:
+        """Estimate the model on `data` and keep it; returns the settings JSON to save."""
         api = DuckDBAPI(self._con)
-        table = self._register(api, rows)
-        linker = Linker(table, settings(self.columns), log_level=None)
+        name = self.load(data)
+        records = self._sql(f"SELECT count(*) FROM {name}")[0][0]
+        linker = Linker(api.register(name, table_name=name), settings(self.columns),
+                        log_level=None)
         training = linker.training
         deterministic = _deterministic_rules(self.columns)
         try:
             training.estimate_probability_two_random_records_match(deterministic, recall=0.8)
         except Exception:  # a rule may find no pair in a tiny file
             logging.getLogger(__name__).info("prior left at its default")
-        pairs = min(2_000_000, max(10_000, len(rows) * 20))
+        pairs = min(2_000_000, max(10_000, records * 20))
         training.estimate_u_using_random_sampling(max_pairs=pairs, seed=seed)
         for rule in _training_blocks(self.columns):
             try:
@@ -299,83 +336,134 @@ class LinkageEngine:
         self.model = _sane(linker.misc.save_model_to_json())
         return self.model
 
-    def _linker(self, api: DuckDBAPI, tables: Any) -> Linker:
+    def _linker(self, api: DuckDBAPI, table: Any) -> Linker:
         if self.model is None:
             raise RuntimeError("train or load a model before predicting")
-        return Linker(tables, self.model, log_level=None)
+        linker = Linker(table, self.model, log_level=None)
+        frequencies = "name_frequencies_distinct"
+        self._sql(f"CREATE OR REPLACE TABLE {frequencies} AS SELECT name_norm, "
+                          "max(tf_name_norm) AS tf_name_norm FROM name_frequencies "
+                          "GROUP BY name_norm")
+        linker.table_management.register_term_frequency_lookup(
+            api.register(frequencies, table_name=f"{frequencies}_{self._tables}"), "name_norm"
+        )
+        return linker
 
-    def predict(
-        self, rows: Sequence[dict[str, Any]], others: Sequence[dict[str, Any]] | None = None,
-        *, threshold: float = 0.5,
-    ) -> list[Prediction]:
-        """Scored pairs above `threshold`: within `rows`, and when `others` are given
-        also between `rows` and `others` (never within `others`)."""
-        return self._predict(rows, others, threshold=threshold, within=True)
+    def predict_edges(self, rows: Input, others: Input | None = None, *,
+                      threshold: float = 0.5, within: bool = True) -> list[Edge]:
+        """(left id, right id, probability) of pairs above `threshold`, within `rows`
+        (unless not `within`) and between `rows` and `others`. The scored pairs stay in
+        DuckDB for `evidence` until `release`."""
+        api = DuckDBAPI(self._con)
+        left_name = self.load(rows)
+        left = api.register(left_name, table_name=left_name)
+        right = None
+        if others is not None:
+            right_name = self.load(others)
+            right = api.register(right_name, table_name=right_name)
+        linker = self._linker(api, left)
+        self._comparisons = linker._settings_obj.comparisons
+        frames = []
+        if within:
+            frames.append(linker.inference.predict_within(
+                left, threshold_match_probability=threshold, warning_mode="never"))
+        if right is not None:
+            frames.append(linker.inference.predict_between(
+                left, right, threshold_match_probability=threshold, warning_mode="never"))
+        edges: list[Edge] = []
+        for frame in frames:
+            self._frames.append(frame.physical_name)
+            edges += self._sql(
+                f"SELECT least(unique_id_l, unique_id_r), greatest(unique_id_l, unique_id_r),"
+                f" match_probability FROM {frame.physical_name}")
+        return edges
 
-    def predict_between(self, rows: Sequence[dict[str, Any]],
-                        others: Sequence[dict[str, Any]], *,
+    def evidence(self, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Prediction]:
+        """The per-field evidence (comparison level and weight) of scored pairs."""
+        pairs = list(pairs)
+        wanted = pa.table({"l": pa.array([a for a, _ in pairs], pa.int64()),
+                           "r": pa.array([b for _, b in pairs], pa.int64())})
+        out: dict[tuple[int, int], Prediction] = {}
+        if not self._frames or wanted.num_rows == 0:
+            return out
+        self._con.register("wanted_pairs", wanted)
+        try:
+            for frame in self._frames:
+                relation = self._con.sql(
+                    f"SELECT f.* FROM {frame} f JOIN wanted_pairs w ON "
+                    "least(f.unique_id_l, f.unique_id_r) = w.l AND "
+                    "greatest(f.unique_id_l, f.unique_id_r) = w.r")
+                columns = relation.columns
+                for row in relation.fetchall():
+                    p = self._prediction(dict(zip(columns, row, strict=True)))
+                    out[(p.left, p.right)] = p
+        finally:
+            self._con.unregister("wanted_pairs")
+        return out
+
+    def release(self) -> None:
+        for frame in self._frames:
+            self._sql(f"DROP TABLE IF EXISTS {frame}")
+        self._frames = []
+
+    def nik_pairs(self, pending: Input, existing: Input | None = None
+                  ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Same-NIK pairs touching a pending record: corroborated (links) and not
+        (conflicts)."""
+        tables = [self.load(pending)]
+        if existing is not None:
+            tables.append(self.load(existing))
+        union = " UNION ALL ".join(
+            f"SELECT unique_id, nik, name_norm, name_key, birth_date, {i == 0} AS pending "
+            f"FROM {t} WHERE nik IS NOT NULL" for i, t in enumerate(tables))
+        rows = self._sql(
+            f"WITH a AS ({union}) SELECT l.unique_id, r.unique_id, {CORROBORATED_SQL} "
+            "FROM a l JOIN a r ON l.nik = r.nik AND l.unique_id < r.unique_id "
+            "WHERE l.pending OR r.pending")
+        links = [(a, b) for a, b, ok in rows if ok]
+        conflicts = [(a, b) for a, b, ok in rows if not ok]
+        return links, conflicts
+
+    def predict(self, rows: Input, others: Input | None = None, *,
+                threshold: float = 0.5) -> list[Prediction]:
+        """Scored pairs with their evidence: within `rows`, and between `rows` and
+        `others` when given (never within `others`)."""
+        return self._predictions(rows, others, threshold=threshold, within=True)
+
+    def predict_between(self, rows: Input, others: Input, *,
                         threshold: float = 0.5) -> list[Prediction]:
         """Scored pairs between `rows` and `others` only (linking two lists)."""
-        return self._predict(rows, others, threshold=threshold, within=False)
+        return self._predictions(rows, others, threshold=threshold, within=False)
 
-    def _predict(self, rows: Sequence[dict[str, Any]],
-                 others: Sequence[dict[str, Any]] | None, *, threshold: float,
-                 within: bool) -> list[Prediction]:
+    def _predictions(self, rows: Input, others: Input | None, *, threshold: float,
+                     within: bool) -> list[Prediction]:
+        edges = self.predict_edges(rows, others, threshold=threshold, within=within)
+        found = self.evidence([(a, b) for a, b, _ in edges])
+        self.release()
+        return list(found.values())
+
+    def count_scored(self, rows: Input) -> int:
+        """Block and score every candidate pair within `rows`, keeping none: how many
+        pairs the model scores (for throughput measurements)."""
         api = DuckDBAPI(self._con)
-        left = self._register(api, rows)
-        linker = self._linker(api, left)
-        self._register_name_frequencies(api, linker, [*rows, *(others or ())])
-        results = []
-        if within:
-            results.append(linker.inference.predict_within(
-                left, threshold_match_probability=threshold, warning_mode="never"))
-        if others:
-            right = self._register(api, others)
-            results.append(linker.inference.predict_between(
-                left, right, threshold_match_probability=threshold, warning_mode="never"
-            ))
-        return [p for frame in results for p in self._collect(linker, frame)]
-
-    def _register_name_frequencies(self, api: DuckDBAPI, linker: Linker,
-                                   rows: Sequence[dict[str, Any]]) -> None:
-        """Name frequencies come with the rows (the caller knows them for the whole
-        registry, not just this batch) and reach Splink as a lookup table."""
-        frequencies: dict[str, float] = {}
-        for row in rows:
-            frequencies.setdefault(row["name_norm"], row.get("tf_name_norm") or 0.0)
-        table = pa.table({"name_norm": list(frequencies),
-                          "tf_name_norm": list(frequencies.values())})
-        self._tables += 1
-        name = f"name_frequencies_{self._tables}"
-        self._con.register(f"{name}_arrow", table)
-        self._con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_arrow")
-        self._con.unregister(f"{name}_arrow")
-        linker.table_management.register_term_frequency_lookup(
-            api.register(name, table_name=name), "name_norm"
-        )
-
-    def _collect(self, linker: Linker, frame: Any) -> list[Prediction]:
-        comparisons = linker._settings_obj.comparisons
-        relation = self._con.table(frame.physical_name)
-        columns = relation.columns
-        names = [c.output_column_name for c in comparisons]
-        out: list[Prediction] = []
-        for row in relation.fetchall():
-            values = dict(zip(columns, row, strict=True))
-            evidence: dict[str, Any] = {}
-            for comparison, name in zip(comparisons, names, strict=True):
-                gamma = values.get(f"gamma_{name}")
-                level = next((lv for lv in comparison.comparison_levels
-                              if lv.comparison_vector_value == gamma), None)
-                weight = (values.get(f"mw_{name}") or 0.0) + (
-                    values.get(f"mw_tf_adj_{name}") or 0.0)
-                evidence[name] = {
-                    "level": level.label_for_charts if level else None,
-                    "weight": round(float(weight), 3),
-                }
-            left, right = values["unique_id_l"], values["unique_id_r"]
-            out.append(Prediction(min(left, right), max(left, right),
-                                  float(values["match_probability"]),
-                                  float(values["match_weight"]), evidence))
+        name = self.load(rows)
+        table = api.register(name, table_name=name)
+        linker = self._linker(api, table)
+        frame = linker.inference.predict_within(table, warning_mode="never")
+        count = self._sql(f"SELECT count(*) FROM {frame.physical_name}")[0][0]
         frame.drop_table_from_database_and_remove_from_cache()
-        return out
+        return int(count)
+
+    def _prediction(self, values: dict[str, Any]) -> Prediction:
+        evidence: dict[str, Any] = {}
+        for comparison in self._comparisons:
+            name = comparison.output_column_name
+            gamma = values.get(f"gamma_{name}")
+            level = next((lv for lv in comparison.comparison_levels
+                          if lv.comparison_vector_value == gamma), None)
+            weight = (values.get(f"mw_{name}") or 0.0) + (values.get(f"mw_tf_adj_{name}") or 0.0)
+            evidence[name] = {"level": level.label_for_charts if level else None,
+                              "weight": round(float(weight), 3)}
+        left, right = values["unique_id_l"], values["unique_id_r"]
+        return Prediction(min(left, right), max(left, right), float(values["match_probability"]),
+                          float(values["match_weight"]), evidence)

@@ -13,14 +13,13 @@ This module decides; `reconcile` writes.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.domain.matchkeys import MatchFeatures, corroborated
+from hub.domain.matchkeys import MatchFeatures
 from hub.sync.clustering import Assignment, Edge, cluster
-from hub.sync.linkage import LinkageEngine, Prediction
+from hub.sync.linkage import Input, LinkageEngine
 
 LINKAGE_COLUMNS = ("name_norm", "name_key", "first_name", "birth_date", "birth_year", "sex",
                    "nik", "nik12", "kk", "village_code", "district_code", "regency_code")
@@ -49,28 +48,6 @@ def features_from_key(row: Mapping[str, Any]) -> MatchFeatures:
     )
 
 
-def nik_edges(pending: Mapping[int, MatchFeatures],
-              existing: Mapping[int, MatchFeatures]) -> tuple[list[Edge], list[tuple[int, int]]]:
-    """Corroborated same-NIK pairs (links) and uncorroborated ones (NIK conflicts)."""
-    by_nik: dict[str, list[int]] = defaultdict(list)
-    for record, f in [*pending.items(), *existing.items()]:
-        if f.nik:
-            by_nik[f.nik].append(record)
-    every = {**existing, **pending}
-    links: list[Edge] = []
-    conflicts: list[tuple[int, int]] = []
-    for records in by_nik.values():
-        for i, a in enumerate(records):
-            for b in records[i + 1:]:
-                if a not in pending and b not in pending:
-                    continue
-                if corroborated(every[a], every[b]):
-                    links.append(Edge(min(a, b), max(a, b), 1.0, "NIK"))
-                else:
-                    conflicts.append((min(a, b), max(a, b)))
-    return links, conflicts
-
-
 @dataclass
 class ReviewPair:
     record: int
@@ -89,9 +66,11 @@ class MatchOutcome:
 
 
 def resolve(
-    pending: Mapping[int, MatchFeatures],
-    existing: Mapping[int, tuple[int, MatchFeatures]],
-    frequencies: Mapping[str, float],
+    pending: Input,
+    pending_ids: Sequence[int],
+    existing: Input | None,
+    existing_person: Mapping[int, int],
+    unique: Mapping[int, str],
     engine: LinkageEngine,
     *,
     upper: float,
@@ -99,21 +78,19 @@ def resolve(
     unique_sources: Sequence[str],
     forbidden: Iterable[tuple[int, int]] = (),
 ) -> MatchOutcome:
-    """Link `pending` records among themselves and to `existing` (record -> (person,
-    features)) ones. `engine` must hold a trained model."""
-    existing_features = {record: f for record, (_, f) in existing.items()}
-    left = [linkage_row(r, f, frequencies.get(f.name_norm, 0.0)) for r, f in pending.items()]
-    right = [linkage_row(r, f, frequencies.get(f.name_norm, 0.0))
-             for r, f in existing_features.items()]
-    predictions = engine.predict(left, right, threshold=lower) if left else []
-    links, conflicts = nik_edges(pending, existing_features)
-    edges = links + [Edge(p.left, p.right, p.probability, "PROBABILISTIC") for p in predictions]
-    sources = {r: f.source for r, f in {**existing_features, **pending}.items()}
-    assignment = cluster(
-        pending, {r: person for r, (person, _) in existing.items()}, sources, edges,
-        threshold=upper, unique_sources=unique_sources, forbidden=list(forbidden),
-    )
-    reviews = _reviews(predictions, assignment, pending, existing, upper)
+    """Link the `pending` records among themselves and to `existing` ones (whose
+    persons `existing_person` gives). `unique` names the source of each record from a
+    one-record-per-person source. `engine` must hold a trained model."""
+    left = engine.load(pending)
+    right = engine.load(existing) if existing is not None else None
+    links, conflicts = engine.nik_pairs(left, right)
+    scored = engine.predict_edges(left, right, threshold=lower) if pending_ids else []
+    edges = [Edge(a, b, 1.0, "NIK") for a, b in links]
+    edges += [Edge(a, b, p, "PROBABILISTIC") for a, b, p in scored]
+    assignment = cluster(pending_ids, existing_person, unique, edges, threshold=upper,
+                         unique_sources=unique_sources, forbidden=list(forbidden))
+    reviews = _reviews(scored, assignment, set(pending_ids), existing_person, upper, engine)
+    engine.release()
     counts = {
         "linked_nik": sum(1 for m in assignment.method.values() if m == "NIK"),
         "linked_probabilistic": sum(1 for m in assignment.method.values()
@@ -121,18 +98,18 @@ def resolve(
         "new_persons": len(set(assignment.new_cluster.values())),
         "review_pairs": len(reviews),
         "refused_edges": len(assignment.refused),
+        "nik_conflicts": len(conflicts),
     }
-    return MatchOutcome(assignment, reviews, conflicts, len(predictions), counts)
+    return MatchOutcome(assignment, reviews, conflicts, len(scored), counts)
 
 
-def _reviews(predictions: Sequence[Prediction], assignment: Assignment,
-             pending: Mapping[int, MatchFeatures],
-             existing: Mapping[int, tuple[int, MatchFeatures]],
-             upper: float) -> list[ReviewPair]:
+def _reviews(scored: Sequence[tuple[int, int, float]], assignment: Assignment,
+             pending: set[int], existing_person: Mapping[int, int], upper: float,
+             engine: LinkageEngine) -> list[ReviewPair]:
     """Uncertain pairs (and refused strong ones) whose records ended up apart."""
     def where(record: int) -> tuple[str, int] | None:
-        if record in existing:
-            return ("person", existing[record][0])
+        if record in existing_person:
+            return ("person", existing_person[record])
         if record in assignment.person:
             return ("person", assignment.person[record])
         if record in assignment.new_cluster:
@@ -140,16 +117,19 @@ def _reviews(predictions: Sequence[Prediction], assignment: Assignment,
         return None
 
     refused = {(e.left, e.right) for e in assignment.refused}
-    best: dict[tuple[int, tuple[str, int] | None], ReviewPair] = {}
-    for p in predictions:
-        a, b = where(p.left), where(p.right)
-        if a == b:
+    best: dict[tuple[int, tuple[str, int] | None], tuple[int, int, float]] = {}
+    for a, b, probability in scored:
+        if probability >= upper and (a, b) not in refused:
             continue
-        if p.probability >= upper and (p.left, p.right) not in refused:
+        if where(a) == where(b):
             continue
-        # The pending record is the one to review; against the other's person.
-        record, other = (p.right, p.left) if p.right in pending else (p.left, p.right)
+        record, other = (b, a) if b in pending else (a, b)
         key = (record, where(other))
-        if key not in best or best[key].probability < p.probability:
-            best[key] = ReviewPair(record, other, p.probability, p.evidence)
-    return list(best.values())
+        if key not in best or best[key][2] < probability:
+            best[key] = (record, other, probability)
+    evidence = engine.evidence([(min(r, o), max(r, o)) for r, o, _ in best.values()])
+    out = []
+    for record, other, probability in best.values():
+        found = evidence.get((min(record, other), max(record, other)))
+        out.append(ReviewPair(record, other, probability, found.evidence if found else {}))
+    return out

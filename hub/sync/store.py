@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, func, or_, select, tuple_
+from sqlalchemy import Column, MetaData, Select, Table, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.db.models import MatchKey, SourceRecord
@@ -88,6 +88,15 @@ async def records_of_persons(conn: AsyncConnection, sources: Sequence[str],
     return out
 
 
+async def records_in_person_range(conn: AsyncConnection, sources: Sequence[str],
+                                  low: int, high: int) -> list[StagedRecord]:
+    result = await conn.execute(
+        select(*_COLUMNS).where(SourceRecord.person_id.between(low, high),
+                                SourceRecord.source.in_(sources), _usable())
+    )
+    return [_staged(row) for row in result]
+
+
 async def records_by_key(conn: AsyncConnection, source: str,
                          keys: Iterable[str]) -> dict[str, StagedRecord]:
     out: dict[str, StagedRecord] = {}
@@ -141,5 +150,28 @@ async def name_frequencies(conn: AsyncConnection, names: set[str]) -> tuple[dict
     return counts, total
 
 
-def pair_filter(pairs: Sequence[tuple[Any, Any]], columns: tuple[Any, Any]) -> Any:
-    return tuple_(*columns).in_(pairs) if pairs else and_(False)
+_temp_tables = 0
+
+
+async def bulk_update(conn: AsyncConnection, table: Table, key: str,
+                      rows: list[dict[str, Any]], batch: int = 10_000) -> None:
+    """UPDATE `table` from `rows` (each holding `key` and the columns to set) through a
+    temporary table and one UPDATE ... FROM: row-by-row updates cost a round trip each,
+    which at a million rows is most of a run."""
+    if not rows:
+        return
+    global _temp_tables
+    _temp_tables += 1
+    names = list(rows[0])
+    temp = Table(f"tmp_update_{_temp_tables}", MetaData(),
+                 *(Column(n, table.c[n].type) for n in names), prefixes=["TEMPORARY"])
+    await conn.run_sync(temp.create)
+    try:
+        for part in chunks(rows, batch):
+            await conn.execute(temp.insert(), part)
+        await conn.execute(
+            update(table).where(table.c[key] == temp.c[key])
+            .values({n: temp.c[n] for n in names if n != key})
+        )
+    finally:
+        await conn.run_sync(temp.drop)

@@ -174,3 +174,29 @@ def test_quality_counts_pairs_from_cluster_sizes() -> None:
 ])
 def test_any_common_date_format(text: str, expected: date | None) -> None:
     assert parse_any_date(text) == expected
+
+
+def test_the_sql_corroboration_rule_agrees_with_the_python_one() -> None:
+    from hub.sync.linkage import LinkageEngine
+    from hub.sync.matching import LINKAGE_COLUMNS, linkage_row
+
+    nik = "3314011501800001"
+    variants = [
+        {"name": "Slamet Riyadi", "birth_date": "1980-01-15"},
+        {"name": "Selamet Riyadi"},
+        {"name": "Sri Wahyuni", "birth_date": "1991-07-02"},
+        {"name": "Slamet R.", "birth_date": "1980-01-15"},
+        {"name": "Bambang", "birth_date": "1991-07-02"},
+    ]
+    feats = {i: features("dtks_individual", {"nik": nik, **v})
+             for i, v in enumerate(variants, start=1)}
+    engine = LinkageEngine(LINKAGE_COLUMNS)
+    try:
+        links, conflicts = engine.nik_pairs([linkage_row(i, f, 0.01) for i, f in feats.items()])
+    finally:
+        engine.close()
+    expected = {(a, b) for a in feats for b in feats if a < b and corroborated(feats[a], feats[b])}
+    assert set(links) == expected
+    assert set(conflicts) == {(a, b) for a in feats for b in feats if a < b} - expected
+    assert expected
+    assert set(conflicts)

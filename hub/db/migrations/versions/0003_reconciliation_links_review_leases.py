@@ -103,6 +103,7 @@ def upgrade() -> None:
         sa.Column("village_code", sa.String(length=13), nullable=True),
         sa.Column("district_code", sa.String(length=8), nullable=True),
         sa.Column("kk", sa.String(length=16), nullable=True),
+        sa.Column("household_key", sa.String(length=40), nullable=True),
         sa.ForeignKeyConstraint(
             ["record_id"],
             ["source_record.id"],
@@ -113,6 +114,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("match_key", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_match_key_kk"), ["kk"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_match_key_household_key"), ["household_key"], unique=False
+        )
         batch_op.create_index(
             "ix_match_key_name_key_birth_year", ["name_key", "birth_year"], unique=False
         )
@@ -245,6 +249,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_match_key_nik"))
         batch_op.drop_index("ix_match_key_name_key_birth_year")
         batch_op.drop_index(batch_op.f("ix_match_key_kk"))
+        batch_op.drop_index(batch_op.f("ix_match_key_household_key"))
 
     op.drop_table("match_key")
     with op.batch_alter_table("link_decision", schema=None) as batch_op:

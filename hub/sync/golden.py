@@ -1,0 +1,254 @@
+"""The golden phase of a reconciliation run: for each touched person, survivorship
+over the records linked to it (`domain.survivorship`), its household, its enrolments,
+and the finding rules (`findings`); persons left without records are removed.
+
+Persons are processed in chunks read by id range (a full run touches every person, and
+a range scan over `source_record.person_id` beats a million-key IN list), and written
+with one UPDATE ... FROM per chunk and table.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.db.models import Enrollment, Household, MatchKey, Person, SourceRecord
+from hub.db.regions import ensure_regions
+from hub.domain.names import normalize_name
+from hub.domain.survivorship import (
+    Golden,
+    ProgramFact,
+    SourceFact,
+    SurvivorshipRules,
+    enrollments,
+    golden_person,
+)
+from hub.sync import store
+from hub.sync.findings import FindingRules, PersonView, evaluate, lookups_for, write_findings
+
+CHUNK = 5000
+HouseholdOf = tuple[int | None, int | None, str | None]  # (household id, desil, village)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _date(value: Any) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def _fact(r: store.StagedRecord) -> SourceFact:
+    return SourceFact(r.id, r.source, r.source_key,
+                      r.last_seen.isoformat() if r.last_seen else "", r.normalized)
+
+
+def _lineage(fact: SourceFact) -> dict[str, Any]:
+    return {"source": fact.source, "source_key": fact.source_key,
+            "record_id": fact.record_id, "seen_at": fact.seen_at}
+
+
+class GoldenRecords:
+    def __init__(self, rules: SurvivorshipRules, finding_rules: FindingRules,
+                 person_sources: Sequence[str], household_sources: Sequence[str]) -> None:
+        self.rules = rules
+        self.finding_rules = finding_rules
+        self.person_sources = list(person_sources)
+        self.household_sources = list(household_sources)
+
+    async def household_changes(self, conn: AsyncConnection, *, full: bool) -> tuple[int, set[int]]:
+        """Changed DTKS household rows (desil, address): their members are touched."""
+        changed = [r async for r in store.stream(
+            conn, store.pending_query(self.household_sources, full=False))]
+        touched: set[int] = set()
+        if changed and not full:
+            for batch in store.chunks([r.source_key for r in changed], store.CHUNK):
+                result = await conn.execute(select(MatchKey.person_id).where(
+                    MatchKey.household_key.in_(batch), MatchKey.person_id.is_not(None)))
+                touched |= set(result.scalars())
+        await store.bulk_update(conn, SourceRecord.__table__, "id", [
+            {"id": r.id, "matched_hash": r.payload_hash} for r in changed])
+        return len(changed), touched
+
+    async def refresh(self, conn: AsyncConnection, persons: Iterable[int]) -> Counter[str]:
+        today = date.today()
+        found: Counter[str] = Counter()
+        ordered = sorted(persons)
+        for batch in store.chunks(ordered, CHUNK):
+            records = await self._records(conn, batch)
+            by_person: dict[int, list[SourceFact]] = defaultdict(list)
+            for r in records:
+                by_person[r.person_id or 0].append(_fact(r))
+            dtks = await self._dtks_households(conn, by_person)
+            villages = {k: v.values.get("village_code") for k, v in dtks.items()}
+            goldens = {p: golden_person(facts, self.rules, villages)
+                       for p, facts in by_person.items()}
+            households = await self._households(conn, goldens, by_person, dtks)
+            await self._write_persons(conn, goldens, {p: h[0] for p, h in households.items()})
+            programs = {p: enrollments(facts, self.rules) for p, facts in by_person.items()}
+            await self._write_enrollments(conn, batch, programs)
+            lookups = await lookups_for(conn, (f for fs in by_person.values() for f in fs),
+                                        self.finding_rules.civil_registry)
+            raised = [item for p, g in goldens.items() for item in evaluate(
+                PersonView(p, g, by_person[p], programs[p], households[p][1],
+                           households[p][2] or g.values.get("village_code")),
+                lookups, self.finding_rules, today)]
+            found += await write_findings(conn, batch, raised)
+        found += await self._drop_orphans(conn, ordered)
+        return found
+
+    async def _records(self, conn: AsyncConnection,
+                       persons: list[int]) -> list[store.StagedRecord]:
+        low, high = persons[0], persons[-1]
+        if len(persons) * 2 < high - low + 1:  # sparse: look them up
+            return await store.records_of_persons(conn, self.person_sources, persons)
+        wanted = set(persons)
+        rows = await store.records_in_person_range(conn, self.person_sources, low, high)
+        return [r for r in rows if r.person_id in wanted]
+
+    async def _dtks_households(self, conn: AsyncConnection,
+                               by_person: dict[int, list[SourceFact]]) -> dict[str, SourceFact]:
+        keys = {f.values.get("household_key") for facts in by_person.values() for f in facts}
+        keys.discard(None)
+        out: dict[str, SourceFact] = {}
+        for source in self.household_sources:
+            for key, r in (await store.records_by_key(conn, source, keys)).items():
+                out[key] = _fact(r)
+        return out
+
+    async def _households(self, conn: AsyncConnection, goldens: dict[int, Golden],
+                          by_person: dict[int, list[SourceFact]],
+                          dtks: dict[str, SourceFact]) -> dict[int, HouseholdOf]:
+        """Each person's household: the KK the civil registry gives (or DTKS' household
+        when no KK is known), its welfare data from DTKS."""
+        identity: dict[int, tuple[str | None, str | None]] = {}
+        for person, golden in goldens.items():
+            keys = Counter(f.values.get("household_key") for f in by_person[person]
+                           if f.values.get("household_key") in dtks)
+            key = keys.most_common(1)[0][0] if keys else None
+            kk = golden.values.get("kk")
+            if kk or key:
+                identity[person] = (kk, key)
+        found = await self._existing_households(conn, identity)
+        groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for person, (kk, key) in identity.items():
+            groups[("kk", kk) if kk else ("dtks", key or "")].append(person)
+        rows_new, rows_update = [], []
+        facts_of: dict[tuple[str, str], tuple[int | None, str]] = {}
+        for group, members in groups.items():
+            keys = Counter(identity[p][1] for p in members if identity[p][1])
+            key = keys.most_common(1)[0][0] if keys else None
+            welfare = dtks.get(key) if key else None
+            village, lineage = _household_village(members, goldens, welfare)
+            if village is None:
+                continue
+            desil = welfare.values.get("desil") if welfare else None
+            values: dict[str, Any] = {
+                "kk": group[1] if group[0] == "kk" else None, "village_code": village,
+                "dtks_id": key, "address": welfare.values.get("address") if welfare else None,
+                "desil": desil, "lineage": lineage, "updated_at": _now(),
+            }
+            if welfare:
+                lineage["address"] = lineage["desil"] = _lineage(welfare)
+            facts_of[group] = (desil, village)
+            if group in found:
+                rows_update.append({"id": found[group], **values})
+            else:
+                rows_new.append((group, values))
+        await ensure_regions(conn, {v["village_code"] for v in
+                                    [*rows_update, *(v for _, v in rows_new)]})
+        await store.bulk_update(conn, Household.__table__, "id", rows_update)
+        for batch in store.chunks(rows_new, 20_000):
+            ids = (await conn.execute(
+                insert(Household).returning(Household.id, sort_by_parameter_order=True),
+                [v for _, v in batch])).scalars().all()
+            found |= {group: hid for (group, _), hid in zip(batch, ids, strict=True)}
+        out: dict[int, HouseholdOf] = {p: (None, None, None) for p in goldens}
+        for group, members in groups.items():
+            desil, village = facts_of.get(group, (None, None))
+            for person in members:
+                out[person] = (found.get(group), desil, village)
+        return out
+
+    @staticmethod
+    async def _existing_households(conn: AsyncConnection,
+                                   identity: dict[int, tuple[str | None, str | None]]
+                                   ) -> dict[tuple[str, str], int]:
+        found: dict[tuple[str, str], int] = {}
+        kks = sorted({kk for kk, _ in identity.values() if kk})
+        for batch in store.chunks(kks, store.CHUNK):
+            result = await conn.execute(select(Household.kk, Household.id)
+                                        .where(Household.kk.in_(batch)))
+            found |= {("kk", kk): hid for kk, hid in result}
+        orphan_keys = sorted({key for kk, key in identity.values() if not kk and key})
+        for batch in store.chunks(orphan_keys, store.CHUNK):
+            result = await conn.execute(select(Household.dtks_id, Household.id).where(
+                Household.dtks_id.in_(batch), Household.kk.is_(None)))
+            found |= {("dtks", key): hid for key, hid in result}
+        return found
+
+    async def _write_persons(self, conn: AsyncConnection, goldens: dict[int, Golden],
+                             households: dict[int, int | None]) -> None:
+        rows = []
+        for person, golden in goldens.items():
+            v = golden.values
+            name = v.get("name") or "?"
+            rows.append({
+                "id": person, "nik": v.get("nik"), "name": name[:120],
+                "name_normalized": normalize_name(name)[:120], "sex": v.get("sex"),
+                "birth_date": _date(v.get("birth_date")), "birth_place": v.get("birth_place"),
+                "relation": v.get("relation"), "alive": bool(v.get("alive", True)),
+                "death_date": _date(v.get("death_date")), "lineage": golden.lineage,
+                "household_id": households.get(person), "updated_at": _now(),
+            })
+        await store.bulk_update(conn, Person.__table__, "id", rows)
+        heads = [{"id": households[p], "head_person_id": p} for p, g in goldens.items()
+                 if households.get(p) and g.values.get("relation") == "HEAD"]
+        await store.bulk_update(conn, Household.__table__, "id",
+                                list({h["id"]: h for h in heads}.values()))
+
+    @staticmethod
+    async def _write_enrollments(conn: AsyncConnection, persons: list[int],
+                                 programs: dict[int, list[ProgramFact]]) -> None:
+        await conn.execute(delete(Enrollment).where(Enrollment.person_id.in_(persons)))
+        rows = [{
+            "person_id": person, "program": e.program, "status": e.status,
+            "card_number": e.card_number, "period_start": _date(e.period_start),
+            "source": e.source, "source_record_id": e.record_id,
+        } for person, items in programs.items() for e in items]
+        for batch in store.chunks(rows, 20_000):
+            await conn.execute(insert(Enrollment), batch)
+
+    async def _drop_orphans(self, conn: AsyncConnection, persons: list[int]) -> Counter[str]:
+        """Persons left without any record (their records moved to another person)."""
+        orphans: list[int] = []
+        for batch in store.chunks(persons, CHUNK):
+            linked = set((await conn.execute(
+                select(SourceRecord.person_id).where(SourceRecord.person_id.in_(batch))
+                .distinct())).scalars())
+            orphans += [p for p in batch if p not in linked]
+        closed = await write_findings(conn, orphans, [])
+        for batch in store.chunks(orphans, store.CHUNK):
+            await conn.execute(delete(Enrollment).where(Enrollment.person_id.in_(batch)))
+            await conn.execute(update(Household).where(Household.head_person_id.in_(batch))
+                               .values(head_person_id=None))
+            await conn.execute(delete(Person).where(Person.id.in_(batch)))
+        closed["orphans_removed"] = len(orphans)
+        return closed
+
+
+def _household_village(members: list[int], goldens: dict[int, Golden],
+                       welfare: SourceFact | None) -> tuple[str | None, dict[str, Any]]:
+    if welfare and welfare.values.get("village_code"):
+        return welfare.values["village_code"], {"village_code": _lineage(welfare)}
+    for person in members:
+        golden = goldens[person]
+        if golden.values.get("village_code"):
+            return golden.values["village_code"], {
+                "village_code": golden.lineage["village_code"]}
+    return None, {}

@@ -1,0 +1,320 @@
+"""The linking phase of a reconciliation run, against the database: read the pending
+records in batches, keep their match keys, find the linked records they may match,
+resolve (`matching.resolve`) and write the links and review tasks.
+
+Memory stays bounded by streaming: each batch's features go straight into a columnar
+Arrow buffer and the `match_key` table; Python keeps a few integers per record.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from hub.config import HubSettings
+from hub.db.models import LinkDecision, MatchKey, MatchModel, Person, ReviewTask, SourceRecord
+from hub.domain.matchkeys import MatchFeatures, features
+from hub.domain.names import normalize_name
+from hub.sync import store
+from hub.sync.linkage import LinkageEngine
+from hub.sync.matching import LINKAGE_COLUMNS, MatchOutcome, features_from_key, resolve
+
+BATCH = 5000
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Pending:
+    """What the run keeps of the pending records: ids, hashes, earlier persons."""
+
+    ids: list[int] = field(default_factory=list)
+    hashes: list[str] = field(default_factory=list)
+    previous: dict[int, int] = field(default_factory=dict)
+    unique: dict[int, str] = field(default_factory=dict)
+    names: dict[int, str] = field(default_factory=dict)   # a name for new persons
+    batches: list[pa.RecordBatch] = field(default_factory=list)
+    name_counts: Counter[str] = field(default_factory=Counter)
+
+
+class _Columns:
+    """Linkage rows gathered column by column, flushed into Arrow batches."""
+
+    def __init__(self, schema: pa.Schema) -> None:
+        self.schema = schema
+        self.data: dict[str, list[Any]] = {name: [] for name in schema.names}
+
+    def add(self, record: int, f: MatchFeatures) -> None:
+        d = self.data
+        d["unique_id"].append(record)
+        for name in LINKAGE_COLUMNS:
+            d[name].append(getattr(f, name))
+        d["tf_name_norm"].append(0.0)
+
+    def flush(self) -> pa.RecordBatch | None:
+        if not self.data["unique_id"]:
+            return None
+        batch = pa.RecordBatch.from_pydict(self.data, schema=self.schema)
+        self.data = {name: [] for name in self.schema.names}
+        return batch
+
+
+def _key_row(record: int, f: MatchFeatures) -> dict[str, Any]:
+    return {"record_id": record, "person_id": None, "source": f.source, "nik": f.nik,
+            "nik12": f.nik12, "name_norm": f.name_norm[:120], "name_key": f.name_key[:120],
+            "birth_date": f.birth_date, "birth_year": f.birth_year, "sex": f.sex,
+            "village_code": f.village_code, "district_code": f.district_code, "kk": f.kk,
+            "household_key": f.household_key}
+
+
+class Linking:
+    def __init__(self, settings: HubSettings, person_sources: list[str],
+                 household_sources: list[str]) -> None:
+        self.settings = settings
+        self.person_sources = person_sources
+        self.household_sources = household_sources
+
+    async def read_pending(self, conn: AsyncConnection, *, full: bool,
+                           schema: pa.Schema) -> Pending:
+        pending = Pending()
+        unique_sources = set(self.settings.matching.unique_sources)
+        columns = _Columns(schema)
+        batch: list[store.StagedRecord] = []
+
+        async def flush() -> None:
+            villages = await self._dtks_villages(conn, batch)
+            keys = []
+            for r in batch:
+                f = features(r.source, r.normalized,
+                             village_code=villages.get(r.normalized.get("household_key")))
+                pending.ids.append(r.id)
+                pending.hashes.append(r.payload_hash)
+                if r.person_id is not None:
+                    pending.previous[r.id] = r.person_id
+                if r.source in unique_sources:
+                    pending.unique[r.id] = r.source
+                pending.names[r.id] = (r.normalized.get("name") or f.name_norm or "?")[:120]
+                pending.name_counts[f.name_norm] += 1
+                columns.add(r.id, f)
+                keys.append(_key_row(r.id, f))
+            if not full:
+                await conn.execute(delete(MatchKey).where(
+                    MatchKey.record_id.in_([r.id for r in batch])))
+            await conn.execute(insert(MatchKey), keys)
+            arrow = columns.flush()
+            if arrow is not None:
+                pending.batches.append(arrow)
+            batch.clear()
+
+        if full:  # every record is re-matched: its old key goes
+            await conn.execute(delete(MatchKey).where(MatchKey.record_id.in_(
+                select(SourceRecord.id).where(SourceRecord.link_locked.is_(False)))))
+        async for record in store.stream(conn, store.pending_query(self.person_sources,
+                                                                    full=full)):
+            batch.append(record)
+            if len(batch) == BATCH:
+                await flush()
+        if batch:
+            await flush()
+        return pending
+
+    async def _dtks_villages(self, conn: AsyncConnection,
+                             records: list[store.StagedRecord]) -> dict[str, str]:
+        keys = {r.normalized.get("household_key") for r in records} - {None}
+        out: dict[str, str] = {}
+        for source in self.household_sources:
+            for batch in store.chunks(sorted(keys), store.CHUNK):
+                result = await conn.execute(select(SourceRecord.source_key,
+                                                   SourceRecord.normalized).where(
+                    SourceRecord.source == source, SourceRecord.source_key.in_(batch)))
+                out |= {k: n["village_code"] for k, n in result if n and n.get("village_code")}
+        return out
+
+    async def match(self, conn: AsyncConnection, pending: Pending, *, full: bool,
+                    retrain: bool, say: Progress) -> MatchOutcome:
+        engine = LinkageEngine(LINKAGE_COLUMNS)
+        try:
+            existing_rows = await (store.anchored_keys(conn) if full
+                                   else self._candidates(conn, pending))
+            existing_person = {row["record_id"]: row["person_id"] for row in existing_rows}
+            unique = dict(pending.unique)
+            unique_sources = set(self.settings.matching.unique_sources)
+            unique |= {row["record_id"]: row["source"] for row in existing_rows
+                       if row["source"] in unique_sources}
+            frequencies = await self._frequencies(conn, pending, existing_rows, full=full)
+            table = _with_frequencies(pending.batches, engine.schema(), frequencies)
+            pending.batches = []
+            others = _existing_table(existing_rows, engine.schema(), frequencies)
+            engine.model = await self._model(conn, engine, table, others, retrain=retrain,
+                                             full=full, say=say)
+            decisions = await conn.execute(select(LinkDecision.record_id, LinkDecision.person_id)
+                                           .where(LinkDecision.decision == "NOT_LINK"))
+            ids = set(pending.ids)
+            forbidden = [(r, p) for r, p in decisions if r in ids]
+            say(f"matching {len(pending.ids)} records against {len(existing_rows)} linked ones")
+            m = self.settings.matching
+            return resolve(table, pending.ids, others, existing_person, unique, engine,
+                           upper=m.upper_threshold, lower=m.lower_threshold,
+                           unique_sources=m.unique_sources, forbidden=forbidden)
+        finally:
+            engine.close()
+
+    async def _candidates(self, conn: AsyncConnection, pending: Pending) -> list[Any]:
+        """Linked records sharing a blocking key with a pending one."""
+        ids = pending.ids
+        keys: dict[str, set[str]] = {"nik": set(), "nik12": set(), "kk": set(),
+                                     "name_key": set()}
+        for batch in store.chunks(ids, store.CHUNK):
+            result = await conn.execute(select(MatchKey.nik, MatchKey.nik12, MatchKey.kk,
+                                               MatchKey.name_key)
+                                        .where(MatchKey.record_id.in_(batch)))
+            for nik, nik12, kk, name_key in result:
+                for column, value in (("nik", nik), ("nik12", nik12), ("kk", kk),
+                                      ("name_key", name_key)):
+                    if value:
+                        keys[column].add(value)
+        return await store.candidate_keys(conn, exclude=set(ids), niks=keys["nik"],
+                                          nik12s=keys["nik12"], kks=keys["kk"],
+                                          name_keys=keys["name_key"])
+
+    async def _frequencies(self, conn: AsyncConnection, pending: Pending,
+                           existing: list[Any], *, full: bool) -> dict[str, float]:
+        """How common each name is in the whole registry (term frequency)."""
+        names = Counter(pending.name_counts)
+        if full:
+            names.update(row["name_norm"] for row in existing)
+            total = max(1, sum(names.values()))
+            return {name: count / total for name, count in names.items()}
+        wanted = set(names) | {row["name_norm"] for row in existing}
+        counts, total = await store.name_frequencies(conn, wanted)
+        total = max(1, total)
+        return {name: max(1, counts.get(name, 0)) / total for name in wanted}
+
+    async def _model(self, conn: AsyncConnection, engine: LinkageEngine, table: pa.Table,
+                     others: pa.Table | None, *, retrain: bool, full: bool,
+                     say: Progress) -> dict[str, Any]:
+        """The latest model, or a new one when there is none, when asked, or when the
+        registry has outgrown the one it was trained on."""
+        latest = (await conn.execute(
+            select(MatchModel.settings, MatchModel.trained_on)
+            .order_by(MatchModel.version.desc()).limit(1))).first()
+        registry = (await conn.execute(select(func.count()).select_from(MatchKey))).scalar_one()
+        if not retrain and latest is not None and \
+                registry < latest.trained_on * self.settings.matching.retrain_growth:
+            return latest.settings
+        training = table if others is None else pa.concat_tables([table, others])
+        say(f"training the match model on {training.num_rows} records")
+        model = engine.train(training)
+        await conn.execute(insert(MatchModel).values(settings=model, trained_on=registry))
+        return model
+
+    # -- writing ---------------------------------------------------------------------
+
+    async def write(self, conn: AsyncConnection, pending: Pending, outcome: MatchOutcome, *,
+                    full: bool) -> set[int]:
+        """Persons for new clusters, the links, the match keys' persons and the review
+        tasks; returns every person touched (gaining or losing records)."""
+        assignment = outcome.assignment
+        cluster_person = await self._new_persons(conn, assignment.new_cluster, pending,
+                                                 reuse=full)
+        person_of = dict(assignment.person)
+        person_of |= {r: cluster_person[c] for r, c in assignment.new_cluster.items()}
+        rows = [{"id": r, "person_id": person_of[r], "link_method": assignment.method[r],
+                 "link_score": round(assignment.score[r], 6), "matched_hash": digest}
+                for r, digest in zip(pending.ids, pending.hashes, strict=True)]
+        await store.bulk_update(conn, SourceRecord.__table__, "id", rows)
+        await store.bulk_update(conn, MatchKey.__table__, "record_id", [
+            {"record_id": r, "person_id": p} for r, p in person_of.items()])
+        await self._write_reviews(conn, outcome, person_of)
+        return set(person_of.values()) | set(pending.previous.values())
+
+    async def _new_persons(self, conn: AsyncConnection, clusters: dict[int, int],
+                           pending: Pending, *, reuse: bool) -> dict[int, int]:
+        """A person for each new cluster; a full re-run gives a cluster back the person
+        most of its records had, so ids stay stable across rebuilds."""
+        members: dict[int, list[int]] = {}
+        for record, c in clusters.items():
+            members.setdefault(c, []).append(record)
+        out: dict[int, int] = {}
+        if reuse and pending.previous:
+            claimed: set[int] = set()
+            for c, records in sorted(members.items(), key=lambda kv: -len(kv[1])):
+                votes = Counter(pending.previous[r] for r in records if r in pending.previous)
+                for person, _ in votes.most_common():
+                    if person not in claimed:
+                        out[c] = person
+                        claimed.add(person)
+                        break
+        fresh = [c for c in members if c not in out]
+        for batch in store.chunks(fresh, 20_000):
+            rows = []
+            for c in batch:
+                name = pending.names.get(min(members[c]), "?")
+                rows.append({"name": name, "name_normalized": normalize_name(name)[:120]})
+            ids = (await conn.execute(
+                insert(Person).returning(Person.id, sort_by_parameter_order=True), rows
+            )).scalars().all()
+            out |= dict(zip(batch, ids, strict=True))
+        return out
+
+    async def _write_reviews(self, conn: AsyncConnection, outcome: MatchOutcome,
+                             person_of: dict[int, int]) -> None:
+        records = sorted({p.record for p in outcome.reviews} | set(person_of))
+        for batch in store.chunks(records, store.CHUNK):
+            await conn.execute(update(ReviewTask).where(
+                ReviewTask.record_id.in_(batch), ReviewTask.status == "OPEN"
+            ).values(status="OBSOLETE"))
+        others = {p.other for p in outcome.reviews if p.other not in person_of}
+        known: dict[int, Any] = {}
+        for batch in store.chunks(sorted(others | {p.record for p in outcome.reviews}),
+                                  store.CHUNK):
+            result = await conn.execute(select(MatchKey.record_id, MatchKey.person_id,
+                                               MatchKey.village_code, MatchKey.district_code)
+                                        .where(MatchKey.record_id.in_(batch)))
+            known |= {row.record_id: row for row in result}
+        rows: dict[tuple[int, int], dict[str, Any]] = {}
+        for pair in outcome.reviews:
+            candidate = person_of.get(pair.other) or (
+                known[pair.other].person_id if pair.other in known else None)
+            if candidate is None or candidate == person_of.get(pair.record):
+                continue
+            key = (pair.record, candidate)
+            if key in rows and rows[key]["probability"] >= pair.probability:
+                continue
+            mine = known.get(pair.record)
+            rows[key] = {
+                "record_id": pair.record, "candidate_person_id": candidate,
+                "candidate_record_id": pair.other, "probability": round(pair.probability, 6),
+                "evidence": pair.evidence, "status": "OPEN",
+                "region_code": (mine.village_code or mine.district_code) if mine else None,
+            }
+        if rows:
+            for batch in store.chunks(sorted({r for r, _ in rows}), store.CHUNK):
+                await conn.execute(delete(ReviewTask).where(ReviewTask.record_id.in_(batch)))
+            await conn.execute(insert(ReviewTask), list(rows.values()))
+
+
+def _with_frequencies(batches: list[pa.RecordBatch], schema: pa.Schema,
+                      frequencies: dict[str, float]) -> pa.Table:
+    table = pa.Table.from_batches(batches, schema=schema)
+    names = table.column("name_norm").to_pylist()
+    tf = pa.array([frequencies.get(n, 0.0) for n in names], pa.float64())
+    return table.set_column(table.schema.get_field_index("tf_name_norm"), "tf_name_norm", tf)
+
+
+def _existing_table(rows: list[Any], schema: pa.Schema,
+                    frequencies: dict[str, float]) -> pa.Table | None:
+    if not rows:
+        return None
+    columns = _Columns(schema)
+    for row in rows:
+        columns.add(row["record_id"], features_from_key(row))
+    columns.data["tf_name_norm"] = [frequencies.get(n, 0.0) for n in columns.data["name_norm"]]
+    batch = columns.flush()
+    assert batch is not None
+    return pa.Table.from_batches([batch])
