@@ -54,7 +54,7 @@ def create_engine(
     SQLAlchemy invalidates the whole pool, and the next request reconnects.
     """
     pool = {"pool_size": pool_size, "max_overflow": max_overflow,
-            "json_serializer": _json_text}
+            "json_serializer": _json_text, "json_deserializer": orjson.loads}
     if is_sqlite(url):
         ensure_sqlite_dir(url)
         engine = create_async_engine(url, echo=echo, **pool)

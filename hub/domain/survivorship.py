@@ -90,6 +90,10 @@ def golden_person(facts: Sequence[SourceFact], rules: SurvivorshipRules,
             values[name], winner = chosen
             lineage[name] = _lineage(winner)
     values.setdefault("alive", True)
+    if "name" in lineage:  # the normalised form of the same record's name, if it has one
+        winner = next(f for f in facts if f.record_id == lineage["name"]["record_id"])
+        if winner.values.get("name_normalized"):
+            values["name_normalized"] = winner.values["name_normalized"]
     village = _residence(facts, rules, residence or {})
     if village is not None:
         values["village_code"], winner = village

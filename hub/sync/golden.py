@@ -200,7 +200,8 @@ class GoldenRecords:
             name = v.get("name") or "?"
             rows.append({
                 "id": person, "nik": v.get("nik"), "name": name[:120],
-                "name_normalized": normalize_name(name)[:120], "sex": v.get("sex"),
+                "name_normalized": (v.get("name_normalized") or normalize_name(name))[:120],
+                "sex": v.get("sex"),
                 "birth_date": _date(v.get("birth_date")), "birth_place": v.get("birth_place"),
                 "relation": v.get("relation"), "alive": bool(v.get("alive", True)),
                 "death_date": _date(v.get("death_date")), "lineage": golden.lineage,
