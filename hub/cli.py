@@ -91,6 +91,31 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     console.print(f"Database at {settings.database.url.split('@')[-1]} is at {revision}.")
 
 
+def _forget_loaded_truth(settings: HubSettings) -> None:
+    """A registry put in by `slrt-hub load` (the generator's truth, for benchmarks) is
+    not what reconciliation would build: the demo starts its registry afresh."""
+    from sqlalchemy import delete, func, select
+
+    from hub.db.engine import create_engine
+    from hub.db.models import Enrollment, Household, MatchKey, Person
+
+    async def run() -> None:
+        engine = create_engine(settings.database.url)
+        try:
+            async with engine.begin() as conn:
+                persons = (await conn.execute(select(func.count()).select_from(Person)))
+                keys = (await conn.execute(select(func.count()).select_from(MatchKey)))
+                if persons.scalar_one() and not keys.scalar_one():
+                    console.print("The database holds a loaded ground truth; the demo "
+                                  "rebuilds the registry by reconciliation instead.")
+                    for table in (Enrollment, Person, Household):
+                        await conn.execute(delete(table))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
 def _load(settings: HubSettings, population: Path) -> dict[str, int]:
     from hub.db.engine import create_engine
     from hub.db.loader import load_population
@@ -158,7 +183,16 @@ query PersonByNik {{
   person(nik: "{nik}") {{
     name sex birthDate alive
     household {{ kk desil address members {{ name relation }} }}
-    enrollments {{ program status cardNumber }}
+    enrollments {{ program status cardNumber source }}
+    lineage {{ field source sourceKey seenAt }}
+  }}
+}}
+
+query KisBufferStock {{
+  findingCounts(region: "{regency}") {{ regionCode kind open }}
+  findings(kind: ELIGIBLE_NOT_COVERED, region: "{regency}", status: OPEN, first: 5) {{
+    edges {{ node {{ kind ownerAgency regionCode evidence person {{ name nik }} }} }}
+    pageInfo {{ hasNextPage endCursor }}
   }}
 }}
 
@@ -372,8 +406,9 @@ def demo(
     port: Annotated[int | None, typer.Option()] = None,
 ) -> None:
     """The whole hub on one laptop: generate a district, start the five simulated
-    agencies, sync every connector into staging, load the registry into the embedded
-    database and serve GraphQL with GraphiQL."""
+    agencies, sync every connector into staging, reconcile them into one registry
+    (persons, households, enrolments, findings) in the embedded database, and serve
+    GraphQL with GraphiQL; the scheduler keeps syncing while it runs."""
     from hub.db.migrate import upgrade
     from hub.simulators.serve import BackgroundSimulators
 
@@ -381,7 +416,7 @@ def demo(
     pop = settings.population
     population = _ensure_population(settings, households)
     upgrade(settings.database.url)
-    _load(settings, population)
+    _forget_loaded_truth(settings)
     simulators = BackgroundSimulators(
         population, settings.simulators.host, settings.simulators.ports
     )
@@ -391,7 +426,8 @@ def demo(
         name: conf.model_copy(update={"base_url": simulators.urls[name]})
         for name, conf in settings.connectors.items() if name in simulators.urls
     }
-    _sync(settings.model_copy(update={"connectors": simulated}), None, full=False)
+    settings = settings.model_copy(update={"connectors": simulated})
+    _sync(settings, None, full=False)
     url = f"http://{host or settings.server.host}:{port or settings.server.port}/graphql"
     console.rule("SLRT Hub demo")
     console.print(f"GraphQL and GraphiQL: [bold]{url}[/bold]  (Ctrl+C to stop)\n")
