@@ -210,7 +210,6 @@ class MatchKey(Base):
     record_id: Mapped[int] = mapped_column(
         ForeignKey("source_record.id", ondelete="CASCADE"), primary_key=True
     )
-    person_id: Mapped[int | None] = mapped_column(Id, index=True)
     source: Mapped[str] = mapped_column(String(40))
     nik: Mapped[str | None] = mapped_column(String(16), index=True)
     nik12: Mapped[str | None] = mapped_column(String(12), index=True)

@@ -8,7 +8,7 @@ Pure: the records come in, the golden values and their lineage go out.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,20 +51,25 @@ def _lineage(fact: SourceFact) -> dict[str, Any]:
             "record_id": fact.record_id, "seen_at": fact.seen_at}
 
 
-def _valid_nik(value: Any) -> bool:
-    return bool(value) and nik_problem(str(value)) is None
-
-
-_ACCEPT: dict[str, Callable[[Any], bool]] = {"nik": _valid_nik}
+def _usable(fact: SourceFact, name: str, value: Any) -> bool:
+    """A value that may survive: present, and for a NIK structurally valid (a staged
+    record says so itself in `nik_problem`; anything else is parsed)."""
+    if value is None or value == "":
+        return False
+    if name == "nik":
+        if "nik_problem" in fact.values:
+            return not fact.values["nik_problem"]
+        return nik_problem(str(value)) is None
+    return True
 
 
 def pick(facts: Iterable[SourceFact], name: str, order: Sequence[str],
          key: str | None = None) -> tuple[Any, SourceFact] | None:
     """The surviving value of field `name` (read from `key`, default `name`)."""
     rank = {source: i for i, source in enumerate(order)}
-    accept = _ACCEPT.get(name, lambda value: value is not None and value != "")
-    options = [(rank[fact.source], fact, fact.values.get(key or name)) for fact in facts
-               if fact.source in rank and accept(fact.values.get(key or name))]
+    field_name = key or name
+    options = [(rank[fact.source], fact, fact.values.get(field_name)) for fact in facts
+               if fact.source in rank and _usable(fact, name, fact.values.get(field_name))]
     return _winner(options)
 
 

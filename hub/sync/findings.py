@@ -20,7 +20,7 @@ import orjson
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.db.models import Finding, MatchKey
+from hub.db.models import Finding, MatchKey, SourceRecord
 from hub.domain.survivorship import Golden, ProgramFact, SourceFact
 from hub.sync import store
 
@@ -166,8 +166,10 @@ async def lookups_for(conn: AsyncConnection, facts: Iterable[SourceFact],
     holders: dict[str, set[int]] = defaultdict(set)
     civil: set[str] = set()
     for batch in store.chunks(sorted(niks)):
-        result = await conn.execute(select(MatchKey.nik, MatchKey.person_id, MatchKey.source)
-                                    .where(MatchKey.nik.in_(batch)))
+        result = await conn.execute(
+            select(MatchKey.nik, SourceRecord.person_id, MatchKey.source)
+            .join(SourceRecord, SourceRecord.id == MatchKey.record_id)
+            .where(MatchKey.nik.in_(batch)))
         for nik, person, source in result:
             if person is not None:
                 holders[nik].add(person)

@@ -68,8 +68,11 @@ class GoldenRecords:
         touched: set[int] = set()
         if changed and not full:
             for batch in store.chunks([r.source_key for r in changed], store.CHUNK):
-                result = await conn.execute(select(MatchKey.person_id).where(
-                    MatchKey.household_key.in_(batch), MatchKey.person_id.is_not(None)))
+                result = await conn.execute(
+                    select(SourceRecord.person_id)
+                    .join(MatchKey, MatchKey.record_id == SourceRecord.id)
+                    .where(MatchKey.household_key.in_(batch),
+                           SourceRecord.person_id.is_not(None)))
                 touched |= set(result.scalars())
         await store.bulk_update(conn, SourceRecord.__table__, "id", [
             {"id": r.id, "matched_hash": r.payload_hash} for r in changed])

@@ -65,7 +65,7 @@ class _Columns:
 
 
 def _key_row(record: int, f: MatchFeatures) -> dict[str, Any]:
-    return {"record_id": record, "person_id": None, "source": f.source, "nik": f.nik,
+    return {"record_id": record, "source": f.source, "nik": f.nik,
             "nik12": f.nik12, "name_norm": f.name_norm[:120], "name_key": f.name_key[:120],
             "birth_date": f.birth_date, "birth_year": f.birth_year, "sex": f.sex,
             "village_code": f.village_code, "district_code": f.district_code, "kk": f.kk,
@@ -228,25 +228,26 @@ class Linking:
                  "link_score": round(assignment.score[r], 6), "matched_hash": digest}
                 for r, digest in zip(pending.ids, pending.hashes, strict=True)]
         await store.bulk_update(conn, SourceRecord.__table__, "id", rows)
-        await store.bulk_update(conn, MatchKey.__table__, "record_id", [
-            {"record_id": r, "person_id": p} for r, p in person_of.items()])
         await self._write_reviews(conn, outcome, person_of)
         return set(person_of.values()) | set(pending.previous.values())
 
     async def _new_persons(self, conn: AsyncConnection, clusters: dict[int, int],
                            pending: Pending, *, reuse: bool) -> dict[int, int]:
-        """A person for each new cluster; a full re-run gives a cluster back the person
-        most of its records had, so ids stay stable across rebuilds."""
+        """A person for each new cluster. A cluster gets back the person most of its
+        records had when that person has no other records left (a full rebuild; a
+        person whose only record changed), so ids stay stable."""
         members: dict[int, list[int]] = {}
         for record, c in clusters.items():
             members.setdefault(c, []).append(record)
         out: dict[int, int] = {}
-        if reuse and pending.previous:
+        if pending.previous:
+            kept = set() if reuse else await self._persons_keeping_records(
+                conn, {pending.previous[r] for r in clusters if r in pending.previous})
             claimed: set[int] = set()
             for c, records in sorted(members.items(), key=lambda kv: -len(kv[1])):
                 votes = Counter(pending.previous[r] for r in records if r in pending.previous)
                 for person, _ in votes.most_common():
-                    if person not in claimed:
+                    if person not in claimed and person not in kept:
                         out[c] = person
                         claimed.add(person)
                         break
@@ -262,6 +263,17 @@ class Linking:
             out |= dict(zip(batch, ids, strict=True))
         return out
 
+    @staticmethod
+    async def _persons_keeping_records(conn: AsyncConnection, persons: set[int]) -> set[int]:
+        """Of `persons`, those with a record this run does not re-match."""
+        kept: set[int] = set()
+        for batch in store.chunks(sorted(persons), store.CHUNK):
+            result = await conn.execute(select(SourceRecord.person_id).where(
+                SourceRecord.person_id.in_(batch),
+                SourceRecord.matched_hash == SourceRecord.payload_hash).distinct())
+            kept |= set(result.scalars())
+        return kept
+
     async def _write_reviews(self, conn: AsyncConnection, outcome: MatchOutcome,
                              person_of: dict[int, int]) -> None:
         records = sorted({p.record for p in outcome.reviews} | set(person_of))
@@ -273,9 +285,11 @@ class Linking:
         known: dict[int, Any] = {}
         for batch in store.chunks(sorted(others | {p.record for p in outcome.reviews}),
                                   store.CHUNK):
-            result = await conn.execute(select(MatchKey.record_id, MatchKey.person_id,
-                                               MatchKey.village_code, MatchKey.district_code)
-                                        .where(MatchKey.record_id.in_(batch)))
+            result = await conn.execute(
+                select(MatchKey.record_id, SourceRecord.person_id, MatchKey.village_code,
+                       MatchKey.district_code)
+                .join(SourceRecord, SourceRecord.id == MatchKey.record_id)
+                .where(MatchKey.record_id.in_(batch)))
             known |= {row.record_id: row for row in result}
         rows: dict[tuple[int, int], dict[str, Any]] = {}
         for pair in outcome.reviews:

@@ -18,11 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.config import HubSettings
-from hub.db.models import MatchKey, SyncRun
+from hub.db.models import SourceRecord, SyncRun
 from hub.domain.survivorship import SurvivorshipRules
 from hub.sync.findings import FindingRules
 from hub.sync.golden import GoldenRecords
@@ -93,9 +93,9 @@ class Reconciler:
                    say: Progress) -> dict[str, float]:
         if not full:
             linked = (await conn.execute(
-                select(func.count()).select_from(MatchKey).where(MatchKey.person_id.is_not(None))
-            )).scalar_one()
-            full = linked == 0
+                select(SourceRecord.id).where(SourceRecord.person_id.is_not(None)).limit(1)
+            )).first()
+            full = linked is None
         clock = time.perf_counter()
         seconds: dict[str, float] = {}
 

@@ -123,21 +123,23 @@ async def candidate_keys(conn: AsyncConnection, *, exclude: set[int], niks: set[
     for column, values in ((MatchKey.nik12, nik12s), (MatchKey.nik, niks),
                            (MatchKey.kk, kks), (MatchKey.name_key, name_keys)):
         for batch in chunks(sorted(values)):
-            result = await conn.execute(
-                select(MatchKey).where(column.in_(batch), MatchKey.person_id.is_not(None))
-            )
+            result = await conn.execute(_keyed().where(column.in_(batch)))
             for row in result.mappings():
                 if row["record_id"] not in exclude:
                     found[row["record_id"]] = row
     return list(found.values())
 
 
+def _keyed() -> Select[Any]:
+    """Match keys of linked records, with the person each record is linked to."""
+    return (select(MatchKey, SourceRecord.person_id)
+            .join(SourceRecord, SourceRecord.id == MatchKey.record_id)
+            .where(SourceRecord.person_id.is_not(None)))
+
+
 async def anchored_keys(conn: AsyncConnection) -> list[Any]:
     """The pinned (steward-decided) records a full run keeps as they are."""
-    result = await conn.execute(
-        select(MatchKey).join(SourceRecord, SourceRecord.id == MatchKey.record_id)
-        .where(SourceRecord.link_locked.is_(True), MatchKey.person_id.is_not(None))
-    )
+    result = await conn.execute(_keyed().where(SourceRecord.link_locked.is_(True)))
     return list(result.mappings())
 
 

@@ -91,7 +91,6 @@ def upgrade() -> None:
         sa.Column(
             "record_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
-        sa.Column("person_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("source", sa.String(length=40), nullable=False),
         sa.Column("nik", sa.String(length=16), nullable=True),
         sa.Column("nik12", sa.String(length=12), nullable=True),
@@ -122,7 +121,6 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_match_key_nik"), ["nik"], unique=False)
         batch_op.create_index(batch_op.f("ix_match_key_nik12"), ["nik12"], unique=False)
-        batch_op.create_index(batch_op.f("ix_match_key_person_id"), ["person_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_match_key_village_code"), ["village_code"], unique=False
         )
@@ -244,7 +242,6 @@ def downgrade() -> None:
     op.drop_table("review_task")
     with op.batch_alter_table("match_key", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_match_key_village_code"))
-        batch_op.drop_index(batch_op.f("ix_match_key_person_id"))
         batch_op.drop_index(batch_op.f("ix_match_key_nik12"))
         batch_op.drop_index(batch_op.f("ix_match_key_nik"))
         batch_op.drop_index("ix_match_key_name_key_birth_year")
