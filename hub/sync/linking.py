@@ -164,23 +164,26 @@ class Linking:
         finally:
             engine.close()
 
+    # The blocking rules' keys (hub.sync.linkage.blocking_rules) that an index can serve.
+    CANDIDATE_KEYS = (("nik12",), ("nik",), ("kk",), ("name_key", "birth_year"),
+                      ("name_key", "village_code"), ("village_code", "birth_date"))
+
     async def _candidates(self, conn: AsyncConnection, pending: Pending) -> list[Any]:
         """Linked records sharing a blocking key with a pending one."""
         ids = pending.ids
-        keys: dict[str, set[str]] = {"nik": set(), "nik12": set(), "kk": set(),
-                                     "name_key": set()}
+        keys: dict[tuple[str, ...], set[tuple[Any, ...]]] = {k: set()
+                                                             for k in self.CANDIDATE_KEYS}
+        table = MatchKey.__table__
+        wanted = sorted({c for k in self.CANDIDATE_KEYS for c in k})
         for batch in store.chunks(ids, store.CHUNK):
-            result = await conn.execute(select(MatchKey.nik, MatchKey.nik12, MatchKey.kk,
-                                               MatchKey.name_key)
+            result = await conn.execute(select(*(table.c[c] for c in wanted))
                                         .where(MatchKey.record_id.in_(batch)))
-            for nik, nik12, kk, name_key in result:
-                for column, value in (("nik", nik), ("nik12", nik12), ("kk", kk),
-                                      ("name_key", name_key)):
-                    if value:
-                        keys[column].add(value)
-        return await store.candidate_keys(conn, exclude=set(ids), niks=keys["nik"],
-                                          nik12s=keys["nik12"], kks=keys["kk"],
-                                          name_keys=keys["name_key"])
+            for row in result.mappings():
+                for key in self.CANDIDATE_KEYS:
+                    value = tuple(row[c] for c in key)
+                    if all(v is not None for v in value):
+                        keys[key].add(value)
+        return await store.candidate_keys(conn, exclude=set(ids), keys=keys)
 
     async def _frequencies(self, conn: AsyncConnection, pending: Pending,
                            existing: list[Any], *, full: bool) -> dict[str, float]:

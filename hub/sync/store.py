@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Select, Table, bindparam, func, or_, select, text, update
+from sqlalchemy import Select, Table, bindparam, func, or_, select, text, tuple_, update
 from sqlalchemy import types as sa_types
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -114,16 +114,18 @@ async def records_by_key(conn: AsyncConnection, source: str,
     return out
 
 
-async def candidate_keys(conn: AsyncConnection, *, exclude: set[int], niks: set[str],
-                         nik12s: set[str], kks: set[str], name_keys: set[str]
-                         ) -> list[Any]:
+async def candidate_keys(conn: AsyncConnection, *, exclude: set[int],
+                         keys: dict[tuple[str, ...], set[tuple[Any, ...]]]) -> list[Any]:
     """Linked records sharing a blocking key with the pending ones: a superset of the
-    pairs the blocking rules would form, found through indexes."""
+    pairs the blocking rules would form, found through indexes. `keys` maps a column
+    tuple, e.g. ("name_key", "birth_year"), to the values the pending records have."""
     found: dict[int, Any] = {}
-    for column, values in ((MatchKey.nik12, nik12s), (MatchKey.nik, niks),
-                           (MatchKey.kk, kks), (MatchKey.name_key, name_keys)):
+    for names, values in keys.items():
+        columns = [MatchKey.__table__.c[n] for n in names]
+        target = columns[0] if len(columns) == 1 else tuple_(*columns)
         for batch in chunks(sorted(values)):
-            result = await conn.execute(_keyed().where(column.in_(batch)))
+            wanted = [v[0] for v in batch] if len(columns) == 1 else batch
+            result = await conn.execute(_keyed().where(target.in_(wanted)))
             for row in result.mappings():
                 if row["record_id"] not in exclude:
                     found[row["record_id"]] = row
