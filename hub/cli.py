@@ -269,12 +269,22 @@ def _sync(settings: HubSettings, names: list[str] | None, full: bool, *,
     async def run() -> jobs.SyncOutcome:
         engine = create_engine(settings.database.url)
         try:
-            with console.status("") as status:
+            with _progress() as bars:
+                # Agencies do not say how many records will come: the bars count
+                # records fetched (and pulse) rather than show a share.
+                tasks = {c.name: bars.add_task(f"Syncing {c.name}", total=None)
+                         for c in connectors}
                 outcome = jobs.SyncOutcome(await jobs.run_connectors(
-                    engine, connectors, full=full, progress=status.update))
+                    engine, connectors, full=full,
+                    on_page=lambda name, counts: bars.advance(tasks[name], counts.fetched)))
+                for task in tasks.values():
+                    bars.update(task, total=bars.tasks[task].completed)
                 if reconcile:
+                    step = bars.add_task("Reconciling", total=None)
                     outcome.reconcile = await jobs.reconcile(
-                        engine, settings, progress=lambda m: status.update(f"Reconciling: {m}"))
+                        engine, settings,
+                        progress=lambda m: bars.update(step, description=f"Reconciling: {m}"))
+                    bars.update(step, total=1, completed=1)
             return outcome
         finally:
             await engine.dispose()

@@ -162,6 +162,7 @@ async def sync_stream(
 async def sync_connector(
     engine: AsyncEngine, connector: Connector, *, full: bool = False,
     streams: list[str] | None = None,
+    on_page: Callable[[StageCounts], None] | None = None,
 ) -> list[StreamResult]:
     """Every stream of a connector (or the named ones), on one shared HTTP session."""
     results = []
@@ -169,5 +170,6 @@ async def sync_connector(
         for stream in connector.streams:
             if streams and stream.name not in streams:
                 continue
-            results.append(await sync_stream(engine, connector, stream, client, full=full))
+            results.append(await sync_stream(engine, connector, stream, client, full=full,
+                                             on_page=on_page))
     return results

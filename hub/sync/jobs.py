@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.config import HubSettings
 from hub.connectors.base import Connector
 from hub.connectors.runner import StreamResult, sync_connector
+from hub.connectors.staging import StageCounts
 from hub.db.models import SyncRun
 from hub.sync.leases import held, holder_id
 from hub.sync.reconcile import Reconciler, ReconcileResult
@@ -45,15 +46,18 @@ async def _close_interrupted(engine: AsyncEngine, connector: str) -> None:
 async def run_connectors(engine: AsyncEngine, connectors: Sequence[Connector], *,
                          full: bool = False, holder: str | None = None,
                          lease_seconds: float = JOB_LEASE_SECONDS,
-                         progress: Callable[[str], None] | None = None) -> list[StreamResult]:
+                         progress: Callable[[str], None] | None = None,
+                         on_page: Callable[[str, StageCounts], None] | None = None,
+                         ) -> list[StreamResult]:
     holder = holder or holder_id()
     results: list[StreamResult] = []
     for connector in connectors:
         if progress:
             progress(f"Syncing {connector.name}")
+        page = (lambda counts, name=connector.name: on_page(name, counts)) if on_page else None
         async with held(engine, f"sync:{connector.name}", holder, lease_seconds):
             await _close_interrupted(engine, connector.name)
-            results += await sync_connector(engine, connector, full=full)
+            results += await sync_connector(engine, connector, full=full, on_page=page)
     return results
 
 
