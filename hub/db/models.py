@@ -151,7 +151,11 @@ class Enrollment(Base):
 
 class Finding(Base):
     __tablename__ = "finding"
-    __table_args__ = (Index("ix_finding_kind_region", "kind", "region_code", "id"),)
+    __table_args__ = (
+        Index("ix_finding_kind_region", "kind", "region_code", "id"),
+        # Each run reads the findings of the persons it touched.
+        Index("ix_finding_subject", "subject_type", "subject_id"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))

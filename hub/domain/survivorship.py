@@ -89,11 +89,25 @@ def golden_person(facts: Sequence[SourceFact], rules: SurvivorshipRules,
     `residence` is the village code each DTKS household key lives in."""
     values: dict[str, Any] = {}
     lineage: dict[str, dict[str, Any]] = {}
+    shared = [name for name in IDENTITY_FIELDS if name not in rules.per_field]
+    # One ordering serves every field that follows the identity order: best source
+    # first, then the record seen last; each field takes the first usable value.
+    rank = {source: i for i, source in enumerate(rules.identity)}
+    ordered = sorted((f for f in facts if f.source in rank),
+                     key=lambda f: (f.seen_at, f.record_id), reverse=True)
+    ordered.sort(key=lambda f: rank[f.source])
+    for name in shared:
+        for fact in ordered:
+            value = fact.values.get(name)
+            if _usable(fact, name, value):
+                values[name], lineage[name] = value, _lineage(fact)
+                break
     for name in IDENTITY_FIELDS:
-        chosen = pick(facts, name, rules.order(name))
-        if chosen is not None:
-            values[name], winner = chosen
-            lineage[name] = _lineage(winner)
+        if name in rules.per_field:
+            chosen = pick(facts, name, rules.order(name))
+            if chosen is not None:
+                values[name], winner = chosen
+                lineage[name] = _lineage(winner)
     values.setdefault("alive", True)
     if "name" in lineage:  # the normalised form of the same record's name, if it has one
         winner = next(f for f in facts if f.record_id == lineage["name"]["record_id"])

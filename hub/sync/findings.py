@@ -165,16 +165,22 @@ async def lookups_for(conn: AsyncConnection, facts: Iterable[SourceFact],
     niks.discard(None)
     holders: dict[str, set[int]] = defaultdict(set)
     civil: set[str] = set()
+    # Two index look-ups rather than a join: the planner's choice for a join inside a
+    # run that has just written these tables was a hash join over all of them.
+    nik_of: dict[int, str] = {}
     for batch in store.chunks(sorted(niks)):
-        result = await conn.execute(
-            select(MatchKey.nik, SourceRecord.person_id, MatchKey.source)
-            .join(SourceRecord, SourceRecord.id == MatchKey.record_id)
-            .where(MatchKey.nik.in_(batch)))
-        for nik, person, source in result:
-            if person is not None:
-                holders[nik].add(person)
+        result = await conn.execute(select(MatchKey.record_id, MatchKey.nik, MatchKey.source)
+                                    .where(MatchKey.nik.in_(batch)))
+        for record, nik, source in result:
+            nik_of[record] = nik
             if source == civil_registry:
                 civil.add(nik)
+    for batch in store.chunks(sorted(nik_of)):
+        result = await conn.execute(select(SourceRecord.id, SourceRecord.person_id)
+                                    .where(SourceRecord.id.in_(batch)))
+        for record, person in result:
+            if person is not None:
+                holders[nik_of[record]].add(person)
     loaded = civil or (await conn.execute(
         select(MatchKey.record_id).where(MatchKey.source == civil_registry).limit(1)
     )).first() is not None

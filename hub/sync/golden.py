@@ -9,6 +9,7 @@ with one UPDATE ... FROM per chunk and table.
 
 from __future__ import annotations
 
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
@@ -81,6 +82,15 @@ class GoldenRecords:
     async def refresh(self, conn: AsyncConnection, persons: Iterable[int]) -> Counter[str]:
         today = date.today()
         found: Counter[str] = Counter()
+        spent: Counter[str] = Counter()
+        clock = time.perf_counter()
+
+        def lap(step: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            spent[step] += now - clock
+            clock = now
+
         ordered = sorted(persons)
         for batch in store.chunks(ordered, CHUNK):
             records = await self._records(conn, batch)
@@ -88,13 +98,17 @@ class GoldenRecords:
             for r in records:
                 by_person[r.person_id or 0].append(_fact(r))
             dtks = await self._dtks_households(conn, by_person)
+            lap("read")
             villages = {k: v.values.get("village_code") for k, v in dtks.items()}
             goldens = {p: golden_person(facts, self.rules, villages)
                        for p, facts in by_person.items()}
-            households = await self._households(conn, goldens, by_person, dtks)
-            await self._write_persons(conn, goldens, {p: h[0] for p, h in households.items()})
             programs = {p: enrollments(facts, self.rules) for p, facts in by_person.items()}
+            lap("survivorship")
+            households = await self._households(conn, goldens, by_person, dtks)
+            lap("households")
+            await self._write_persons(conn, goldens, {p: h[0] for p, h in households.items()})
             await self._write_enrollments(conn, batch, programs)
+            lap("write")
             lookups = await lookups_for(conn, (f for fs in by_person.values() for f in fs),
                                         self.finding_rules.civil_registry)
             raised = [item for p, g in goldens.items() for item in evaluate(
@@ -102,7 +116,10 @@ class GoldenRecords:
                            households[p][2] or g.values.get("village_code")),
                 lookups, self.finding_rules, today)]
             found += await write_findings(conn, batch, raised)
+            lap("findings")
         found += await self._drop_orphans(conn, ordered)
+        lap("orphans")
+        found.update({f"seconds_golden_{k}": round(v, 2) for k, v in spent.items()})
         return found
 
     async def _records(self, conn: AsyncConnection,

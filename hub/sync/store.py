@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Select, Table, bindparam, func, or_, select, text, tuple_, update
+from sqlalchemy import Select, Table, and_, bindparam, func, or_, select, text, update
 from sqlalchemy import types as sa_types
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -122,10 +122,13 @@ async def candidate_keys(conn: AsyncConnection, *, exclude: set[int],
     found: dict[int, Any] = {}
     for names, values in keys.items():
         columns = [MatchKey.__table__.c[n] for n in names]
-        target = columns[0] if len(columns) == 1 else tuple_(*columns)
-        for batch in chunks(sorted(values)):
-            wanted = [v[0] for v in batch] if len(columns) == 1 else batch
-            result = await conn.execute(_keyed().where(target.in_(wanted)))
+        for batch in chunks(sorted(values), 200):
+            if len(columns) == 1:
+                condition = columns[0].in_([v[0] for v in batch])
+            else:  # OR-ed ANDs: each an index seek (a row-value IN list may scan)
+                condition = or_(*(and_(*(c == x for c, x in zip(columns, v, strict=True)))
+                                  for v in batch))
+            result = await conn.execute(_keyed().where(condition))
             for row in result.mappings():
                 if row["record_id"] not in exclude:
                     found[row["record_id"]] = row

@@ -187,6 +187,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("resolved_by", sa.String(length=80), nullable=True))
         batch_op.add_column(sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_unique_constraint(batch_op.f("uq_finding_fingerprint"), ["fingerprint"])
+        batch_op.create_index("ix_finding_subject", ["subject_type", "subject_id"], unique=False)
 
     with op.batch_alter_table("household", schema=None) as batch_op:
         batch_op.add_column(sa.Column("dtks_id", sa.String(length=40), nullable=True))
@@ -225,6 +226,7 @@ def downgrade() -> None:
         batch_op.drop_column("dtks_id")
 
     with op.batch_alter_table("finding", schema=None) as batch_op:
+        batch_op.drop_index("ix_finding_subject")
         batch_op.drop_constraint(batch_op.f("uq_finding_fingerprint"), type_="unique")
         batch_op.drop_column("closed_at")
         batch_op.drop_column("resolved_by")
