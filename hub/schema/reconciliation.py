@@ -307,7 +307,8 @@ class ReconciliationQuery:
                 last_run=SyncRun.from_row(last[0]) if last else None,
                 last_success_at=finished,
                 lag_seconds=(now - finished).total_seconds() if finished else None,
-                circuit_state="OPEN" if error and "circuit" in error.lower() else "CLOSED",
+                circuit_state="OPEN" if error and error.startswith("CircuitOpenError")
+                else "CLOSED",
             ))
         return out
 

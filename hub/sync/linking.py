@@ -310,10 +310,22 @@ class Linking:
                 "evidence": pair.evidence, "status": "OPEN",
                 "region_code": (mine.village_code or mine.district_code) if mine else None,
             }
-        if rows:
-            for batch in store.chunks(sorted({r for r, _ in rows}), store.CHUNK):
-                await conn.execute(delete(ReviewTask).where(ReviewTask.record_id.in_(batch)))
-            await conn.execute(insert(ReviewTask), list(rows.values()))
+        if not rows:
+            return
+        decided: set[tuple[int, int]] = set()
+        for batch in store.chunks(sorted({r for r, _ in rows}), store.CHUNK):
+            result = await conn.execute(
+                select(ReviewTask.record_id, ReviewTask.candidate_person_id)
+                .where(ReviewTask.record_id.in_(batch),
+                       ReviewTask.status.in_(("LINKED", "REJECTED"))))
+            decided |= {(record, person) for record, person in result}
+            # Undecided tasks of these records make way for this run's.
+            await conn.execute(delete(ReviewTask).where(
+                ReviewTask.record_id.in_(batch), ReviewTask.status.in_(("OPEN", "OBSOLETE"))))
+        # A steward's answer to the same pair stands: no new task for it.
+        fresh = [row for key, row in rows.items() if key not in decided]
+        if fresh:
+            await conn.execute(insert(ReviewTask), fresh)
 
 
 def _with_frequencies(batches: list[pa.RecordBatch], schema: pa.Schema,

@@ -120,7 +120,7 @@ async def test_bad_steward_requests_get_clear_errors(synced: GraphQLClient) -> N
 
 
 async def test_review_tasks_carry_evidence_and_can_be_settled(
-        synced: GraphQLClient) -> None:
+        synced: GraphQLClient, hub_engine: AsyncEngine, hub_settings: HubSettings) -> None:
     data = await synced.data("""{ reviewTasks(first: 5) { id probability evidence status
         record { id source linkMethod values } candidate { id name } } }""")
     tasks = data["reviewTasks"]
@@ -135,6 +135,14 @@ async def test_review_tasks_carry_evidence_and_can_be_settled(
     again = await synced.errors("""mutation($id: ID!) { resolveReviewTask(id: $id,
         decision: LINK, steward: "steward-2") }""", id=task["id"])
     assert "already" in again[0]["message"]
+
+    # A rebuild scores the same pair again, but the steward's answer stands.
+    await Reconciler(hub_engine, hub_settings).run(full=True)
+    reopened = await synced.data("""{ reviewTasks(first: 500) { record { id }
+        candidate { id } } }""")
+    pair = (task["record"]["id"], task["candidate"]["id"])
+    assert pair not in {(t["record"]["id"], t["candidate"]["id"] if t["candidate"] else None)
+                        for t in reopened["reviewTasks"]}
 
 
 async def test_sync_runs_connectors_and_trigger(synced: GraphQLClient,
