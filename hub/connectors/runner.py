@@ -20,6 +20,7 @@ from hub.connectors.base import Connector, Page, Stream
 from hub.connectors.http import AgencyClient
 from hub.connectors.staging import StageCounts, stage_page
 from hub.db.models import StreamState, SyncRun
+from hub.db.statistics import PlannerStatistics
 
 
 @dataclass
@@ -32,29 +33,6 @@ class StreamResult:
     cursor_before: str | None
     cursor_after: str | None
     error: str | None = None
-
-
-class _PlannerStatistics:
-    """Keeps PostgreSQL's statistics of `source_record` current while a sync grows it.
-
-    A table filled from empty within minutes has not been analysed by autovacuum yet;
-    the planner then treats the per-page key look-up as a scan of a tiny table and
-    reads every row of the source on every page (quadratic in the feed). Analysing after
-    1,000 written rows and each time the count doubles costs a handful of ANALYZEs.
-    """
-
-    def __init__(self) -> None:
-        self.since = 0
-        self.threshold = 1000
-
-    async def after_page(self, connection: AsyncConnection, written: int) -> None:
-        if connection.dialect.name != "postgresql":
-            return
-        self.since += written
-        if self.since >= self.threshold:
-            await connection.exec_driver_sql("ANALYZE source_record")
-            self.threshold = max(self.threshold, self.since) * 2
-            self.since = 0
 
 
 async def saved_cursor(engine: AsyncEngine, connector: str, stream: str) -> str | None:
@@ -110,7 +88,7 @@ async def sync_stream(
     counts = StageCounts()
     cursor = before
     pages = 0
-    statistics = _PlannerStatistics()
+    statistics = PlannerStatistics()
     # The next page is fetched while this one is staged: the agency's time and ours
     # overlap. A page is only ever staged after the one before it committed, so a
     # crash still resumes from the last committed cursor.
@@ -132,7 +110,7 @@ async def sync_stream(
                     update(SyncRun).where(SyncRun.id == run_id)
                     .values(cursor_after=cursor, counts=counts.as_dict())
                 )
-                await statistics.after_page(connection, page_counts.new)
+                await statistics.wrote(connection, "source_record", page_counts.new)
             if on_page:
                 on_page(page_counts)
     except Exception as exc:

@@ -24,8 +24,11 @@ class Edge:
 
 @dataclass
 class _Cluster:
+    """A cluster's view for the constraints; a lone record without constraints needs
+    none (most records, at a million of them, should cost a dict entry, not an object)."""
+
     records: list[int]
-    person: int | None
+    person: int | None = None
     unique_sources: set[str] = field(default_factory=set)
 
 
@@ -44,12 +47,20 @@ class Assignment:
 class _Clusters:
     def __init__(self) -> None:
         self.parent: dict[int, int] = {}
-        self.data: dict[int, _Cluster] = {}
+        self.data: dict[int, _Cluster] = {}  # roots that are more than a bare record
 
     def add(self, record: int, person: int | None, unique_source: str | None) -> None:
         self.parent[record] = record
-        self.data[record] = _Cluster([record], person,
-                                     {unique_source} if unique_source else set())
+        if person is not None or unique_source:
+            self.data[record] = _Cluster([record], person,
+                                         {unique_source} if unique_source else set())
+
+    def view(self, root: int) -> _Cluster:
+        return self.data.get(root) or _Cluster([root])
+
+    def size(self, root: int) -> int:
+        found = self.data.get(root)
+        return len(found.records) if found else 1
 
     def find(self, node: int) -> int:
         root = node
@@ -60,12 +71,13 @@ class _Clusters:
         return root
 
     def union(self, a: int, b: int) -> None:
-        big, small = (a, b) if len(self.data[a].records) >= len(self.data[b].records) else (b, a)
+        big, small = (a, b) if self.size(a) >= self.size(b) else (b, a)
         self.parent[small] = big
-        merged, gone = self.data[big], self.data.pop(small)
+        merged, gone = self.view(big), self.data.pop(small, None) or _Cluster([small])
         merged.records.extend(gone.records)
         merged.unique_sources |= gone.unique_sources
         merged.person = merged.person if merged.person is not None else gone.person
+        self.data[big] = merged
 
 
 def cluster(
@@ -92,7 +104,7 @@ def cluster(
             root = clusters.find(anchor[person])
             clusters.union(root, record)
             if unique:
-                clusters.data[clusters.find(record)].unique_sources.add(unique)
+                clusters.data[clusters.find(record)].unique_sources.add(unique)  # a root
         else:
             anchor[person] = record
             clusters.add(record, person, unique)
@@ -115,7 +127,7 @@ def cluster(
         a, b = clusters.find(edge.left), clusters.find(edge.right)
         if a == b:
             continue
-        if _conflict(clusters.data[a], clusters.data[b], barred):
+        if _conflict(clusters.view(a), clusters.view(b), barred):
             refused.append(edge)
             continue
         clusters.union(a, b)
@@ -129,7 +141,7 @@ def cluster(
     numbering: dict[int, int] = {}
     for record in pending:
         root = clusters.find(record)
-        owner = clusters.data[root].person
+        owner = clusters.view(root).person
         if owner is not None:
             person[record] = owner
         else:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.db.models import Enrollment, Household, MatchKey, Person, SourceRecord
 from hub.db.regions import ensure_regions
+from hub.db.statistics import PlannerStatistics
 from hub.domain.names import normalize_name
 from hub.domain.survivorship import (
     Golden,
@@ -56,7 +57,9 @@ def _lineage(fact: SourceFact) -> dict[str, Any]:
 
 class GoldenRecords:
     def __init__(self, rules: SurvivorshipRules, finding_rules: FindingRules,
-                 person_sources: Sequence[str], household_sources: Sequence[str]) -> None:
+                 person_sources: Sequence[str], household_sources: Sequence[str],
+                 statistics: PlannerStatistics) -> None:
+        self.statistics = statistics
         self.rules = rules
         self.finding_rules = finding_rules
         self.person_sources = list(person_sources)
@@ -116,6 +119,9 @@ class GoldenRecords:
                            households[p][2] or g.values.get("village_code")),
                 lookups, self.finding_rules, today)]
             found += await write_findings(conn, batch, raised)
+            for table, rows in (("finding", len(raised)), ("household", len(batch)),
+                                ("enrollment", sum(map(len, programs.values())))):
+                await self.statistics.wrote(conn, table, rows)
             lap("findings")
         found += await self._drop_orphans(conn, ordered)
         lap("orphans")

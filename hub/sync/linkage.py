@@ -12,6 +12,7 @@ Spark is the path for a national run: the settings built here are backend-neutra
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -269,13 +270,17 @@ class LinkageEngine:
     of row dicts or Arrow tables (columnar: a million records cost megabytes, not the
     gigabytes Python dicts would)."""
 
-    def __init__(self, columns: Iterable[str], model: dict[str, Any] | None = None) -> None:
+    def __init__(self, columns: Iterable[str], model: dict[str, Any] | None = None, *,
+                 memory_limit: str = "2GB") -> None:
         self.columns = frozenset(columns) - {"unique_id", "tf_name_norm"}
         if "name_norm" not in self.columns:
             raise ValueError("linkage needs at least a name")
         self.model = model
         self._con = duckdb.connect()
         self._sql("SET preserve_insertion_order = false")
+        # Bounded memory: past this DuckDB spills joins and sorts to disk.
+        self._sql(f"SET memory_limit = '{memory_limit}'")
+        self._sql(f"SET temp_directory = '{tempfile.gettempdir()}/slrt-hub-duckdb'")
         self._sql("CREATE TABLE name_frequencies (name_norm VARCHAR, "
                           "tf_name_norm DOUBLE)")
         self._tables = 0

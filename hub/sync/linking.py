@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.config import HubSettings
 from hub.db.models import LinkDecision, MatchKey, MatchModel, Person, ReviewTask, SourceRecord
+from hub.db.statistics import PlannerStatistics, analyze
 from hub.domain.matchkeys import MatchFeatures, features
-from hub.domain.names import normalize_name
 from hub.sync import store
 from hub.sync.linkage import LinkageEngine
 from hub.sync.matching import LINKAGE_COLUMNS, MatchOutcome, features_from_key, resolve
@@ -37,7 +37,6 @@ class Pending:
     hashes: list[str] = field(default_factory=list)
     previous: dict[int, int] = field(default_factory=dict)
     unique: dict[int, str] = field(default_factory=dict)
-    names: dict[int, str] = field(default_factory=dict)   # a name for new persons
     batches: list[pa.RecordBatch] = field(default_factory=list)
     name_counts: Counter[str] = field(default_factory=Counter)
 
@@ -74,10 +73,11 @@ def _key_row(record: int, f: MatchFeatures) -> dict[str, Any]:
 
 class Linking:
     def __init__(self, settings: HubSettings, person_sources: list[str],
-                 household_sources: list[str]) -> None:
+                 household_sources: list[str], statistics: PlannerStatistics) -> None:
         self.settings = settings
         self.person_sources = person_sources
         self.household_sources = household_sources
+        self.statistics = statistics
 
     async def read_pending(self, conn: AsyncConnection, *, full: bool,
                            schema: pa.Schema) -> Pending:
@@ -98,7 +98,6 @@ class Linking:
                     pending.previous[r.id] = r.person_id
                 if r.source in unique_sources:
                     pending.unique[r.id] = r.source
-                pending.names[r.id] = (r.normalized.get("name") or f.name_norm or "?")[:120]
                 pending.name_counts[f.name_norm] += 1
                 columns.add(r.id, f)
                 keys.append(_key_row(r.id, f))
@@ -106,6 +105,7 @@ class Linking:
                 await conn.execute(delete(MatchKey).where(
                     MatchKey.record_id.in_([r.id for r in batch])))
             await conn.execute(insert(MatchKey), keys)
+            await self.statistics.wrote(conn, "match_key", len(keys))
             arrow = columns.flush()
             if arrow is not None:
                 pending.batches.append(arrow)
@@ -231,6 +231,7 @@ class Linking:
                  "link_score": round(assignment.score[r], 6), "matched_hash": digest}
                 for r, digest in zip(pending.ids, pending.hashes, strict=True)]
         await store.bulk_update(conn, SourceRecord.__table__, "id", rows)
+        await analyze(conn, "source_record", "person")  # person_id was null; now it is not
         await self._write_reviews(conn, outcome, person_of)
         return set(person_of.values()) | set(pending.previous.values())
 
@@ -256,10 +257,8 @@ class Linking:
                         break
         fresh = [c for c in members if c not in out]
         for batch in store.chunks(fresh, 20_000):
-            rows = []
-            for c in batch:
-                name = pending.names.get(min(members[c]), "?")
-                rows.append({"name": name, "name_normalized": normalize_name(name)[:120]})
+            # Placeholders: the golden phase of this same transaction fills them in.
+            rows = [{"name": "?", "name_normalized": ""} for _ in batch]
             ids = (await conn.execute(
                 insert(Person).returning(Person.id, sort_by_parameter_order=True), rows
             )).scalars().all()

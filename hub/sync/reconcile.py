@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.config import HubSettings
 from hub.db.models import SourceRecord, SyncRun
+from hub.db.statistics import PlannerStatistics
 from hub.domain.survivorship import SurvivorshipRules
 from hub.sync.findings import FindingRules
 from hub.sync.golden import GoldenRecords
@@ -61,9 +62,12 @@ class Reconciler:
             pbi_max_desil=f.pbi_max_desil, pip_max_desil=f.pip_max_desil, pip_ages=f.pip_ages,
             programs=self.rules.programs, civil_registry="dukcapil",
             person_sources=self.person_sources)
-        self.linking = Linking(settings, self.person_sources, self.household_sources)
+        # One per Reconciler: a run's tables grow from empty inside its transaction.
+        statistics = PlannerStatistics()
+        self.linking = Linking(settings, self.person_sources, self.household_sources,
+                               statistics)
         self.golden = GoldenRecords(self.rules, finding_rules, self.person_sources,
-                                    self.household_sources)
+                                    self.household_sources, statistics)
 
     async def run(self, *, full: bool = False, retrain: bool = False,
                   progress: Progress | None = None) -> ReconcileResult:
