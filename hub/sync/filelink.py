@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.domain.dates import parse_any_date
-from hub.domain.matchkeys import phonetic_key
+from hub.domain.matchkeys import phonetic_of_normalized
 from hub.domain.names import normalize_name
 from hub.domain.nik import nik_problem
 
@@ -180,7 +180,7 @@ def prepare(table: Table, mapping: FieldMap, first_id: int, *, day_first: bool) 
         sex = mapping.value(row, "sex")
         out: dict[str, Any] = {
             "unique_id": first_id + index - 1, "name_norm": name_norm,
-            "name_key": phonetic_key(name_norm),
+            "name_key": phonetic_of_normalized(name_norm),
             "first_name": name_norm.split()[0] if name_norm else None,
             "birth_date": born.isoformat() if born else None,
             "birth_year": born.year if born else None,

@@ -128,11 +128,9 @@ class Linking:
         keys = {r.normalized.get("household_key") for r in records} - {None}
         out: dict[str, str] = {}
         for source in self.household_sources:
-            for batch in store.chunks(sorted(keys), store.CHUNK):
-                result = await conn.execute(select(SourceRecord.source_key,
-                                                   SourceRecord.normalized).where(
-                    SourceRecord.source == source, SourceRecord.source_key.in_(batch)))
-                out |= {k: n["village_code"] for k, n in result if n and n.get("village_code")}
+            found = await store.records_by_key(conn, source, keys)
+            out |= {k: r.normalized["village_code"] for k, r in found.items()
+                    if r.normalized.get("village_code")}
         return out
 
     async def match(self, conn: AsyncConnection, pending: Pending, *, full: bool,
