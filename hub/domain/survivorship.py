@@ -9,7 +9,7 @@ Pure: the records come in, the golden values and their lineage go out.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from hub.domain.nik import nik_problem
@@ -34,10 +34,6 @@ class SurvivorshipRules:
     identity: Sequence[str]
     residence: Sequence[str]
     programs: Mapping[str, str]
-    per_field: Mapping[str, Sequence[str]] = field(default_factory=dict)
-
-    def order(self, name: str) -> Sequence[str]:
-        return self.per_field.get(name, self.identity)
 
 
 @dataclass
@@ -63,24 +59,15 @@ def _usable(fact: SourceFact, name: str, value: Any) -> bool:
     return True
 
 
-def pick(facts: Iterable[SourceFact], name: str, order: Sequence[str],
-         key: str | None = None) -> tuple[Any, SourceFact] | None:
-    """The surviving value of field `name` (read from `key`, default `name`)."""
+def _ordered(facts: Iterable[SourceFact], order: Sequence[str]) -> list[SourceFact]:
+    """Facts from the sources in `order`, best source first, within one source the
+    record seen last (then the newest id) first: a field survives from the first fact
+    that has a usable value."""
     rank = {source: i for i, source in enumerate(order)}
-    field_name = key or name
-    options = [(rank[fact.source], fact, fact.values.get(field_name)) for fact in facts
-               if fact.source in rank and _usable(fact, name, fact.values.get(field_name))]
-    return _winner(options)
-
-
-def _winner(options: list[tuple[int, SourceFact, Any]]) -> tuple[Any, SourceFact] | None:
-    """The best-ranked source; within it the record seen last (then the newest id)."""
-    if not options:
-        return None
-    top = min(rank for rank, _, _ in options)
-    _, fact, value = max((o for o in options if o[0] == top),
-                         key=lambda o: (o[1].seen_at, o[1].record_id))
-    return value, fact
+    ordered = sorted((f for f in facts if f.source in rank),
+                     key=lambda f: (f.seen_at, f.record_id), reverse=True)
+    ordered.sort(key=lambda f: rank[f.source])  # stable: keeps the latest first
+    return ordered
 
 
 def golden_person(facts: Sequence[SourceFact], rules: SurvivorshipRules,
@@ -89,25 +76,13 @@ def golden_person(facts: Sequence[SourceFact], rules: SurvivorshipRules,
     `residence` is the village code each DTKS household key lives in."""
     values: dict[str, Any] = {}
     lineage: dict[str, dict[str, Any]] = {}
-    shared = [name for name in IDENTITY_FIELDS if name not in rules.per_field]
-    # One ordering serves every field that follows the identity order: best source
-    # first, then the record seen last; each field takes the first usable value.
-    rank = {source: i for i, source in enumerate(rules.identity)}
-    ordered = sorted((f for f in facts if f.source in rank),
-                     key=lambda f: (f.seen_at, f.record_id), reverse=True)
-    ordered.sort(key=lambda f: rank[f.source])
-    for name in shared:
+    ordered = _ordered(facts, rules.identity)
+    for name in IDENTITY_FIELDS:
         for fact in ordered:
             value = fact.values.get(name)
             if _usable(fact, name, value):
                 values[name], lineage[name] = value, _lineage(fact)
                 break
-    for name in IDENTITY_FIELDS:
-        if name in rules.per_field:
-            chosen = pick(facts, name, rules.order(name))
-            if chosen is not None:
-                values[name], winner = chosen
-                lineage[name] = _lineage(winner)
     values.setdefault("alive", True)
     if "name" in lineage:  # the normalised form of the same record's name, if it has one
         winner = next(f for f in facts if f.record_id == lineage["name"]["record_id"])
@@ -122,14 +97,12 @@ def golden_person(facts: Sequence[SourceFact], rules: SurvivorshipRules,
 
 def _residence(facts: Sequence[SourceFact], rules: SurvivorshipRules,
                residence: Mapping[str, Any]) -> tuple[Any, SourceFact] | None:
-    rank = {source: i for i, source in enumerate(rules.residence)}
-    options = []
-    for fact in facts:
+    for fact in _ordered(facts, rules.residence):
         village = fact.values.get("village_code") or residence.get(
             fact.values.get("household_key") or "")
-        if fact.source in rank and village:
-            options.append((rank[fact.source], fact, village))
-    return _winner(options)
+        if village:
+            return village, fact
+    return None
 
 
 @dataclass(frozen=True)
