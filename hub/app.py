@@ -24,6 +24,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hub.access.audit import AuditWriter
+from hub.access.clients import ClientStore
+from hub.access.documents import DocumentStore
 from hub.config import HubSettings, get_settings
 from hub.db.engine import create_engine
 from hub.schema import build_schema
@@ -96,7 +99,10 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
         max_overflow=database.max_overflow,
     )
     metrics = Metrics()
-    graphql = GraphQLEndpoint(build_schema(), engine, settings)
+    audit = AuditWriter(engine, flush_seconds=settings.access.audit_flush_seconds)
+    clients = ClientStore(engine, cache_seconds=settings.access.auth_cache_seconds)
+    graphql = GraphQLEndpoint(build_schema(), engine, settings, clients=clients,
+                              documents=DocumentStore(engine), audit=audit)
 
     async def healthz(_: Request) -> Response:
         try:
@@ -129,6 +135,7 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
         finally:
             if jobs is not None:
                 await jobs.stop()
+            await audit.close()
             if owns_engine:
                 await engine.dispose()
 
@@ -144,4 +151,6 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
 
     app.state.engine = engine
     app.state.settings = settings
+    app.state.audit = audit
+    app.state.clients = clients
     return app

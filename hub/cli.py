@@ -13,6 +13,7 @@ import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from hub.access.commands import audit_app, clients_app, documents_app
 from hub.config import HubSettings, SettingsError, load_settings
 from hub.sync.filelink import ROLES as FILE_LINK_ROLES
 
@@ -23,6 +24,9 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema management (Alembic migrations).")
 app.add_typer(db_app, name="db")
+app.add_typer(clients_app, name="clients")
+app.add_typer(documents_app, name="documents")
+app.add_typer(audit_app, name="audit")
 console = Console()
 
 
@@ -409,6 +413,33 @@ def sync(
         raise typer.Exit(1)
 
 
+DEMO_CLIENT = "demo-dinsos"
+
+
+def _demo_key(settings: HubSettings, regency: str) -> str:
+    """A DISTRICT key for the demo's regency: the client is made once, and each demo
+    run rotates its key (keys are stored hashed, so an old one cannot be shown again)."""
+    from hub.access.clients import ClientError, ClientStore
+    from hub.access.roles import Role
+    from hub.db.engine import create_engine
+
+    async def run() -> str:
+        engine = create_engine(settings.database.url)
+        store = ClientStore(engine)
+        try:
+            try:
+                return await store.rotate(DEMO_CLIENT)
+            except ClientError:
+                _, key = await store.create(
+                    DEMO_CLIENT, Role.DISTRICT, regions=[regency],
+                    legal_basis="Permensos 15/2018 (SLRT)", purpose="demo with simulated data")
+                return key
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
 @app.command()
 def demo(
     households: Annotated[int | None, typer.Option(min=1, help="Size of the district.")] = None,
@@ -438,9 +469,14 @@ def demo(
     }
     settings = settings.model_copy(update={"connectors": simulated})
     _sync(settings, None, full=False)
+    key = _demo_key(settings, pop.regency)
     url = f"http://{host or settings.server.host}:{port or settings.server.port}/graphql"
     console.rule("SLRT Hub demo")
     console.print(f"GraphQL and GraphiQL: [bold]{url}[/bold]  (Ctrl+C to stop)\n")
+    console.print("Every request needs an API key. This one is the district's "
+                  f"(DISTRICT, {pop.regency}); in GraphiQL open Headers and paste:")
+    console.print(f'{{"Authorization": "Bearer {key}"}}\n', highlight=False, markup=False,
+                  soft_wrap=True)
     console.print("Try these in GraphiQL:\n", style="dim")
     console.print(example_queries(population, pop.regency), highlight=False, markup=False)
     try:

@@ -164,6 +164,26 @@ class ScheduleSettings(_Section):
         return value
 
 
+class AccessSettings(_Section):
+    """Authentication cache, abuse limits and audit writing."""
+
+    # A verified key is trusted this long before the register is read again: the
+    # time a revoked key may still work on a replica.
+    auth_cache_seconds: float = Field(5.0, ge=0, le=300)
+    # Requests per minute per client, unless the client's registration says otherwise.
+    rate_per_minute: int = Field(600, ge=1)
+    # Whether clients (other than PARTNER) may read the schema by introspection.
+    introspection: bool = True
+    max_depth: int = Field(10, ge=2, le=100)
+    max_aliases: int = Field(30, ge=0, le=1000)
+    max_tokens: int = Field(5000, ge=100, le=1_000_000)
+    # Cost = object fields fetched, each times its page size (see hub/access/cost.py).
+    max_cost: int = Field(50_000, ge=1)
+    max_body_bytes: int = Field(1_000_000, ge=1024, le=100_000_000)
+    # Audit entries are written in groups this often (off the request path).
+    audit_flush_seconds: float = Field(0.05, gt=0, le=10)
+
+
 class HubSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -180,6 +200,7 @@ class HubSettings(BaseSettings):
     survivorship: SurvivorshipSettings = SurvivorshipSettings()
     findings: FindingSettings = FindingSettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    access: AccessSettings = AccessSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -4,8 +4,10 @@ import re
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
+import pytest
 from typer.testing import CliRunner
 
 from hub.cli import app
@@ -57,10 +59,10 @@ def test_db_upgrade_then_load(tmp_path, monkeypatch, small_population):
     assert re.search(r"Loaded 400 households", result.output)
 
 
-def _graphql(url: str, query: str) -> dict:
+def _graphql(url: str, query: str, key: str) -> dict:
     request = urllib.request.Request(
         url, data=json.dumps({"query": query}).encode(),
-        headers={"content-type": "application/json"},
+        headers={"content-type": "application/json", "authorization": f"Bearer {key}"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)
@@ -101,22 +103,29 @@ def test_demo_serves_the_example_queries_it_prints(tmp_path):
         assert re.search(r"persons_touched\s*│\s*\d+", output), output  # reconciled
         queries = re.findall(r"^query \w+ \{.*?^\}", output, flags=re.S | re.M)
         assert len(queries) == 3, output
+        key = re.search(r'"Authorization": "Bearer (slrt_\S+)"', output).group(1)
         for _ in range(100):
             try:
                 urllib.request.urlopen(url.replace("/graphql", "/healthz"), timeout=1)
                 break
             except OSError:
                 time.sleep(0.1)
+        # Without the key nothing runs.
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(
+                url, data=json.dumps({"query": queries[0]}).encode(),
+                headers={"content-type": "application/json"}), timeout=10)
+        assert refused.value.code == 401
         for query in queries:
-            body = _graphql(url, query)
+            body = _graphql(url, query, key)
             assert "errors" not in body, (query, body)
-        person = _graphql(url, queries[0])["data"]["person"]
+        person = _graphql(url, queries[0], key)["data"]["person"]
         assert person["name"]
         assert person["household"]["members"]
         assert {e["field"] for e in person["lineage"]} >= {"name", "birthDate"}
-        findings = _graphql(url, queries[1])["data"]
+        findings = _graphql(url, queries[1], key)["data"]
         assert findings["findingCounts"]
-        poorest = _graphql(url, queries[2])["data"]
+        poorest = _graphql(url, queries[2], key)["data"]
         # Golden households are KKs built from the agencies' records: close to the 120
         # the generator made (a family DTKS alone knows, without a KK, counts apart).
         assert 110 <= poorest["region"]["statistics"]["households"] <= 130

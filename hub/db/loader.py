@@ -13,7 +13,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.db.engine import session_factory
@@ -88,6 +88,10 @@ async def load_population(
                 counts[name] += len(batch)
                 if progress:
                     progress(name, len(batch))
+        # Each person's region for access control: their household's village.
+        await session.execute(update(Person).values(region_code=select(
+            Household.village_code).where(Household.id == Person.household_id)
+            .scalar_subquery()))
     if engine.dialect.name == "postgresql":
         # Fresh statistics, committed (an uncommitted ANALYZE is rolled back with its
         # transaction), so the planner knows a NIK matches one row, not fifty.

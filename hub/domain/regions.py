@@ -159,3 +159,17 @@ def catalog() -> RegionCatalog:
             )
             regions[code] = Region(code, region.name, region.level, None, None, kids)
     return RegionCatalog(provinces, regions)
+
+
+def person_region(household_village: str | None, own_village: str | None,
+                  nik: str | None) -> str | None:
+    """Where a person counts for access control: their household's village, else the
+    village their own records give, else the kecamatan their NIK was issued in (its
+    first six digits), so that a person no household holds yet is still in a region."""
+    if household_village:
+        return household_village
+    if own_village:
+        return own_village
+    if nik and len(nik) == 16 and nik.isdigit() and nik[4:6] != "00":
+        return f"{nik[0:2]}.{nik[2:4]}.{nik[4:6]}"
+    return None

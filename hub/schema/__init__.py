@@ -5,14 +5,15 @@ from __future__ import annotations
 import strawberry
 from strawberry.extensions import ParserCache, ValidationCache
 
+from hub.schema.audit import AuditQuery
 from hub.schema.executor import HubSchema
 from hub.schema.query import RegistryQuery
 from hub.schema.reconciliation import Mutation, ReconciliationQuery
 
 
 @strawberry.type
-class Query(RegistryQuery, ReconciliationQuery):
-    """Everything readable: the unified registry and its reconciliation."""
+class Query(RegistryQuery, ReconciliationQuery, AuditQuery):
+    """Everything readable: the unified registry, its reconciliation and the audit."""
 
 
 def build_schema() -> HubSchema:

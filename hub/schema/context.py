@@ -1,5 +1,6 @@
-"""Per-request context: a fresh set of DataLoaders, so one request's cache never serves
-another's (and, once access control lands, never another client's)."""
+"""Per-request context: who is asking, the audit facts the request gathers, and a fresh
+set of DataLoaders, so one request's cache never serves another's (or another
+client's)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.access.audit import AuditEvent
+from hub.access.roles import Principal
 from hub.config import HubSettings
 from hub.schema.loaders import Loaders
 
@@ -16,6 +19,8 @@ from hub.schema.loaders import Loaders
 class HubContext:
     engine: AsyncEngine
     settings: HubSettings
+    principal: Principal
+    audit: AuditEvent
     request: Any = None
     response: Any = None
     loaders: Loaders = field(init=False)

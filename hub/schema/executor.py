@@ -13,7 +13,7 @@ are validation rules, which the cache runs once per document.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from inspect import isawaitable
@@ -26,17 +26,22 @@ from graphql import (
     ExecutionResult,
     GraphQLError,
     OperationDefinitionNode,
+    TypeInfo,
+    TypeInfoVisitor,
+    Visitor,
     execute,
     get_operation_ast,
     parse,
     specified_rules,
     validate,
+    visit,
 )
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext
 
+from hub.access.roles import Role
 from hub.schema.errors import should_mask
 
 logger = logging.getLogger("hub.graphql")
@@ -59,39 +64,79 @@ def log_errors(errors: Iterable[GraphQLError]) -> None:
             logger.debug("request error: %s", error.message)
 
 
+# Types whose fields are personal data (UU PDP): selecting any of them makes a read
+# that the audit log records, with the fields named.
+PERSONAL_TYPES = frozenset({
+    "Person", "Household", "Enrollment", "Finding", "ReviewTask", "SourceRecord",
+    "LineageEntry", "AuditAccess",
+})
+
+
 @dataclass(frozen=True, slots=True)
 class PreparedDocument:
-    """A parsed document and what validation said of it; cached per query text."""
+    """A parsed document and what validation said of it; cached per query text and
+    role. `personal_fields` are the personal-data fields it selects (`Person.nik`)."""
 
     document: DocumentNode | None
     errors: tuple[GraphQLError, ...]
+    personal_fields: tuple[str, ...] = ()
 
     def operation(self, name: str | None) -> OperationDefinitionNode | None:
         return get_operation_ast(self.document, name) if self.document else None
 
 
+class _Coordinates(Visitor):
+    def __init__(self, type_info: TypeInfo) -> None:
+        super().__init__()
+        self.type_info = type_info
+        self.found: set[str] = set()
+
+    def enter_field(self, node: Any, *_: Any) -> None:
+        parent = self.type_info.get_parent_type()
+        if parent is not None and parent.name in PERSONAL_TYPES:
+            self.found.add(f"{parent.name}.{node.name.value}")
+
+
+def personal_fields(schema: Any, document: DocumentNode) -> tuple[str, ...]:
+    type_info = TypeInfo(schema)
+    collector = _Coordinates(type_info)
+    visit(document, TypeInfoVisitor(type_info, collector))
+    return tuple(sorted(collector.found))
+
+
+RulesFor = Callable[[Role], Iterable[type[ASTValidationRule]]]
+
+
 class DocumentCache:
-    """Parse and validate each distinct query text once. Agency apps send the same few
-    documents over and over; the bound keeps a flood of distinct texts from growing it."""
+    """Parse and validate each distinct query text once per role (the role decides
+    which fields exist for it). Agency apps send the same few documents over and over;
+    the bound keeps a flood of distinct texts from growing it."""
 
     def __init__(
         self,
         schema: strawberry.Schema,
-        extra_rules: Iterable[type[ASTValidationRule]] = (),
+        rules_for: RulesFor = lambda _: (),
         maxsize: int = 1024,
+        max_tokens: int | None = None,
     ) -> None:
         self._schema = schema._schema
-        self._rules = (
-            *specified_rules, MaybeNullValidationRule, OneOfInputValidationRule, *extra_rules,
-        )
+        self._rules = (*specified_rules, MaybeNullValidationRule, OneOfInputValidationRule)
+        self._rules_for = rules_for
+        self._max_tokens = max_tokens
         self.prepare = lru_cache(maxsize=maxsize)(self._prepare)
 
-    def _prepare(self, query: str) -> PreparedDocument:
+    def _prepare(self, query: str, role: Role) -> PreparedDocument:
         try:
-            document = parse(query)
+            document = parse(query, max_lexical_tokens=self._max_tokens,
+                             max_comments=self._max_tokens)
         except GraphQLError as error:
             return PreparedDocument(None, (error,))
-        return PreparedDocument(document, tuple(validate(self._schema, document, self._rules)))
+        errors = validate(self._schema, document, self._rules)
+        if not errors:  # the role's rules presume a document valid against the schema
+            errors = validate(self._schema, document, tuple(self._rules_for(role)))
+        if errors:
+            return PreparedDocument(document, tuple(errors))
+        return PreparedDocument(document, (), personal_fields(self._schema, document))
 
 
 async def execute_prepared(
@@ -101,6 +146,7 @@ async def execute_prepared(
     context: Any,
     variables: dict[str, Any] | None,
     operation_name: str | None,
+    middleware: Any = None,
 ) -> ExecutionResult:
     """Execute a validated document against the strawberry schema."""
     result = execute(
@@ -111,6 +157,7 @@ async def execute_prepared(
         operation_name=operation_name,
         executor_class=schema.execution_context_class,
         is_awaitable=optimized_is_awaitable,
+        middleware=middleware,
     )
     if isawaitable(result):
         result = await result

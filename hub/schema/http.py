@@ -13,38 +13,65 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import OperationType
+from graphql import OperationDefinitionNode, OperationType
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.http.ides import get_graphql_ide_html
 
+from hub.access import keys
+from hub.access.audit import AuditEvent, AuditWriter
+from hub.access.clients import ClientStore
+from hub.access.cost import CostModel, operation_cost
+from hub.access.documents import DocumentStore, document_hash, hash_of_id
+from hub.access.guard import ScopeGuard
+from hub.access.ratelimit import RateLimiter
+from hub.access.roles import Principal, Role
+from hub.access.rules import rules_for
 from hub.config import HubSettings
 from hub.schema.context import HubContext
 from hub.schema.errors import format_error
-from hub.schema.executor import DocumentCache, HubSchema, execute_prepared
+from hub.schema.executor import DocumentCache, HubSchema, PreparedDocument, execute_prepared
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
-MAX_BODY_BYTES = 1_000_000
+PURPOSE_HEADER = "x-purpose"
 
 
 class RequestProblem(Exception):
     """The HTTP request itself is wrong; answered before any GraphQL runs."""
 
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None,
+                 code: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.headers = headers or {}
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
 class GraphQLParams:
-    query: str
+    query: str | None
     variables: dict[str, Any] | None
     operation_name: str | None
     extensions: dict[str, Any] | None
+    document_id: str | None = None
+
+    def persisted_hash(self) -> str | None:
+        """The trusted document the request names, if it names one."""
+        if self.document_id is not None:
+            digest = hash_of_id(self.document_id)
+            if digest is None:
+                raise RequestProblem(400, "documentId must be 'sha256:' and 64 hex digits")
+            return digest
+        persisted = (self.extensions or {}).get("persistedQuery")
+        if isinstance(persisted, dict) and persisted.get("sha256Hash") is not None:
+            digest = hash_of_id(str(persisted["sha256Hash"]))
+            if digest is None:
+                raise RequestProblem(400, "persistedQuery.sha256Hash must be 64 hex digits")
+            return digest
+        return None
 
 
 def negotiate(accept: str | None) -> str | None:
@@ -88,9 +115,12 @@ def params_from_mapping(data: Any, *, from_query_string: bool = False) -> GraphQ
     if not isinstance(data, dict):
         raise RequestProblem(400, "the request body must be a JSON object")
     query = data.get("query")
-    if query is None:
+    document_id = data.get("documentId")
+    if document_id is not None and not isinstance(document_id, str):
+        raise RequestProblem(400, "documentId must be a string")
+    if query is None and document_id is None and not _names_persisted(data, from_query_string):
         raise RequestProblem(400, "the query parameter is missing")
-    if not isinstance(query, str):
+    if query is not None and not isinstance(query, str):
         raise RequestProblem(400, "query must be a string")
     operation_name = data.get("operationName")
     if operation_name is not None and not isinstance(operation_name, str):
@@ -104,7 +134,15 @@ def params_from_mapping(data: Any, *, from_query_string: bool = False) -> GraphQ
         variables=_object_or_none(variables, "variables"),
         operation_name=operation_name or None,
         extensions=_object_or_none(extensions, "extensions"),
+        document_id=document_id,
     )
+
+
+def _names_persisted(data: dict[str, Any], from_query_string: bool) -> bool:
+    extensions = data.get("extensions")
+    if from_query_string and isinstance(extensions, str):
+        extensions = _json_param(extensions, "extensions")
+    return isinstance(extensions, dict) and isinstance(extensions.get("persistedQuery"), dict)
 
 
 def _json_param(value: str | None, name: str) -> Any:
@@ -116,7 +154,7 @@ def _json_param(value: str | None, name: str) -> Any:
         raise RequestProblem(400, f"{name} is not valid JSON") from None
 
 
-async def read_post(request: Request) -> GraphQLParams:
+async def read_post(request: Request, max_bytes: int) -> GraphQLParams:
     content_type = request.headers.get("content-type")
     if not content_type:
         raise RequestProblem(415, "POST needs Content-Type: application/json")
@@ -127,9 +165,14 @@ async def read_post(request: Request) -> GraphQLParams:
         name, _, value = param.partition("=")
         if name == "charset" and value.strip('"') not in {"utf-8", "utf8"}:
             raise RequestProblem(415, f"unsupported charset {value!r}; send utf-8")
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise RequestProblem(413, f"request body is over {MAX_BODY_BYTES} bytes")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise RequestProblem(413, f"the request body is over {max_bytes} bytes")
+    body = bytearray()
+    async for chunk in request.stream():  # stop reading as soon as it is too big
+        body += chunk
+        if len(body) > max_bytes:
+            raise RequestProblem(413, f"the request body is over {max_bytes} bytes")
     if not body:
         raise RequestProblem(400, "the request body is empty")
     try:
@@ -142,15 +185,31 @@ async def read_post(request: Request) -> GraphQLParams:
 
 
 class GraphQLEndpoint:
-    """An ASGI endpoint serving one strawberry schema over HTTP."""
+    """An ASGI endpoint serving one strawberry schema over HTTP, to authenticated
+    clients, within their role's limits, with every personal-data read audited."""
 
     def __init__(
-        self, schema: HubSchema, engine: AsyncEngine, settings: HubSettings
+        self, schema: HubSchema, engine: AsyncEngine, settings: HubSettings, *,
+        clients: ClientStore, documents: DocumentStore, audit: AuditWriter,
     ) -> None:
         self.schema = schema
         self.engine = engine
         self.settings = settings
-        self.documents = DocumentCache(schema)
+        access = settings.access
+        self.access = access
+        self.documents = DocumentCache(
+            schema,
+            lambda role: rules_for(role, introspection=access.introspection,
+                                   max_depth=access.max_depth, max_aliases=access.max_aliases),
+            max_tokens=access.max_tokens,
+        )
+        self.clients = clients
+        self.trusted = documents
+        self.audit = audit
+        self.limiter = RateLimiter()
+        self.guard = ScopeGuard()
+        self.cost_model = CostModel(default_page=min(50, settings.server.max_page_size),
+                                    max_page=settings.server.max_page_size)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -167,16 +226,60 @@ class GraphQLEndpoint:
             return _plain(406, f"cannot answer in any type of Accept; offer {GRAPHQL_RESPONSE}"
                           f" or {JSON}")
         try:
+            principal = await self.authenticate(request)
             if request.method == "GET":
                 params = params_from_mapping(dict(request.query_params), from_query_string=True)
             else:
-                params = await read_post(request)
-            return await self.execute(request, params, media)
+                params = await read_post(request, self.access.max_body_bytes)
+            query = await self.document_text(params, principal)
+            return await self.execute(request, params, query, principal, media)
         except RequestProblem as problem:
             return _problem(problem, media)
 
-    async def execute(self, request: Request, params: GraphQLParams, media: str) -> Response:
-        prepared = self.documents.prepare(params.query)
+    async def authenticate(self, request: Request) -> Principal:
+        token = keys.bearer_token(request.headers.get("authorization"))
+        challenge = {"WWW-Authenticate": 'Bearer realm="slrt-hub"'}
+        if token is None:
+            raise RequestProblem(401, "authentication required: send Authorization: Bearer "
+                                 "<API key> (keys are issued with `slrt-hub clients create`)",
+                                 challenge, code="UNAUTHENTICATED")
+        principal = await self.clients.authenticate(token)
+        if principal is None:
+            raise RequestProblem(401, "the API key is not valid (unknown, rotated or revoked)",
+                                 {**challenge, "WWW-Authenticate":
+                                  'Bearer realm="slrt-hub", error="invalid_token"'},
+                                 code="UNAUTHENTICATED")
+        per_minute = principal.rate_per_minute or self.access.rate_per_minute
+        wait = self.limiter.take(principal.client_id, per_minute)
+        if wait is not None:
+            raise RequestProblem(429, f"rate limit of {per_minute} requests per minute "
+                                 f"exceeded; retry in {wait:.1f} s",
+                                 {"Retry-After": str(max(1, round(wait)))}, code="RATE_LIMITED")
+        return principal
+
+    async def document_text(self, params: GraphQLParams, principal: Principal) -> str:
+        """The query to run: the text sent, or the trusted document named. A PARTNER
+        client may run only trusted documents."""
+        digest = params.persisted_hash()
+        if digest is not None:
+            stored = await self.trusted.get(digest)
+            if stored is None:
+                raise RequestProblem(404, f"no trusted document with hash {digest}",
+                                     code="PERSISTED_QUERY_NOT_FOUND")
+            if params.query is not None and document_hash(params.query) != digest:
+                raise RequestProblem(400, "the query sent does not match its hash")
+            return stored
+        assert params.query is not None
+        if principal.role is Role.PARTNER and await self.trusted.get(
+                document_hash(params.query)) is None:
+            raise RequestProblem(403, "PARTNER clients may run only registered operations: "
+                                 "send documentId (sha256:<hash>) of a trusted document",
+                                 code="TRUSTED_DOCUMENT_REQUIRED")
+        return params.query
+
+    async def execute(self, request: Request, params: GraphQLParams, query: str,
+                      principal: Principal, media: str) -> Response:
+        prepared = self.documents.prepare(query, principal.role)
         if prepared.errors:
             body = {"errors": [format_error(error) for error in prepared.errors]}
             return _result(media, body, request_error=True)
@@ -193,12 +296,24 @@ class GraphQLEndpoint:
                 405, f"{operation.operation.value} operations need POST", {"Allow": "POST"}
             )
         assert prepared.document is not None
+        cost = operation_cost(self.schema._schema, prepared.document, operation,
+                              params.variables, self.cost_model)
+        cost_report = {"cost": {"requested": cost, "maximum": self.access.max_cost}}
+        if cost > self.access.max_cost:
+            error = {"message": f"the query would cost {cost}; the maximum is "
+                     f"{self.access.max_cost} (ask for smaller pages with `first`)",
+                     "extensions": {"code": "COST_LIMIT"}}
+            return _result(media, {"errors": [error], "extensions": cost_report},
+                           request_error=True)
+        event = self._audit_event(request, params, principal, prepared, operation)
         result = await execute_prepared(
             self.schema,
             prepared.document,
-            context=HubContext(engine=self.engine, settings=self.settings, request=request),
+            context=HubContext(engine=self.engine, settings=self.settings, principal=principal,
+                               audit=event, request=request),
             variables=params.variables,
             operation_name=params.operation_name,
+            middleware=[self.guard],
         )
         body: dict[str, Any] = {}
         if result.errors:
@@ -210,9 +325,28 @@ class GraphQLEndpoint:
         )
         if not request_error:
             body["data"] = result.data
-        if result.extensions:
-            body["extensions"] = result.extensions
+        body["extensions"] = {**(result.extensions or {}), **cost_report}
+        if not request_error and (event.subjects or event.operation_type != "query"
+                                  or prepared.personal_fields):
+            event.outcome = "errors" if result.errors else "ok"
+            self.audit.record(event)
         return _result(media, body, request_error=request_error)
+
+    @staticmethod
+    def _audit_event(request: Request, params: GraphQLParams, principal: Principal,
+                     prepared: PreparedDocument, operation: OperationDefinitionNode
+                     ) -> AuditEvent:
+        purpose = (request.headers.get(PURPOSE_HEADER)
+                   or (params.extensions or {}).get("purpose") or principal.purpose)
+        kind = operation.operation.value
+        return AuditEvent(
+            principal=principal, purpose=str(purpose)[:500], operation_type=kind,
+            operation=operation.name.value if operation.name else None,
+            root_fields=sorted({s.name.value for s in operation.selection_set.selections
+                                if hasattr(s, "name") and s.name is not None}),
+            fields=list(prepared.personal_fields),
+            variables=params.variables if kind != "query" else None,
+        )
 
 
 def _result(media: str, body: dict[str, Any], *, request_error: bool) -> Response:
@@ -225,7 +359,10 @@ def _result(media: str, body: dict[str, Any], *, request_error: bool) -> Respons
 
 
 def _problem(problem: RequestProblem, media: str) -> Response:
-    body = json.dumps({"errors": [{"message": str(problem)}]}, separators=(",", ":"))
+    error: dict[str, Any] = {"message": str(problem)}
+    if problem.code:
+        error["extensions"] = {"code": problem.code}
+    body = json.dumps({"errors": [error]}, separators=(",", ":"))
     return Response(
         body,
         status_code=problem.status,

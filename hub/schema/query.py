@@ -14,7 +14,7 @@ from hub.domain.regions import InvalidRegionCode, normalize_region_code
 from hub.schema.errors import BadUserInput
 from hub.schema.loaders import fetch_all
 from hub.schema.pagination import decode_cursor, encode_cursor, page_size
-from hub.schema.statistics import in_region
+from hub.schema.statistics import in_regions
 from hub.schema.types import (
     Household,
     HouseholdConnection,
@@ -84,7 +84,7 @@ class RegistryQuery:
         if desil is not None and not 1 <= desil <= 10:
             raise BadUserInput(f"desil is 1 to 10, got {desil}", argument="desil")
         limit = page_size(first, DEFAULT_PAGE, info.context.settings.server.max_page_size)
-        conditions = [in_region(code)]
+        conditions = [in_regions(info.context.principal.scope.within(code))]
         if desil is not None:
             conditions.append(HouseholdRow.desil == desil)
         order = (HouseholdRow.village_code, HouseholdRow.id)
@@ -123,6 +123,9 @@ class RegistryQuery:
     @strawberry.field(description="Regencies (kabupaten/kota) this hub holds data for.")
     async def regencies(self, info: HubInfo) -> list[Region]:
         with_households = select(func.substr(HouseholdRow.village_code, 1, 5)).distinct()
+        visible = info.context.principal.scope.condition(HouseholdRow.village_code)
+        if visible is not None:
+            with_households = with_households.where(visible)
         statement = (
             select(RegionRow.__table__)
             .where(RegionRow.code.in_(with_households))

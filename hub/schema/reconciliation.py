@@ -65,6 +65,19 @@ def _region_filter(column: Any, code: str) -> Any:
     return (column == code) | column.like(f"{code}.%")
 
 
+def _visible(info: HubInfo, statement: Any, region_column: Any,
+             owner_column: Any | None = None) -> Any:
+    """Only the rows the client's regions (and, for an agency, ownership) allow, so
+    pages and counts are right; the guard checks each object again on the way out."""
+    principal = info.context.principal
+    condition = principal.scope.condition(region_column)
+    if condition is not None:
+        statement = statement.where(condition)
+    if owner_column is not None and principal.agency is not None:
+        statement = statement.where(owner_column == principal.agency)
+    return statement
+
+
 @strawberry.type(description="Where agencies disagree, or someone eligible is not covered.")
 class Finding:
     id: strawberry.ID
@@ -229,7 +242,8 @@ class ReconciliationQuery:
                        first: int | None = None, after: str | None = None
                        ) -> FindingConnection:
         limit = page_size(first, DEFAULT_PAGE, info.context.settings.server.max_page_size)
-        statement = select(FindingRow.__table__)
+        statement = _visible(info, select(FindingRow.__table__), FindingRow.region_code,
+                             FindingRow.owner_agency)
         if kind is not None:
             statement = statement.where(FindingRow.kind == kind.value)
         if region:
@@ -255,6 +269,7 @@ class ReconciliationQuery:
                      .order_by(FindingRow.region_code, FindingRow.kind))
         if region:
             statement = statement.where(_region_filter(FindingRow.region_code, region))
+        statement = _visible(info, statement, FindingRow.region_code, FindingRow.owner_agency)
         async with info.context.engine.connect() as conn:
             rows = (await conn.execute(statement)).all()
         return [FindingCount(region_code=r, kind=k, open=n) for r, k, n in rows]
@@ -264,7 +279,8 @@ class ReconciliationQuery:
                            region: str | None = None, first: int | None = None,
                            after: str | None = None) -> list[ReviewTask]:
         limit = page_size(first, DEFAULT_PAGE, info.context.settings.server.max_page_size)
-        statement = select(ReviewTaskRow.__table__).where(ReviewTaskRow.status == status)
+        statement = _visible(info, select(ReviewTaskRow.__table__).where(
+            ReviewTaskRow.status == status), ReviewTaskRow.region_code)
         if region:
             statement = statement.where(_region_filter(ReviewTaskRow.region_code, region))
         if after:
@@ -334,10 +350,10 @@ class Mutation:
 
     @strawberry.mutation(description="Close a finding with the reason (it stays closed "
                          "unless its evidence changes).")
-    async def resolve_finding(self, info: HubInfo, id: strawberry.ID, reason: str,
-                              steward: str) -> Finding:
+    async def resolve_finding(self, info: HubInfo, id: strawberry.ID, reason: str) -> Finding:
+        await _require_finding(info, _id(id, "id"))
         try:
-            await _steward(info).resolve_finding(_id(id, "id"), reason, steward)
+            await _steward(info).resolve_finding(_id(id, "id"), reason, _who(info))
         except StewardError as error:
             raise _steward_error(error) from None
         rows = await fetch_all(info.context.engine, select(FindingRow.__table__).where(
@@ -347,44 +363,94 @@ class Mutation:
     @strawberry.mutation(description="Settle a review task: LINK puts the record into the "
                          "candidate person, NOT_LINK keeps them apart for good.")
     async def resolve_review_task(self, info: HubInfo, id: strawberry.ID,
-                                  decision: ReviewDecision, steward: str,
-                                  reason: str | None = None) -> str:
+                                  decision: ReviewDecision, reason: str | None = None) -> str:
+        await _require_review_task(info, _id(id, "id"))
         try:
             return await _steward(info).resolve_review(
-                _id(id, "id"), decision is ReviewDecision.LINK, steward, reason)
+                _id(id, "id"), decision is ReviewDecision.LINK, _who(info), reason)
         except StewardError as error:
             raise _steward_error(error) from None
 
     @strawberry.mutation(description="Put a source record into a person, pinned.")
     async def link_record(self, info: HubInfo, record_id: strawberry.ID,
-                          person_id: strawberry.ID, steward: str,
-                          reason: str | None = None) -> Person:
+                          person_id: strawberry.ID, reason: str | None = None) -> Person:
+        await _require_record(info, _id(record_id, "recordId"))
+        await _require_persons(info, [_id(person_id, "personId")])
         return await _person_after(info, lambda s: s.link(
-            _id(record_id, "recordId"), _id(person_id, "personId"), steward, reason))
+            _id(record_id, "recordId"), _id(person_id, "personId"), _who(info), reason))
 
     @strawberry.mutation(description="Take a record out of its person into a new one.")
-    async def unlink_record(self, info: HubInfo, record_id: strawberry.ID, steward: str,
+    async def unlink_record(self, info: HubInfo, record_id: strawberry.ID,
                             reason: str | None = None) -> Person:
-        return await _person_after(info, lambda s: s.unlink(_id(record_id, "recordId"), steward,
-                                                            reason))
+        await _require_record(info, _id(record_id, "recordId"))
+        return await _person_after(info, lambda s: s.unlink(_id(record_id, "recordId"),
+                                                            _who(info), reason))
 
     @strawberry.mutation(description="Merge person `merge` into person `keep`.")
     async def merge_persons(self, info: HubInfo, keep: strawberry.ID, merge: strawberry.ID,
-                            steward: str, reason: str | None = None) -> Person:
+                            reason: str | None = None) -> Person:
+        await _require_persons(info, [_id(keep, "keep"), _id(merge, "merge")])
         return await _person_after(info, lambda s: s.merge(
-            _id(keep, "keep"), _id(merge, "merge"), steward, reason))
+            _id(keep, "keep"), _id(merge, "merge"), _who(info), reason))
 
     @strawberry.mutation(description="Move some records of a person into a new person.")
     async def split_person(self, info: HubInfo, person_id: strawberry.ID,
-                           record_ids: list[strawberry.ID], steward: str,
-                           reason: str | None = None) -> Person:
+                           record_ids: list[strawberry.ID], reason: str | None = None) -> Person:
+        await _require_persons(info, [_id(person_id, "personId")])
         return await _person_after(info, lambda s: s.split(
-            _id(person_id, "personId"), [_id(r, "recordIds") for r in record_ids], steward,
-            reason))
+            _id(person_id, "personId"), [_id(r, "recordIds") for r in record_ids],
+            _who(info), reason))
 
 
 def _steward(info: HubInfo) -> Steward:
     return Steward(info.context.engine, info.context.settings)
+
+
+def _who(info: HubInfo) -> str:
+    """The steward a decision is recorded under: the authenticated client."""
+    return info.context.principal.name[:80]
+
+
+async def _require_persons(info: HubInfo, ids: list[int]) -> None:
+    """A mutation acts only on persons the client may see; others read as absent."""
+    rows = await fetch_all(info.context.engine, select(PersonRow.id, PersonRow.region_code)
+                           .where(PersonRow.id.in_(ids)))
+    regions = {row["id"]: row["region_code"] for row in rows}
+    scope = info.context.principal.scope
+    for person in ids:
+        if person not in regions or not scope.allows(regions[person]):
+            raise NotFoundError(f"no person {person}")
+        info.context.audit.note("person", person, None)
+
+
+async def _require_record(info: HubInfo, record: int) -> None:
+    rows = await fetch_all(info.context.engine, select(SourceRecordRow.person_id).where(
+        SourceRecordRow.id == record))
+    if not rows:
+        raise NotFoundError(f"no source record {record}")
+    if rows[0]["person_id"] is not None:
+        try:
+            await _require_persons(info, [rows[0]["person_id"]])
+        except NotFoundError:
+            raise NotFoundError(f"no source record {record}") from None
+    elif not info.context.principal.scope.everywhere:
+        raise NotFoundError(f"no source record {record}")
+
+
+async def _require_finding(info: HubInfo, finding: int) -> None:
+    statement = _visible(info, select(FindingRow.subject_id).where(FindingRow.id == finding),
+                         FindingRow.region_code, FindingRow.owner_agency)
+    rows = await fetch_all(info.context.engine, statement)
+    if not rows:
+        raise NotFoundError(f"no finding {finding}")
+    info.context.audit.note("person", rows[0]["subject_id"], None)
+
+
+async def _require_review_task(info: HubInfo, task: int) -> None:
+    statement = _visible(info, select(ReviewTaskRow.candidate_person_id).where(
+        ReviewTaskRow.id == task), ReviewTaskRow.region_code)
+    if not await fetch_all(info.context.engine, statement):
+        raise NotFoundError(f"no review task {task}")
 
 
 async def _person_after(info: HubInfo, action: Any) -> Person:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, distinct, func, select
+from sqlalchemy import and_, case, distinct, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.db.models import Enrollment, Household, Person
@@ -38,7 +38,16 @@ def in_region(code: str):
     return and_(Household.village_code >= low, Household.village_code < high)
 
 
-async def region_statistics(engine: AsyncEngine, code: str) -> Statistics:
+def in_regions(codes: Sequence[str]):
+    """Households under any of these regions (none: no household at all)."""
+    if not codes:
+        return false()
+    return in_region(codes[0]) if len(codes) == 1 else or_(*map(in_region, codes))
+
+
+async def region_statistics(engine: AsyncEngine, codes: Sequence[str]) -> Statistics:
+    """Figures over the households under `codes`: one region, or the parts of one that
+    a region-scoped client may see."""
     living = and_(Person.alive.is_(True))
     per_desil_query = (
         select(
@@ -48,7 +57,7 @@ async def region_statistics(engine: AsyncEngine, code: str) -> Statistics:
         )
         .select_from(Household)
         .outerjoin(Person, and_(Person.household_id == Household.id, living))
-        .where(in_region(code))
+        .where(in_regions(codes))
         .group_by(Household.desil)
         .order_by(Household.desil)
     )
@@ -62,7 +71,7 @@ async def region_statistics(engine: AsyncEngine, code: str) -> Statistics:
         )
         .join(Person, Person.id == Enrollment.person_id)
         .join(Household, Household.id == Person.household_id)
-        .where(in_region(code), Enrollment.status == "ACTIVE", living)
+        .where(in_regions(codes), Enrollment.status == "ACTIVE", living)
         .group_by(Enrollment.program)
         .order_by(Enrollment.program)
     )

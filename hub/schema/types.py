@@ -89,6 +89,7 @@ class Person:
     death_date: date | None
     household_id: strawberry.Private[int | None]
     raw_lineage: strawberry.Private[dict[str, Any] | None] = None
+    region_code: strawberry.Private[str | None] = None
 
     @classmethod
     def from_row(cls, row: RowMapping) -> Person:
@@ -97,6 +98,7 @@ class Person:
             birth_date=row["birth_date"], birth_place=row["birth_place"],
             relation=row["relation"], alive=row["alive"], death_date=row["death_date"],
             household_id=row["household_id"], raw_lineage=row.get("lineage"),
+            region_code=row.get("region_code"),
         )
 
     @strawberry.field(description="For each golden field, the agency record it came from.")
@@ -229,7 +231,9 @@ class Region:
 
     @strawberry.field(description="Households, persons and programme coverage in the region.")
     async def statistics(self, info: HubInfo) -> RegionStatistics:
-        stats = await statistics.region_statistics(info.context.engine, self.code)
+        # A district asking about its province sees its own part of it, no more.
+        codes = info.context.principal.scope.within(self.code)
+        stats = await statistics.region_statistics(info.context.engine, codes)
         return RegionStatistics(
             households=stats.households,
             persons=stats.persons,

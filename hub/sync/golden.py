@@ -22,6 +22,7 @@ from hub.db.models import Enrollment, Household, MatchKey, Person, SourceRecord
 from hub.db.regions import ensure_regions
 from hub.db.statistics import PlannerStatistics
 from hub.domain.names import normalize_name
+from hub.domain.regions import person_region
 from hub.domain.survivorship import (
     Golden,
     ProgramFact,
@@ -109,14 +110,15 @@ class GoldenRecords:
             lap("survivorship")
             households = await self._households(conn, goldens, by_person, dtks)
             lap("households")
-            await self._write_persons(conn, goldens, {p: h[0] for p, h in households.items()})
+            await self._write_persons(conn, goldens, households)
             await self._write_enrollments(conn, batch, programs)
             lap("write")
             lookups = await lookups_for(conn, (f for fs in by_person.values() for f in fs),
                                         self.finding_rules.civil_registry)
             raised = [item for p, g in goldens.items() for item in evaluate(
                 PersonView(p, g, by_person[p], programs[p], households[p][1],
-                           households[p][2] or g.values.get("village_code")),
+                           person_region(households[p][2], g.values.get("village_code"),
+                                         g.values.get("nik"))),
                 lookups, self.finding_rules, today)]
             found += await write_findings(conn, batch, raised)
             for table, rows in (("finding", len(raised)), ("household", len(batch)),
@@ -219,11 +221,13 @@ class GoldenRecords:
         return found
 
     async def _write_persons(self, conn: AsyncConnection, goldens: dict[int, Golden],
-                             households: dict[int, int | None]) -> None:
+                             of: dict[int, HouseholdOf]) -> None:
         rows = []
+        households = {p: h[0] for p, h in of.items()}
         for person, golden in goldens.items():
             v = golden.values
             name = v.get("name") or "?"
+            household = of.get(person)
             rows.append({
                 "id": person, "nik": v.get("nik"), "name": name[:120],
                 "name_normalized": (v.get("name_normalized") or normalize_name(name))[:120],
@@ -232,6 +236,8 @@ class GoldenRecords:
                 "relation": v.get("relation"), "alive": bool(v.get("alive", True)),
                 "death_date": _date(v.get("death_date")), "lineage": golden.lineage,
                 "household_id": households.get(person), "updated_at": _now(),
+                "region_code": person_region(household[2] if household else None,
+                                             v.get("village_code"), v.get("nik")),
             })
         await store.bulk_update(conn, Person.__table__, "id", rows)
         heads = [{"id": households[p], "head_person_id": p} for p, g in goldens.items()

@@ -5,6 +5,6 @@ from tests.schema.helpers import make_client
 
 @pytest.fixture
 async def client(settings_for, loaded_engine):
-    graphql = make_client(settings_for, loaded_engine)
+    graphql = await make_client(settings_for, loaded_engine)
     yield graphql
     await graphql.aclose()

@@ -3,26 +3,36 @@ schema, our database; only the socket is skipped — tests/test_live_server.py c
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.access.clients import ClientStore
+from hub.access.roles import Role
 from hub.app import create_app
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 
 class GraphQLClient:
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, key: str | None = None) -> None:
+        self.app = app
+        self.key = key
+        self.name: str | None = None
+        headers = {"authorization": f"Bearer {key}"} if key else {}
         self.http = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://hub.test"
+            transport=httpx.ASGITransport(app=app), base_url="http://hub.test",
+            headers=headers,
         )
 
     async def post(self, query: str, variables: dict | None = None,
-                   accept: str = GRAPHQL_RESPONSE) -> httpx.Response:
+                   accept: str = GRAPHQL_RESPONSE, **headers: str) -> httpx.Response:
         return await self.http.post(
             "/graphql", json={"query": query, "variables": variables},
-            headers={"accept": accept},
+            headers={"accept": accept, **headers},
         )
 
     async def data(self, query: str, **variables: Any) -> dict[str, Any]:
@@ -41,5 +51,25 @@ class GraphQLClient:
         await self.http.aclose()
 
 
-def make_client(settings, engine) -> GraphQLClient:
-    return GraphQLClient(create_app(settings, engine=engine))
+_names = itertools.count()
+
+
+async def register(engine: AsyncEngine, role: Role = Role.NATIONAL,
+                   regions: Sequence[str] = (), agency: str | None = None,
+                   **options: Any) -> tuple[str, str]:
+    """A registered client of the role (fresh name each time): its name and key."""
+    name = f"test-{role.value.lower()}-{next(_names)}-{id(engine)}"
+    _, key = await ClientStore(engine).create(
+        name, role, regions=regions, agency=agency,
+        legal_basis="Permensos 15/2018 (SLRT)", purpose="tests", **options)
+    return name, key
+
+
+async def make_client(settings, engine, role: Role = Role.NATIONAL,
+                      regions: Sequence[str] = (), agency: str | None = None,
+                      app: Any = None) -> GraphQLClient:
+    """A client of the role talking to the app (a new app unless one is given)."""
+    name, key = await register(engine, role, regions, agency)
+    client = GraphQLClient(app or create_app(settings, engine=engine), key)
+    client.name = name
+    return client

@@ -1,10 +1,14 @@
 """GraphQL over HTTP behaviour that clients depend on, beyond the audit suite."""
 
+import asyncio
+
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from hub.app import create_app
 from hub.config import HubSettings
-from tests.schema.helpers import GRAPHQL_RESPONSE, make_client
+from hub.db.migrate import upgrade
+from tests.schema.helpers import GRAPHQL_RESPONSE, GraphQLClient, make_client
 
 TYPENAME = {"query": "{ __typename }"}
 
@@ -24,7 +28,7 @@ async def test_get_query_with_variables(client):
     )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith(GRAPHQL_RESPONSE)
-    assert response.json() == {"data": {"region": {"name": "Kab. Sragen"}}}
+    assert response.json()["data"] == {"region": {"name": "Kab. Sragen"}}
 
 
 @pytest.mark.parametrize(
@@ -112,10 +116,14 @@ async def test_healthz_and_metrics(client):
 
 
 async def test_database_faults_are_masked_and_healthz_says_unavailable(tmp_path):
-    # A database with no tables: every query fails inside the resolver.
-    url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    # A database that has lost its person table: the query fails inside the resolver.
+    url = f"sqlite+aiosqlite:///{tmp_path / 'broken.db'}"
+    await asyncio.to_thread(upgrade, url)
     engine = create_async_engine(url)
-    client = make_client(HubSettings(database={"url": url}), engine)
+    client = await make_client(HubSettings(database={"url": url}), engine)
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        await conn.exec_driver_sql("DROP TABLE person")
     try:
         response = await client.post('{ person(nik: "3314015208850003") { name } }')
         body = response.json()
@@ -127,7 +135,7 @@ async def test_database_faults_are_masked_and_healthz_says_unavailable(tmp_path)
         await client.aclose()
         await engine.dispose()
     down = create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
-    client = make_client(HubSettings(), down)
+    client = GraphQLClient(create_app(HubSettings(), engine=down))
     try:
         assert (await client.http.get("/healthz")).status_code == 503
     finally:

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.access.roles import Role
 from hub.config import HubSettings
 from hub.db.models import LinkDecision, SourceRecord, SyncRequest
 from hub.sync.reconcile import Reconciler
@@ -20,7 +21,7 @@ from tests.sync.conftest import sync_all
 async def synced(hub_engine: AsyncEngine, hub_settings: HubSettings
                  ) -> AsyncIterator[GraphQLClient]:
     await sync_all(hub_engine, hub_settings)
-    client = make_client(hub_settings, hub_engine)
+    client = await make_client(hub_settings, hub_engine, Role.DISTRICT, ["33.14"])
     yield client
     await client.aclose()
 
@@ -66,11 +67,13 @@ async def test_findings_page_filter_count_and_resolve(synced: GraphQLClient) -> 
 
     target = edges[0]["node"]["id"]
     resolved = await synced.data("""mutation($id: ID!) { resolveFinding(id: $id,
-        reason: "NIK corrected in SIKS-NG, waiting for the next export",
-        steward: "dinsos-operator") { status resolvedReason resolvedBy } }""", id=target)
+        reason: "NIK corrected in SIKS-NG, waiting for the next export") {
+        status resolvedReason resolvedBy } }""", id=target)
     assert resolved["resolveFinding"]["status"] == "RESOLVED"
-    errors = await synced.errors("""mutation { resolveFinding(id: "999999999", reason: "x",
-        steward: "s") { id } }""")
+    # The decision is recorded under the authenticated client, not a name it claims.
+    assert resolved["resolveFinding"]["resolvedBy"] == synced.name
+    errors = await synced.errors(
+        """mutation { resolveFinding(id: "999999999", reason: "x") { id } }""")
     assert errors[0]["extensions"]["code"] == "NOT_FOUND"
 
 
@@ -85,7 +88,7 @@ async def test_split_then_rerun_keeps_the_steward_decision(
             SourceRecord.person_id == person, SourceRecord.id != record))).scalars().all()
     assert others, "a person linked by NIK has more than one record"
     split = await synced.data("""mutation($p: ID!, $r: [ID!]!) { splitPerson(personId: $p,
-        recordIds: $r, steward: "steward-1", reason: "two people") { id } }""",
+        recordIds: $r, reason: "two people") { id } }""",
                               p=str(person), r=[str(r) for r in others])
     new_person = int(split["splitPerson"]["id"])
     assert new_person != person
@@ -102,7 +105,7 @@ async def test_split_then_rerun_keeps_the_steward_decision(
     assert set(decisions) == {"LINK", "NOT_LINK"}
 
     merged = await synced.data("""mutation($k: ID!, $m: ID!) { mergePersons(keep: $k,
-        merge: $m, steward: "steward-1") { id lineage { field } } }""",
+        merge: $m) { id lineage { field } } }""",
                                k=str(person), m=str(new_person))
     assert merged["mergePersons"]["id"] == str(person)
     gone = await synced.data("query($nik: String!) { person(nik: $nik) { id } }", nik=nik)
@@ -110,11 +113,10 @@ async def test_split_then_rerun_keeps_the_steward_decision(
 
 
 async def test_bad_steward_requests_get_clear_errors(synced: GraphQLClient) -> None:
-    errors = await synced.errors("""mutation { mergePersons(keep: "1", merge: "1",
-        steward: "s") { id } }""")
+    errors = await synced.errors("""mutation { mergePersons(keep: "1", merge: "1") { id } }""")
     assert "itself" in errors[0]["message"]
-    errors = await synced.errors("""mutation { linkRecord(recordId: "abc", personId: "1",
-        steward: "s") { id } }""")
+    errors = await synced.errors(
+        """mutation { linkRecord(recordId: "abc", personId: "1") { id } }""")
     assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert errors[0]["extensions"]["argument"] == "recordId"
 
@@ -130,10 +132,10 @@ async def test_review_tasks_carry_evidence_and_can_be_settled(
     assert set(task["evidence"]) >= {"name", "birth_date"}
     assert all("weight" in v for v in task["evidence"].values())
     settled = await synced.data("""mutation($id: ID!) { resolveReviewTask(id: $id,
-        decision: NOT_LINK, steward: "steward-2") }""", id=task["id"])
+        decision: NOT_LINK) }""", id=task["id"])
     assert settled["resolveReviewTask"] == "REJECTED"
     again = await synced.errors("""mutation($id: ID!) { resolveReviewTask(id: $id,
-        decision: LINK, steward: "steward-2") }""", id=task["id"])
+        decision: LINK) }""", id=task["id"])
     assert "already" in again[0]["message"]
 
     # A rebuild scores the same pair again, but the steward's answer stands.

@@ -1,0 +1,198 @@
+"""`slrt-hub clients`, `slrt-hub documents` and `slrt-hub audit`: the register of API
+clients, the trusted documents partners may run, and the audit log's checks."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.access.clients import ClientError, ClientStore
+from hub.access.roles import Role
+
+clients_app = typer.Typer(help="API clients: create, list, rotate and revoke their keys.",
+                          no_args_is_help=True)
+documents_app = typer.Typer(help="Trusted documents: the operations PARTNER clients may run.",
+                            no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log: verify its hash chain, export a person's trail.",
+                        no_args_is_help=True)
+console = Console()
+T = TypeVar("T")
+
+
+def _with_engine(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    from hub.cli import _settings
+    from hub.db.engine import create_engine
+    from hub.db.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database.url)
+
+    async def run() -> T:
+        engine = create_engine(settings.database.url)
+        try:
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _fail(error: Exception) -> typer.Exit:
+    console.print(f"[red]{error}[/red]")
+    return typer.Exit(2)
+
+
+def _show_key(name: str, key: str) -> None:
+    console.print(f"API key for [bold]{name}[/bold] (shown once; store it now):")
+    # The key alone on stdout, so that scripts can capture it.
+    typer.echo(key)
+
+
+@clients_app.command("create")
+def create(
+    name: Annotated[str, typer.Argument(help="A unique name, e.g. bpjs-kc-sragen.")],
+    role: Annotated[Role, typer.Option(case_sensitive=False, help="What the client may do.")],
+    legal_basis: Annotated[str, typer.Option(
+        help="UU PDP art. 20 legal basis, e.g. 'Permensos 15/2018 (SLRT)'.")],
+    purpose: Annotated[str, typer.Option(help="Why the client processes the data.")],
+    region: Annotated[list[str] | None, typer.Option(
+        "--region", help="A region code it may see (repeat for several). Not for NATIONAL.")
+    ] = None,
+    agency: Annotated[str | None, typer.Option(
+        help="For AGENCY clients: the connector whose programme it acts for (bpjs, ...).")
+    ] = None,
+    rate_per_minute: Annotated[int | None, typer.Option(
+        min=1, help="Its request limit; default [access] rate_per_minute.")] = None,
+) -> None:
+    """Register a client and print its key (stored only as a hash)."""
+    async def work(engine: AsyncEngine) -> str:
+        _, key = await ClientStore(engine).create(
+            name, role, regions=region or (), agency=agency, legal_basis=legal_basis,
+            purpose=purpose, rate_per_minute=rate_per_minute)
+        return key
+
+    try:
+        key = _with_engine(work)
+    except ClientError as error:
+        raise _fail(error) from None
+    _show_key(name, key)
+
+
+@clients_app.command("list")
+def list_clients() -> None:
+    """Every client with its role, regions, legal basis and state (never the key)."""
+    clients = _with_engine(lambda engine: ClientStore(engine).list())
+    table = Table("name", "role", "regions", "agency", "legal basis", "purpose", "state")
+    for c in clients:
+        state = "revoked" if c.revoked_at else ("rotated" if c.rotated_at else "active")
+        table.add_row(c.name, c.role.value, " ".join(c.regions) or "all", c.agency or "",
+                      c.legal_basis, c.purpose, state)
+    console.print(table)
+
+
+@clients_app.command("rotate")
+def rotate(name: Annotated[str, typer.Argument()]) -> None:
+    """Issue a new key; the old one stops working."""
+    try:
+        key = _with_engine(lambda engine: ClientStore(engine).rotate(name))
+    except ClientError as error:
+        raise _fail(error) from None
+    _show_key(name, key)
+
+
+@clients_app.command("revoke")
+def revoke(name: Annotated[str, typer.Argument()]) -> None:
+    """Revoke the client's key for good (the client stays in the register and audit)."""
+    try:
+        _with_engine(lambda engine: ClientStore(engine).revoke(name))
+    except ClientError as error:
+        raise _fail(error) from None
+    console.print(f"{name}: revoked")
+
+
+@documents_app.command("add")
+def add_documents(files: Annotated[list[Path], typer.Argument(
+        exists=True, dir_okay=False, help=".graphql files, one operation each.")]) -> None:
+    """Register operations as trusted documents; prints each one's documentId."""
+    from hub.access.documents import DocumentStore
+
+    texts = [path.read_text(encoding="utf-8") for path in files]
+
+    async def work(engine: AsyncEngine) -> list[Any]:
+        store = DocumentStore(engine)
+        return [await store.register(text) for text in texts]
+
+    try:
+        registered = _with_engine(work)
+    except ValueError as error:
+        raise _fail(error) from None
+    for path, doc in zip(files, registered, strict=True):
+        typer.echo(f"sha256:{doc.hash}  {doc.name}  ({path})")
+
+
+@documents_app.command("list")
+def list_documents() -> None:
+    from hub.access.documents import DocumentStore
+
+    for doc in _with_engine(lambda engine: DocumentStore(engine).list()):
+        typer.echo(f"sha256:{doc.hash}  {doc.name}")
+
+
+@audit_app.command("verify")
+def verify() -> None:
+    """Recompute the hash chain from the first entry; exit 1 at the first break."""
+    from hub.access.audit import verify as verify_chain
+
+    result = _with_engine(verify_chain)
+    if not result.ok:
+        console.print(f"[red]audit log BROKEN: {result.problem}[/red]")
+        raise typer.Exit(1)
+    console.print(f"audit log intact: {result.entries} entries, head {result.head}")
+
+
+@audit_app.command("trail")
+def trail(
+    nik: Annotated[str, typer.Argument(help="The data subject's NIK.")],
+    format: Annotated[str, typer.Option(help="json or csv.")] = "json",
+    out: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+) -> None:
+    """Who has seen this person's data, when and why: the export for a citizen's
+    access request (UU PDP; due within 3x24 hours)."""
+    from hub.access.audit import trail as audit_trail
+    from hub.domain.nik import InvalidNik, parse_nik
+
+    try:
+        number = parse_nik(nik).nik
+    except InvalidNik as error:
+        raise _fail(error) from None
+    if format not in ("json", "csv"):
+        raise _fail(ValueError("--format is json or csv"))
+    accesses = _with_engine(lambda engine: audit_trail(engine, number))
+    handle = out.open("w", newline="", encoding="utf-8") if out else sys.stdout
+    try:
+        if format == "json":
+            json.dump({"nik": number, "accesses": accesses}, handle, ensure_ascii=False,
+                      indent=2)
+            handle.write("\n")
+        else:
+            columns = ["id", "at", "client", "role", "legal_basis", "purpose",
+                       "operation_type", "operation", "fields"]
+            writer = csv.DictWriter(handle, columns)
+            writer.writeheader()
+            for access in accesses:
+                writer.writerow({**access, "fields": " ".join(access["fields"] or ())})
+    finally:
+        if out:
+            handle.close()
+    if out:
+        console.print(f"{len(accesses)} accesses written to {out}")

@@ -1,0 +1,79 @@
+"""What each role may read and do, field by field: the one place these rules live.
+
+A request that selects a field its role may not use is refused whole, before anything
+runs, with the field named (a validation rule, cached per document and role). Which
+rows a client sees (its regions, its agency's programme) is the guard's job
+(`hub.access.guard`); this table only says which fields exist for a role at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+from hub.access.roles import Role
+
+ALL: Literal["*"] = "*"
+TypeRules = Mapping[str, frozenset[str] | Literal["*"]]
+
+
+def _fields(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+REGION_NAMES = _fields("code", "name", "level", "parent", "children")
+STATISTICS: TypeRules = {
+    "RegionStatistics": ALL, "DesilCount": ALL, "ProgramCoverage": ALL,
+}
+IDENTITY = _fields("id", "nik", "name", "sex", "birthDate", "alive", "deathDate")
+PAGES: TypeRules = {"PageInfo": ALL}
+
+# A district's Dinas Sosial runs the hub for its region: everything there.
+DISTRICT: TypeRules = {"Query": ALL, "Mutation": ALL, "*": ALL}
+
+# Kemensos reads everything everywhere, and writes only what is national business.
+NATIONAL: TypeRules = {"Query": ALL, "Mutation": _fields("resolveFinding"), "*": ALL}
+
+# A village facilitator / Puskesos registers cases and finds the people they serve.
+FACILITATOR: TypeRules = {
+    "Query": _fields("person", "household", "households", "region", "regencies"),
+    "Person": IDENTITY | {"birthPlace", "relation", "household", "enrollments"},
+    "Household": _fields("id", "kk", "villageCode", "address", "desil", "members", "head",
+                         "village"),
+    "HouseholdConnection": ALL, "HouseholdEdge": ALL, **PAGES,
+    "Enrollment": ALL,
+    "Region": REGION_NAMES | {"statistics"}, **STATISTICS,
+}
+
+# An agency (BPJS, education, Dukcapil, Baznas) acts on its own programme: who is
+# enrolled, the findings it owns, and the identity needed to act on them.
+AGENCY: TypeRules = {
+    "Query": _fields("person", "region", "regencies", "findings", "findingCounts"),
+    "Mutation": _fields("resolveFinding"),
+    "Person": IDENTITY | {"enrollments"},
+    "Enrollment": ALL,
+    "Finding": ALL, "FindingConnection": ALL, "FindingEdge": ALL, "FindingCount": ALL,
+    **PAGES,
+    "Region": REGION_NAMES,
+}
+
+# A partner (Baznas, CSR) checks eligibility before giving aid: nothing else.
+PARTNER: TypeRules = {
+    "Query": _fields(),
+}
+
+POLICIES: Mapping[Role, TypeRules] = {
+    Role.NATIONAL: NATIONAL, Role.DISTRICT: DISTRICT, Role.FACILITATOR: FACILITATOR,
+    Role.AGENCY: AGENCY, Role.PARTNER: PARTNER,
+}
+
+# Roles that may read the schema itself (when the server allows introspection at all).
+INTROSPECTING = frozenset({Role.NATIONAL, Role.DISTRICT, Role.FACILITATOR, Role.AGENCY})
+
+
+def allows(role: Role, type_name: str, field_name: str) -> bool:
+    rules = POLICIES[role]
+    fields = rules.get(type_name)
+    if fields is None and type_name not in ("Query", "Mutation", "Subscription"):
+        fields = rules.get("*")
+    return fields is not None and (fields == ALL or field_name in fields)
