@@ -162,8 +162,8 @@ class Verification:
 async def _rows(conn: AsyncConnection, chunk: int = 5000) -> AsyncIterator[Any]:
     last = 0
     while True:
-        rows = (await conn.execute(select(AuditLog).where(AuditLog.id > last)
-                                   .order_by(AuditLog.id).limit(chunk))).scalars().all()
+        rows = (await conn.execute(select(AuditLog.__table__).where(AuditLog.id > last)
+                                   .order_by(AuditLog.id).limit(chunk))).all()
         if not rows:
             return
         for row in rows:
@@ -196,7 +196,7 @@ async def verify(engine: AsyncEngine) -> Verification:
             entry = json.loads(row.entry)
             subjects += len(entry.get("subjects", ()))
             previous, expected_id, count = row.hash, expected_id + 1, count + 1
-        head = (await conn.execute(select(AuditHead).where(AuditHead.id == 1))).scalar_one()
+        head = (await conn.execute(select(AuditHead.__table__).where(AuditHead.id == 1))).one()
         indexed = (await conn.execute(select(func.count()).select_from(AuditSubject))
                    ).scalar_one()
     if head.last_id != count or head.hash != previous or head.entries != count:
