@@ -27,11 +27,12 @@ def encode_requests(kind: str, niks: list[str]) -> list[tuple[str, bytes | None]
 
 
 async def run(base: str, kind: str, niks: list[str], clients: int, seconds: float,
-              warmup: float) -> dict:
+              warmup: float, key: str = "") -> dict:
     latencies: list[float] = []
     requests = encode_requests(kind, niks)
     graphql_headers = {
         "content-type": "application/json", "accept": "application/graphql-response+json",
+        "authorization": f"Bearer {key}",
     }
     errors = 0
     rng = random.Random(1)
@@ -78,11 +79,12 @@ def main() -> None:
     parser.add_argument("--niks", type=Path, required=True)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--key", default="", help="API key for the GraphQL requests")
     parser.add_argument("--warmup", type=float, default=1.5)
     args = parser.parse_args()
     niks = args.niks.read_text().split()
     result = asyncio.run(run(args.base, args.kind, niks, args.clients, args.seconds,
-                             args.warmup))
+                             args.warmup, args.key))
     print(json.dumps(result))
 
 

@@ -10,6 +10,7 @@ local query = "query($nik: String!) { person(nik: $nik) { name sex birthDate } }
 local headers = {
   ["Content-Type"] = "application/json",
   ["Accept"] = "application/graphql-response+json",
+  ["Authorization"] = "Bearer " .. (os.getenv("KEY") or ""),
 }
 
 request = function()

@@ -1,5 +1,7 @@
 """Benchmark: load N persons, then `person(nik)` through the real HTTP server next to a
-bare Starlette route doing the same indexed look-up, on SQLite and PostgreSQL.
+bare Starlette route doing the same indexed look-up, on SQLite and PostgreSQL. The
+GraphQL look-ups are authenticated (Bearer key), scope-checked and audited, as in
+production; the bare route does none of that.
 
     .venv/bin/python -m bench.person_lookup --persons 10000 100000 1000000
 
@@ -76,6 +78,22 @@ def sample_niks(pop: Path, path: Path, count: int = 20_000) -> None:
     path.write_text("\n".join(reservoir))
 
 
+async def bench_key(url: str) -> str:
+    """A NATIONAL client's key: every GraphQL look-up is authenticated and audited, as
+    in production."""
+    from hub.access.clients import ClientStore
+    from hub.access.roles import Role
+
+    engine = create_engine(url)
+    try:
+        _, key = await ClientStore(engine).create(
+            f"bench-{time.time_ns()}", Role.NATIONAL, legal_basis="benchmark",
+            purpose="latency measurement", rate_per_minute=10**9)
+    finally:
+        await engine.dispose()
+    return key
+
+
 def start_server(url: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     process = subprocess.Popen(
@@ -98,17 +116,19 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def drive_wrk(base: str, kind: str, niks: Path, clients: int, seconds: float) -> dict:
+def drive_wrk(base: str, kind: str, niks: Path, clients: int, seconds: float,
+              key: str) -> dict:
     """wrk (C, epoll) as the client: on two cores a Python client would take a third
     of one from the server it measures."""
     subprocess.run(  # warm-up, not measured
         ["wrk", "-t1", f"-c{clients}", "-d2s", "-s", str(WRK_SCRIPT), base],
-        env={**os.environ, "KIND": kind, "NIKS": str(niks)}, capture_output=True, check=True,
+        env={**os.environ, "KIND": kind, "NIKS": str(niks), "KEY": key}, capture_output=True,
+        check=True,
     )
     output = subprocess.run(
         ["wrk", "-t1", f"-c{clients}", f"-d{seconds:.0f}s", "--latency", "-s",
          str(WRK_SCRIPT), base],
-        env={**os.environ, "KIND": kind, "NIKS": str(niks)},
+        env={**os.environ, "KIND": kind, "NIKS": str(niks), "KEY": key},
         capture_output=True, text=True, check=True,
     ).stdout
     percentiles = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)$", output, flags=re.M))
@@ -124,24 +144,26 @@ def drive_wrk(base: str, kind: str, niks: Path, clients: int, seconds: float) ->
     }
 
 
-def drive(base: str, kind: str, niks: Path, clients: int, seconds: float) -> dict:
+def drive(base: str, kind: str, niks: Path, clients: int, seconds: float, key: str) -> dict:
     if shutil.which("wrk"):
-        return drive_wrk(base, kind, niks, clients, seconds)
+        return drive_wrk(base, kind, niks, clients, seconds, key)
     output = subprocess.run(
         [sys.executable, "-m", "bench.loadgen", "--base", base, "--kind", kind,
-         "--niks", str(niks), "--clients", str(clients), "--seconds", str(seconds)],
+         "--niks", str(niks), "--clients", str(clients), "--seconds", str(seconds),
+         "--key", key],
         cwd=ROOT, capture_output=True, text=True, check=True,
     )
     return json.loads(output.stdout)
 
 
 def measure(url: str, niks: Path, clients: int, seconds: float, rounds: int) -> dict:
+    key = asyncio.run(bench_key(url))
     process, base = start_server(url)
     try:
         runs: dict[str, list[dict]] = {"graphql": [], "bare": []}
         for _ in range(rounds):
             for kind in ("graphql", "bare"):
-                runs[kind].append(drive(base, kind, niks, clients, seconds))
+                runs[kind].append(drive(base, kind, niks, clients, seconds, key))
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -13,7 +13,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.db.engine import session_factory
@@ -35,15 +35,17 @@ def _as_date(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
-def _household(row: dict[str, Any]) -> dict[str, Any]:
+def _household(row: dict[str, Any], villages: dict[int, str]) -> dict[str, Any]:
+    villages[row["id"]] = row["village_code"]
     return {
         "id": row["id"], "kk": row["kk"], "village_code": row["village_code"],
         "address": row["address"], "desil": row["desil"], "head_person_id": row["head_person_id"],
     }
 
 
-def _person(row: dict[str, Any]) -> dict[str, Any]:
+def _person(row: dict[str, Any], villages: dict[int, str]) -> dict[str, Any]:
     return {
+        "region_code": villages.get(row["household_id"]),
         "id": row["id"], "nik": row["nik"], "household_id": row["household_id"],
         "name": row["name"], "name_normalized": normalize_name(row["name"]),
         "sex": row["sex"], "birth_date": _as_date(row["birth_date"]),
@@ -52,7 +54,7 @@ def _person(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _enrollment(row: dict[str, Any]) -> dict[str, Any]:
+def _enrollment(row: dict[str, Any], _: dict[int, str]) -> dict[str, Any]:
     return {
         "person_id": row["person_id"], "program": row["program"], "status": row["status"],
         "card_number": row["card_number"], "period_start": _as_date(row["period_start"]),
@@ -81,17 +83,16 @@ async def load_population(
             ("persons", Person, _person),
             ("enrollments", Enrollment, _enrollment),
         )
+        # Each person's region for access control is their household's village, set as
+        # the rows go in (an UPDATE afterwards would rewrite every person row).
+        villages: dict[int, str] = {}
         for name, model, convert in plan:
-            rows = (convert(r) for r in read_jsonl(population_dir / f"{name}.jsonl"))
+            rows = (convert(r, villages) for r in read_jsonl(population_dir / f"{name}.jsonl"))
             for batch in _batches(rows):
                 await session.execute(insert(model), batch)
                 counts[name] += len(batch)
                 if progress:
                     progress(name, len(batch))
-        # Each person's region for access control: their household's village.
-        await session.execute(update(Person).values(region_code=select(
-            Household.village_code).where(Household.id == Person.household_id)
-            .scalar_subquery()))
     if engine.dialect.name == "postgresql":
         # Fresh statistics, committed (an uncommitted ANALYZE is rolled back with its
         # transaction), so the planner knows a NIK matches one row, not fifty.

@@ -15,7 +15,7 @@ from typing import Any
 
 from graphql import OperationDefinitionNode, OperationType
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.http.ides import get_graphql_ide_html
@@ -235,6 +235,8 @@ class GraphQLEndpoint:
             return await self.execute(request, params, query, principal, media)
         except RequestProblem as problem:
             return _problem(problem, media)
+        except ClientDisconnect:  # the client left mid-body: nobody to answer
+            return _plain(400, "the client disconnected before sending the whole body")
 
     async def authenticate(self, request: Request) -> Principal:
         token = keys.bearer_token(request.headers.get("authorization"))
