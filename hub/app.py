@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.access.audit import AuditWriter
@@ -31,6 +31,7 @@ from hub.config import HubSettings, get_settings
 from hub.db.engine import create_engine
 from hub.schema import build_schema
 from hub.schema.http import GraphQLEndpoint
+from hub.schema.ws import GraphQLWebSocket
 
 
 class Metrics:
@@ -143,6 +144,7 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
         middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", GraphQLWebSocket(graphql)),
             Route("/healthz", healthz),
             Route("/metrics", metrics_endpoint),
         ],

@@ -182,6 +182,11 @@ class AccessSettings(_Section):
     max_body_bytes: int = Field(1_000_000, ge=1024, le=100_000_000)
     # Audit entries are written in groups this often (off the request path).
     audit_flush_seconds: float = Field(0.05, gt=0, le=10)
+    # WebSocket (graphql-transport-ws): operations one connection may run at once, how
+    # long a client has to send connection_init, how often subscriptions poll.
+    max_subscriptions_per_connection: int = Field(10, ge=1, le=1000)
+    connection_init_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    subscription_poll_seconds: float = Field(1.0, gt=0, le=300)
 
 
 class HubSettings(BaseSettings):

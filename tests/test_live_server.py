@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,11 +31,10 @@ def create_client(env: dict[str, str], name: str, *options: str) -> str:
     return completed.stdout.strip().splitlines()[-1]
 
 
-@pytest.fixture
-def live_server(settings_for) -> Iterator[tuple[str, str]]:
+@contextmanager
+def serving(env: dict[str, str]) -> Iterator[str]:
+    """`slrt-hub serve` as a process on a free port, until the block ends; its base URL."""
     port = free_port()
-    env = {**os.environ, "HUB_DATABASE__URL": settings_for.database.url}
-    key = create_client(env, f"live-{port}", "--role", "NATIONAL")
     process = subprocess.Popen(
         [sys.executable, "-m", "hub.cli", "serve", "--port", str(port)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -52,10 +52,18 @@ def live_server(settings_for) -> Iterator[tuple[str, str]]:
                     output = process.stdout.read().decode() if process.stdout else ""
                     pytest.fail(f"server did not start: {output}")
                 time.sleep(0.1)
-        yield base, key
+        yield base
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def live_server(settings_for) -> Iterator[tuple[str, str]]:
+    env = {**os.environ, "HUB_DATABASE__URL": settings_for.database.url}
+    key = create_client(env, f"live-{free_port()}", "--role", "NATIONAL")
+    with serving(env) as base:
+        yield base, key
 
 
 def test_graphql_over_http_audit_passes_without_warnings(live_server):

@@ -29,10 +29,11 @@ IDENTITY = _fields("id", "nik", "name", "sex", "birthDate", "alive", "deathDate"
 PAGES: TypeRules = {"PageInfo": ALL}
 
 # A district's Dinas Sosial runs the hub for its region: everything there.
-DISTRICT: TypeRules = {"Query": ALL, "Mutation": ALL, "*": ALL}
+DISTRICT: TypeRules = {"Query": ALL, "Mutation": ALL, "Subscription": ALL, "*": ALL}
 
 # Kemensos reads everything everywhere, and writes only what is national business.
-NATIONAL: TypeRules = {"Query": ALL, "Mutation": _fields("resolveFinding"), "*": ALL}
+NATIONAL: TypeRules = {"Query": ALL, "Mutation": _fields("resolveFinding"), "Subscription": ALL,
+                       "*": ALL}
 
 # A village facilitator / Puskesos registers cases and finds the people they serve.
 FACILITATOR: TypeRules = {

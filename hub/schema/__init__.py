@@ -9,6 +9,7 @@ from hub.schema.audit import AuditQuery
 from hub.schema.executor import HubSchema
 from hub.schema.query import RegistryQuery
 from hub.schema.reconciliation import Mutation, ReconciliationQuery
+from hub.schema.subscriptions import Subscription
 
 
 @strawberry.type
@@ -27,6 +28,7 @@ def build_schema() -> HubSchema:
     return HubSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=[
             # Factories: a fresh extension per request. The two caches live at module
             # level inside strawberry, so they are still shared across requests.

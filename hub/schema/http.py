@@ -293,6 +293,9 @@ class GraphQLEndpoint:
                 else "the document has several operations: say which in operationName"
             )
             return _result(media, {"errors": [{"message": message}]}, request_error=True)
+        if operation.operation is OperationType.SUBSCRIPTION:
+            raise RequestProblem(400, "subscriptions run over a WebSocket at this path "
+                                 "(graphql-transport-ws)", code="BAD_REQUEST")
         if request.method == "GET" and operation.operation is not OperationType.QUERY:
             raise RequestProblem(
                 405, f"{operation.operation.value} operations need POST", {"Allow": "POST"}

@@ -10,8 +10,6 @@ import re
 import sqlite3
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,8 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hub.schema import build_schema
-from tests.pg_server import free_port
-from tests.test_live_server import create_client
+from tests.test_live_server import create_client, serving
 
 DISTRICT = "33.14.05"
 IDENTIFIER = re.compile(r"\b\d{16}\b")
@@ -58,24 +55,8 @@ def fuzzed_hub(small_population: Path, tmp_path_factory: pytest.TempPathFactory
     allowed = {"DISTRICT": _identifiers(database, DISTRICT),
                "FACILITATOR": _identifiers(database, village),
                "AGENCY": _identifiers(database, DISTRICT), "PARTNER": set()}
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--port", str(port)],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=1)
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("the hub did not start")
-                time.sleep(0.1)
+    with serving(env) as base:
         yield {"base": base, "keys": keys, "allowed": allowed, "realistic": realistic}
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def _first_village(database: Path) -> str:
