@@ -418,15 +418,23 @@ DEMO_CLIENT = "demo-dinsos"
 
 def _demo_key(settings: HubSettings, regency: str) -> str:
     """A DISTRICT key for the demo's regency: the client is made once, and each demo
-    run rotates its key (keys are stored hashed, so an old one cannot be shown again)."""
+    run rotates its key (keys are stored hashed, so an old one cannot be shown again).
+    The trusted documents in config/documents are registered on the way."""
     from hub.access.clients import ClientError, ClientStore
+    from hub.access.documents import DocumentStore
     from hub.access.roles import Role
     from hub.db.engine import create_engine
+
+    # The partners' operations, so that a PARTNER client can run them at once.
+    texts = [path.read_text(encoding="utf-8")
+             for path in sorted(Path("config/documents").glob("*.graphql"))]
 
     async def run() -> str:
         engine = create_engine(settings.database.url)
         store = ClientStore(engine)
         try:
+            for text in texts:
+                await DocumentStore(engine).register(text)
             try:
                 return await store.rotate(DEMO_CLIENT)
             except ClientError:

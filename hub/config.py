@@ -164,6 +164,32 @@ class ScheduleSettings(_Section):
         return value
 
 
+class ProgramRuleSettings(_Section):
+    """One programme's eligibility rule (see hub/domain/eligibility.py)."""
+
+    description: str = ""
+    min_desil: int = Field(1, ge=1, le=10)
+    max_desil: int | None = Field(None, ge=1, le=10)
+    min_age: int | None = Field(None, ge=0, le=130)
+    max_age: int | None = Field(None, ge=0, le=130)
+    alive: bool = True
+    not_enrolled_in: list[str] = []
+    requires_enrolled_in: list[str] = []
+    regions: list[str] = []
+    head_only: bool = False
+    household_min_members: int | None = Field(None, ge=1)
+    household_member_under: int | None = Field(None, ge=1)
+    household_member_over: int | None = Field(None, ge=0)
+    overlap_programs: list[str] = ["PBI_JKN", "KIP_PIP", "PKH", "BPNT", "BAZNAS"]
+
+
+class EligibilitySettings(_Section):
+    """Programmes partners and offices can check eligibility for, by name."""
+
+    max_batch: int = Field(10_000, ge=1, le=100_000)
+    programs: dict[str, ProgramRuleSettings] = {}
+
+
 class AccessSettings(_Section):
     """Authentication cache, abuse limits and audit writing."""
 
@@ -206,6 +232,7 @@ class HubSettings(BaseSettings):
     findings: FindingSettings = FindingSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     access: AccessSettings = AccessSettings()
+    eligibility: EligibilitySettings = EligibilitySettings()
 
     @classmethod
     def settings_customise_sources(

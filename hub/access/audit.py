@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.access.chain import GENESIS, canonical, link
 from hub.access.roles import Principal
+from hub.db.bulk import bulk_insert
 from hub.db.models import AuditHead, AuditLog, AuditSubject, Household, Person
 
 logger = logging.getLogger("hub.audit")
@@ -140,9 +141,8 @@ async def append(engine: AsyncEngine, events: list[AuditEvent]) -> None:
                              "identifier": ident}
                             for (kind, sid), ident in event.subjects.items())
             previous = digest
-        await conn.execute(AuditLog.__table__.insert(), logs)
-        if subjects:
-            await conn.execute(AuditSubject.__table__.insert(), subjects)
+        await bulk_insert(conn, AuditLog.__table__, logs)
+        await bulk_insert(conn, AuditSubject.__table__, subjects)
         await conn.execute(update(AuditHead).where(AuditHead.id == 1).values(
             last_id=entry_id, hash=previous, entries=AuditHead.entries + len(logs)))
 

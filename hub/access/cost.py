@@ -4,7 +4,7 @@ Strawberry has no cost analysis, and depth alone does not bound work: a page of 
 households each with members and enrollments is shallow and heavy. Each object field
 costs 1, times how many of it a list may return: the `first` argument where the field
 has one (a connection, whose `edges` then count once), the size of a list argument
-(`niks`) where it has one, otherwise a fixed estimate for small lists (members,
+(`niks`, per hundred) where it has one, otherwise a fixed estimate for small lists (members,
 enrollments). Variables are known, so the figure is exact for the request.
 """
 
@@ -102,10 +102,12 @@ class _Walker:
             multiplier = (min(first, self.model.max_page)
                           if isinstance(first, int) and first >= 0 else self.model.default_page)
         elif any(arg in definition.args for arg in self.model.list_arguments):
+            # A batch is answered in a few statements whatever its size: it costs one
+            # unit per hundred items, not one per item.
             for arg in self.model.list_arguments:
                 value = _argument(node, arg, self.variables)
                 if isinstance(value, list):
-                    multiplier = max(1, len(value))
+                    multiplier = max(1, -(-len(value) // 100))
         elif _is_list(definition.type) and not (paginated and name == "edges"):
             multiplier = self.model.small_list
         children = self.selection_cost(target, node.selection_set, pages, seen)

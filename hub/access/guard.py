@@ -1,7 +1,8 @@
 """Row-level access, applied to every object the graph returns, on every path.
 
 Resolvers filter by region in SQL so that pages and counts are right; this guard is
-the rule itself, in one place: whatever field a person, household, finding, review
+the rule itself, in one place (installed into the schema's resolvers when it is
+built, `install`): whatever field a person, household, finding, review
 task or enrollment arrives through (a root look-up, `household { members }`,
 `finding { person }`, an edge of a connection), it is checked against the client's
 region scope and agency before it is serialised. What passes is noted as a subject
@@ -15,7 +16,14 @@ from collections.abc import Callable
 from inspect import isawaitable
 from typing import Any
 
-from graphql import GraphQLNonNull, GraphQLResolveInfo, get_named_type
+from graphql import (
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    default_field_resolver,
+    get_named_type,
+)
 
 from hub.schema.errors import HubError
 
@@ -62,6 +70,15 @@ def _enrollment(enrollment: Any, context: Any) -> bool:
     return principal.agency is None or principal.owns_source(enrollment.source)
 
 
+def _eligibility(result: Any, context: Any) -> bool:
+    if result.person_id is None:
+        return True  # not found or invalid: nothing about a person in it
+    if not context.principal.scope.allows(result.region_code):
+        return False
+    context.audit.note("person", result.person_id, result.nik)
+    return True
+
+
 def _edge_of(check: Check) -> Check:
     return lambda edge, context: check(edge.node, context)
 
@@ -74,50 +91,50 @@ CHECKS: dict[str, Check] = {
     "FindingEdge": _edge_of(_finding),
     "ReviewTask": _review_task,
     "Enrollment": _enrollment,
+    "EligibilityResult": _eligibility,
 }
 
-_UNGUARDED = object()
+def install(schema: GraphQLSchema) -> int:
+    """Wrap the resolver of every field whose type needs a check, once, when the schema
+    is built: the guard then runs on exactly those fields, and scalar fields (most of a
+    response) pay nothing. Returns how many fields were wrapped."""
+    wrapped = 0
+    for graphql_type in schema.type_map.values():
+        if not isinstance(graphql_type, GraphQLObjectType) or graphql_type.name.startswith("__"):
+            continue
+        for field in graphql_type.fields.values():
+            check = CHECKS.get(get_named_type(field.type).name)
+            if check is None:
+                continue
+            required = isinstance(field.type, GraphQLNonNull)
+            field.resolve = _guarded(field.resolve or default_field_resolver, check, required)
+            wrapped += 1
+    return wrapped
 
 
-class ScopeGuard:
-    """graphql-core middleware. Fields whose type needs no check pass straight through
-    (one dict look-up), so the guard costs next to nothing on scalar fields."""
-
-    def __init__(self) -> None:
-        self._plans: dict[tuple[str, str], Any] = {}
-
-    def resolve(self, next_: Any, root: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
-        key = (info.parent_type.name, info.field_name)
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = self._plans[key] = self._plan(info)
-        result = next_(root, info, **args)
-        if plan is _UNGUARDED:
-            return result
+def _guarded(resolve: Any, check: Check, required: bool) -> Any:
+    def guarded(root: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+        result = resolve(root, info, **args)
         if isawaitable(result):
-            return self._checked_later(result, plan, info)
-        return self._checked(result, plan, info)
+            return _checked_later(result, check, required, info)
+        return _checked(result, check, required, info)
 
-    @staticmethod
-    def _plan(info: GraphQLResolveInfo) -> Any:
-        check = CHECKS.get(get_named_type(info.return_type).name)
-        if check is None:
-            return _UNGUARDED
-        return check, isinstance(info.return_type, GraphQLNonNull)
+    return guarded
 
-    async def _checked_later(self, result: Any, plan: Any, info: GraphQLResolveInfo) -> Any:
-        return self._checked(await result, plan, info)
 
-    @staticmethod
-    def _checked(result: Any, plan: tuple[Check, bool], info: GraphQLResolveInfo) -> Any:
-        check, required = plan
-        if result is None:
-            return None
-        context = info.context
-        if isinstance(result, list):
-            return [item for item in result if item is not None and check(item, context)]
-        if check(result, context):
-            return result
-        if required:
-            raise ForbiddenError(f"{info.field_name} is outside this client's access")
+async def _checked_later(result: Any, check: Check, required: bool,
+                         info: GraphQLResolveInfo) -> Any:
+    return _checked(await result, check, required, info)
+
+
+def _checked(result: Any, check: Check, required: bool, info: GraphQLResolveInfo) -> Any:
+    if result is None:
         return None
+    context = info.context
+    if isinstance(result, list):
+        return [item for item in result if item is not None and check(item, context)]
+    if check(result, context):
+        return result
+    if required:
+        raise ForbiddenError(f"{info.field_name} is outside this client's access")
+    return None

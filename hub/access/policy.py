@@ -28,6 +28,11 @@ STATISTICS: TypeRules = {
 IDENTITY = _fields("id", "nik", "name", "sex", "birthDate", "alive", "deathDate")
 PAGES: TypeRules = {"PageInfo": ALL}
 
+# Eligibility answers: everyone who may check sees these; only partners lose the full NIK.
+ELIGIBILITY: TypeRules = {"EligibilityResult": ALL, "EligibilityReason": ALL,
+                          "EligibilityProgram": ALL}
+ELIGIBILITY_QUERIES = _fields("eligibility", "eligibilityBatch", "eligibilityPrograms")
+
 # A district's Dinas Sosial runs the hub for its region: everything there.
 DISTRICT: TypeRules = {"Query": ALL, "Mutation": ALL, "Subscription": ALL, "*": ALL}
 
@@ -37,30 +42,37 @@ NATIONAL: TypeRules = {"Query": ALL, "Mutation": _fields("resolveFinding"), "Sub
 
 # A village facilitator / Puskesos registers cases and finds the people they serve.
 FACILITATOR: TypeRules = {
-    "Query": _fields("person", "household", "households", "region", "regencies"),
+    "Query": _fields("person", "household", "households", "region", "regencies")
+    | ELIGIBILITY_QUERIES,
     "Person": IDENTITY | {"birthPlace", "relation", "household", "enrollments"},
     "Household": _fields("id", "kk", "villageCode", "address", "desil", "members", "head",
                          "village"),
     "HouseholdConnection": ALL, "HouseholdEdge": ALL, **PAGES,
     "Enrollment": ALL,
-    "Region": REGION_NAMES | {"statistics"}, **STATISTICS,
+    "Region": REGION_NAMES | {"statistics", "households"}, **STATISTICS, **ELIGIBILITY,
 }
 
 # An agency (BPJS, education, Dukcapil, Baznas) acts on its own programme: who is
 # enrolled, the findings it owns, and the identity needed to act on them.
 AGENCY: TypeRules = {
-    "Query": _fields("person", "region", "regencies", "findings", "findingCounts"),
+    "Query": _fields("person", "region", "regencies", "findings", "findingCounts")
+    | ELIGIBILITY_QUERIES,
     "Mutation": _fields("resolveFinding"),
     "Person": IDENTITY | {"enrollments"},
     "Enrollment": ALL,
     "Finding": ALL, "FindingConnection": ALL, "FindingEdge": ALL, "FindingCount": ALL,
     **PAGES,
-    "Region": REGION_NAMES,
+    "Region": REGION_NAMES, **ELIGIBILITY,
 }
 
-# A partner (Baznas, CSR) checks eligibility before giving aid: nothing else.
+# A partner (Baznas, CSR) checks eligibility before giving aid: nothing else, and sees
+# a masked NIK, the decision, a desil band and overlap flags; no name, address, health
+# or child data.
 PARTNER: TypeRules = {
-    "Query": _fields(),
+    "Query": ELIGIBILITY_QUERIES,
+    "EligibilityResult": _fields("index", "maskedNik", "status", "problem", "program",
+                                 "decision", "reasons", "desilBand", "overlaps"),
+    "EligibilityReason": ALL, "EligibilityProgram": ALL,
 }
 
 POLICIES: Mapping[Role, TypeRules] = {

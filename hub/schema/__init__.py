@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 import strawberry
+from graphql import GraphQLObjectType, GraphQLSchema
 from strawberry.extensions import ParserCache, ValidationCache
 
+from hub.access import guard
 from hub.schema.audit import AuditQuery
+from hub.schema.eligibility import EligibilityQuery
 from hub.schema.executor import HubSchema
 from hub.schema.query import RegistryQuery
 from hub.schema.reconciliation import Mutation, ReconciliationQuery
@@ -13,7 +18,7 @@ from hub.schema.subscriptions import Subscription
 
 
 @strawberry.type
-class Query(RegistryQuery, ReconciliationQuery, AuditQuery):
+class Query(RegistryQuery, ReconciliationQuery, AuditQuery, EligibilityQuery):
     """Everything readable: the unified registry, its reconciliation and the audit."""
 
 
@@ -25,7 +30,7 @@ def build_schema() -> HubSchema:
     Errors are masked where responses are serialised (hub.schema.errors.format_error),
     not by strawberry's MaskErrors extension, which costs ~20 us on every request.
     """
-    return HubSchema(
+    schema = HubSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -36,3 +41,31 @@ def build_schema() -> HubSchema:
             lambda: ValidationCache(maxsize=1024),
         ],
     )
+    plain_attribute_resolvers(schema._schema)
+    # Row-level access on every field that returns a person, household, finding...
+    guard.install(schema._schema)
+    return schema
+
+
+def plain_attribute_resolvers(schema: GraphQLSchema) -> None:
+    """A field that only reads an attribute gets `operator.attrgetter` as its resolver.
+
+    Strawberry routes such a field through three calls (its basic-field wrapper, the
+    field's get_result, the configured default resolver); a batch of 10,000 eligibility
+    answers resolves a hundred thousand of them, where those calls were a fifth of the
+    time. Same result: the attribute's value.
+    """
+    for graphql_type in schema.type_map.values():
+        if not isinstance(graphql_type, GraphQLObjectType):
+            continue
+        for field in graphql_type.fields.values():
+            definition = (field.extensions or {}).get("strawberry-definition")
+            if (definition is not None and getattr(field.resolve, "_is_default", False)
+                    and definition.is_basic_field
+                    and definition.default_resolver is getattr):
+                field.resolve = _attribute(definition.python_name)
+
+
+def _attribute(name: str):
+    read = attrgetter(name)
+    return lambda source, _info: read(source)

@@ -68,7 +68,7 @@ def log_errors(errors: Iterable[GraphQLError]) -> None:
 # that the audit log records, with the fields named.
 PERSONAL_TYPES = frozenset({
     "Person", "Household", "Enrollment", "Finding", "ReviewTask", "SourceRecord",
-    "LineageEntry", "AuditAccess",
+    "LineageEntry", "AuditAccess", "EligibilityResult",
 })
 
 
@@ -146,7 +146,6 @@ async def execute_prepared(
     context: Any,
     variables: dict[str, Any] | None,
     operation_name: str | None,
-    middleware: Any = None,
 ) -> ExecutionResult:
     """Execute a validated document against the strawberry schema."""
     result = execute(
@@ -157,7 +156,6 @@ async def execute_prepared(
         operation_name=operation_name,
         executor_class=schema.execution_context_class,
         is_awaitable=optimized_is_awaitable,
-        middleware=middleware,
     )
     if isawaitable(result):
         result = await result

@@ -80,40 +80,8 @@ class RegistryQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> HouseholdConnection:
-        code = _valid_region(region, "region")
-        if desil is not None and not 1 <= desil <= 10:
-            raise BadUserInput(f"desil is 1 to 10, got {desil}", argument="desil")
-        limit = page_size(first, DEFAULT_PAGE, info.context.settings.server.max_page_size)
-        conditions = [in_regions(info.context.principal.scope.within(code))]
-        if desil is not None:
-            conditions.append(HouseholdRow.desil == desil)
-        order = (HouseholdRow.village_code, HouseholdRow.id)
-        statement = select(HouseholdRow.__table__).where(*conditions)
-        if after:
-            village, last_id = decode_cursor("household", after)
-            statement = statement.where(tuple_(*order) > tuple_(village, last_id))
-        rows = await fetch_all(info.context.engine, statement.order_by(*order).limit(limit + 1))
-        edges = [
-            HouseholdEdge(
-                cursor=encode_cursor("household", [row["village_code"], row["id"]]),
-                node=Household.from_row(row),
-            )
-            for row in rows[:limit]
-        ]
-
-        async def count(engine):
-            query = select(func.count()).select_from(HouseholdRow).where(*conditions)
-            async with engine.connect() as connection:
-                return int((await connection.execute(query)).scalar_one())
-
-        return HouseholdConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > limit,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
-            count_query=count,
-        )
+        return await household_page(info, _valid_region(region, "region"), desil, first,
+                                    after)
 
     @strawberry.field(description="A region by Kemendagri code: 33, 33.14, 33.14.01, ...")
     async def region(self, info: HubInfo, code: str) -> Region | None:
@@ -132,3 +100,41 @@ class RegistryQuery:
             .order_by(RegionRow.code)
         )
         return [Region.from_row(row) for row in await fetch_all(info.context.engine, statement)]
+
+
+async def household_page(info: HubInfo, code: str, desil: int | None, first: int | None,
+                         after: str | None) -> HouseholdConnection:
+    """A page of the households under `code` that the client may see."""
+    if desil is not None and not 1 <= desil <= 10:
+        raise BadUserInput(f"desil is 1 to 10, got {desil}", argument="desil")
+    limit = page_size(first, DEFAULT_PAGE, info.context.settings.server.max_page_size)
+    conditions = [in_regions(info.context.principal.scope.within(code))]
+    if desil is not None:
+        conditions.append(HouseholdRow.desil == desil)
+    order = (HouseholdRow.village_code, HouseholdRow.id)
+    statement = select(HouseholdRow.__table__).where(*conditions)
+    if after:
+        village, last_id = decode_cursor("household", after)
+        statement = statement.where(tuple_(*order) > tuple_(village, last_id))
+    rows = await fetch_all(info.context.engine, statement.order_by(*order).limit(limit + 1))
+    edges = [
+        HouseholdEdge(
+            cursor=encode_cursor("household", [row["village_code"], row["id"]]),
+            node=Household.from_row(row),
+        )
+        for row in rows[:limit]
+    ]
+
+    async def count(engine):
+        query = select(func.count()).select_from(HouseholdRow).where(*conditions)
+        async with engine.connect() as connection:
+            return int((await connection.execute(query)).scalar_one())
+
+    return HouseholdConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(rows) > limit,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        count_query=count,
+    )

@@ -229,6 +229,15 @@ class Region:
         rows = await info.context.loaders.region_children.load(self.code)
         return [Region.from_row(row) for row in rows]
 
+    @strawberry.field(description="Households in the region (any level), optionally of one "
+                      "desil, in pages: pass pageInfo.endCursor as `after` for the next.")
+    async def households(self, info: HubInfo, desil: int | None = None,
+                         first: int | None = None, after: str | None = None
+                         ) -> HouseholdConnection:
+        from hub.schema.query import household_page
+
+        return await household_page(info, self.code, desil, first, after)
+
     @strawberry.field(description="Households, persons and programme coverage in the region.")
     async def statistics(self, info: HubInfo) -> RegionStatistics:
         # A district asking about its province sees its own part of it, no more.

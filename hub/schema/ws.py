@@ -191,8 +191,7 @@ class _Connection:
             stream = subscribe(
                 endpoint.schema._schema, prepared.document, context_value=context,
                 variable_values=variables, operation_name=arguments["operation_name"],
-                executor_class=endpoint.schema.execution_context_class,
-                middleware=[endpoint.guard])
+                executor_class=endpoint.schema.execution_context_class)
             if isawaitable(stream):
                 stream = await stream
             if isinstance(stream, ExecutionResult):
@@ -202,7 +201,7 @@ class _Connection:
             await self._stream(operation_id, stream, context)
         else:
             result = await execute_prepared(endpoint.schema, prepared.document,
-                                            middleware=[endpoint.guard], **arguments)
+                                            **arguments)
             await self._deliver(operation_id, result, context)
         await self._send(operation_id, "complete")
 

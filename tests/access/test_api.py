@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.access.clients import ClientStore
 from hub.access.documents import DocumentStore, document_hash
 from hub.access.roles import Role
-from hub.db.models import Enrollment, Household
+from hub.db.models import Enrollment, Household, Person
 from hub.sync.findings import agency_of
 from tests.access.conftest import Hub, people_in
 from tests.schema.helpers import GRAPHQL_RESPONSE, GraphQLClient
@@ -72,6 +72,16 @@ async def test_a_district_sees_only_its_own_region(hub: Hub) -> None:
     assert seen["totalCount"] == len(seen["edges"]) == own > 0
     assert all(e["node"]["villageCode"].startswith(HERE + ".") for e in seen["edges"])
     assert (await district.data(page, r=THERE))["households"]["totalCount"] == 0
+    nested = """{ region(code: "33") { households(first: 500) { totalCount
+        edges { node { members { nik } } } } } }"""
+    through_region = (await district.data(nested))["region"]["households"]
+    assert through_region["totalCount"] == own
+    shown = {m["nik"] for e in through_region["edges"] for m in e["node"]["members"]}
+    async with hub.engine.connect() as conn:
+        theirs_all = set((await conn.execute(select(Person.nik).where(
+            Person.region_code.not_like(f"{HERE}.%")))).scalars())
+    assert shown
+    assert not shown & theirs_all
 
     stats = """query($r: String!) { region(code: $r) { statistics { households persons
         coverage { program enrolledPersons } } } }"""
@@ -132,7 +142,6 @@ async def test_an_agency_sees_only_its_own_programme(hub: Hub) -> None:
         sources = func.count(func.distinct(Enrollment.source))
         person_id = (await conn.execute(select(Enrollment.person_id).group_by(
             Enrollment.person_id).having(sources > 1).limit(1))).scalar_one()
-        from hub.db.models import Person
         nik = (await conn.execute(select(Person.nik).where(Person.id == person_id))
                ).scalar_one()
     query = """query($nik: String!) { person(nik: $nik) { nik name

@@ -1,0 +1,1 @@
+"""The SLRT service desk: eligibility checks now; complaints and referrals next."""
