@@ -5,15 +5,17 @@ reordering any entry shows."""
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
+
+import orjson
 
 GENESIS = "0" * 64
 
 
 def canonical(entry: dict[str, Any]) -> str:
-    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=str)
+    """Sorted keys, no spaces, UTF-8: the same entry always gives the same text. orjson,
+    because an entry of a 10,000-NIK batch names 9,000 subjects."""
+    return orjson.dumps(entry, option=orjson.OPT_SORT_KEYS, default=str).decode()
 
 
 def link(previous: str, text: str) -> str:
