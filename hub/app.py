@@ -115,6 +115,16 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
             )
         return JSONResponse({"status": "ok", "database": "ok"})
 
+    async def verify_letter(request: Request) -> Response:
+        """Is this referral letter genuine? Open by design: it says only what the paper
+        letter says already (no name, no NIK), and codes are 50 random-looking bits."""
+        from hub.services.desk import letter_status
+
+        found = await letter_status(engine, settings, request.path_params["code"])
+        if found is None:
+            return JSONResponse({"valid": False}, status_code=404)
+        return JSONResponse({"valid": True, **found})
+
     async def metrics_endpoint(_: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -146,6 +156,7 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", GraphQLWebSocket(graphql)),
             Route("/healthz", healthz),
+            Route("/rujukan/verify/{code}", verify_letter),
             Route("/metrics", metrics_endpoint),
         ],
         lifespan=lifespan,

@@ -190,6 +190,28 @@ class EligibilitySettings(_Section):
     programs: dict[str, ProgramRuleSettings] = {}
 
 
+class ServiceSettings(_Section):
+    """A service an SLRT referral can ask for, the agency that provides it, its SLA."""
+
+    name: str
+    agency: str
+    sla_hours: float = Field(gt=0)
+
+
+class DeskSettings(_Section):
+    """The SLRT desk: service catalogue, SLAs, referral letters, the SLA watcher."""
+
+    # Emergencies are answered within this many hours, whatever the service.
+    emergency_hours: float = Field(4.0, gt=0)
+    # A case gets its first response (a recommendation, or an answer) within this.
+    first_response_hours: float = Field(24.0, gt=0)
+    # Signs referral letters' verification codes: set it in the environment.
+    letter_secret: str = "change-me-HUB_DESK__LETTER_SECRET"
+    # How often the SLA watcher looks for overdue referrals.
+    watch_seconds: float = Field(60.0, gt=0)
+    services: dict[str, ServiceSettings] = {}
+
+
 class AccessSettings(_Section):
     """Authentication cache, abuse limits and audit writing."""
 
@@ -233,6 +255,7 @@ class HubSettings(BaseSettings):
     schedule: ScheduleSettings = ScheduleSettings()
     access: AccessSettings = AccessSettings()
     eligibility: EligibilitySettings = EligibilitySettings()
+    desk: DeskSettings = DeskSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -79,6 +79,23 @@ def _eligibility(result: Any, context: Any) -> bool:
     return True
 
 
+def _case(case: Any, context: Any) -> bool:
+    if not context.principal.scope.allows(case.region_code):
+        return False
+    if case.person_id is not None:
+        context.audit.note("person", case.person_id, case.nik)
+    else:  # a person the registry does not hold yet: the NIK as given
+        context.audit.note("case", int(case.id), case.nik)
+    return True
+
+
+def _referral(referral: Any, context: Any) -> bool:
+    principal = context.principal
+    if not principal.scope.allows(referral.region_code):
+        return False
+    return principal.agency is None or referral.agency == principal.agency
+
+
 def _edge_of(check: Check) -> Check:
     return lambda edge, context: check(edge.node, context)
 
@@ -92,6 +109,10 @@ CHECKS: dict[str, Check] = {
     "ReviewTask": _review_task,
     "Enrollment": _enrollment,
     "EligibilityResult": _eligibility,
+    "ServiceCase": _case,
+    "CaseEdge": _edge_of(_case),
+    "Referral": _referral,
+    "ReferralEdge": _edge_of(_referral),
 }
 
 def install(schema: GraphQLSchema) -> int:

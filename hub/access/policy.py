@@ -33,6 +33,11 @@ ELIGIBILITY: TypeRules = {"EligibilityResult": ALL, "EligibilityReason": ALL,
                           "EligibilityProgram": ALL}
 ELIGIBILITY_QUERIES = _fields("eligibility", "eligibilityBatch", "eligibilityPrograms")
 
+# The SLRT desk: cases, referrals and their history, and the service catalogue.
+DESK: TypeRules = {"ServiceCase": ALL, "CaseConnection": ALL, "CaseEdge": ALL,
+                   "Referral": ALL, "ReferralConnection": ALL, "ReferralEdge": ALL,
+                   "ReferralEvent": ALL, "DeskService": ALL}
+
 # A district's Dinas Sosial runs the hub for its region: everything there.
 DISTRICT: TypeRules = {"Query": ALL, "Mutation": ALL, "Subscription": ALL, "*": ALL}
 
@@ -40,24 +45,37 @@ DISTRICT: TypeRules = {"Query": ALL, "Mutation": ALL, "Subscription": ALL, "*": 
 NATIONAL: TypeRules = {"Query": ALL, "Mutation": _fields("resolveFinding"), "Subscription": ALL,
                        "*": ALL}
 
-# A village facilitator / Puskesos registers cases and finds the people they serve.
+# A village facilitator / Puskesos registers cases, follows them up, and finds the
+# people they serve.
+
 FACILITATOR: TypeRules = {
-    "Query": _fields("person", "household", "households", "region", "regencies")
-    | ELIGIBILITY_QUERIES,
+    "Query": _fields("person", "household", "households", "region", "regencies",
+                     "serviceCase", "serviceCases", "referrals", "searchPersons",
+                     "deskServices") | ELIGIBILITY_QUERIES,
+    "Mutation": _fields("registerCase", "monitorReferral"),
+    "Subscription": _fields("referralUpdates"),
     "Person": IDENTITY | {"birthPlace", "relation", "household", "enrollments"},
     "Household": _fields("id", "kk", "villageCode", "address", "desil", "members", "head",
                          "village"),
     "HouseholdConnection": ALL, "HouseholdEdge": ALL, **PAGES,
     "Enrollment": ALL,
     "Region": REGION_NAMES | {"statistics", "households"}, **STATISTICS, **ELIGIBILITY,
+    **DESK,
 }
 
 # An agency (BPJS, education, Dukcapil, Baznas) acts on its own programme: who is
-# enrolled, the findings it owns, and the identity needed to act on them.
+# enrolled, the findings it owns, the referrals addressed to it, and the identity
+# needed to act on them.
 AGENCY: TypeRules = {
-    "Query": _fields("person", "region", "regencies", "findings", "findingCounts")
-    | ELIGIBILITY_QUERIES,
-    "Mutation": _fields("resolveFinding"),
+    "Query": _fields("person", "region", "regencies", "findings", "findingCounts",
+                     "referrals", "deskServices") | ELIGIBILITY_QUERIES,
+    "Mutation": _fields("resolveFinding", "acceptReferral", "rejectReferral",
+                        "fulfillReferral"),
+    "Subscription": _fields("referralUpdates"),
+    "Referral": ALL, "ReferralConnection": ALL, "ReferralEdge": ALL, "ReferralEvent": ALL,
+    "DeskService": ALL,
+    "ServiceCase": _fields("id", "ticket", "kind", "category", "urgency", "description",
+                           "status", "person", "createdAt", "homeVisit"),
     "Person": IDENTITY | {"enrollments"},
     "Enrollment": ALL,
     "Finding": ALL, "FindingConnection": ALL, "FindingEdge": ALL, "FindingCount": ALL,

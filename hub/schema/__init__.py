@@ -10,16 +10,23 @@ from strawberry.extensions import ParserCache, ValidationCache
 
 from hub.access import guard
 from hub.schema.audit import AuditQuery
+from hub.schema.desk import DeskMutation, DeskQuery
 from hub.schema.eligibility import EligibilityQuery
 from hub.schema.executor import HubSchema
 from hub.schema.query import RegistryQuery
-from hub.schema.reconciliation import Mutation, ReconciliationQuery
+from hub.schema.reconciliation import ReconciliationMutation, ReconciliationQuery
 from hub.schema.subscriptions import Subscription
 
 
 @strawberry.type
-class Query(RegistryQuery, ReconciliationQuery, AuditQuery, EligibilityQuery):
-    """Everything readable: the unified registry, its reconciliation and the audit."""
+class Query(RegistryQuery, ReconciliationQuery, AuditQuery, EligibilityQuery, DeskQuery):
+    """Everything readable: the unified registry, its reconciliation, eligibility, the
+    SLRT desk and the audit."""
+
+
+@strawberry.type
+class Mutation(ReconciliationMutation, DeskMutation):
+    """Data stewards' decisions and the SLRT desk's steps."""
 
 
 def build_schema() -> HubSchema:

@@ -68,7 +68,7 @@ def log_errors(errors: Iterable[GraphQLError]) -> None:
 # that the audit log records, with the fields named.
 PERSONAL_TYPES = frozenset({
     "Person", "Household", "Enrollment", "Finding", "ReviewTask", "SourceRecord",
-    "LineageEntry", "AuditAccess", "EligibilityResult",
+    "LineageEntry", "AuditAccess", "EligibilityResult", "ServiceCase", "Referral",
 })
 
 

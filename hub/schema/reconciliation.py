@@ -330,7 +330,7 @@ class ReconciliationQuery:
 
 
 @strawberry.type
-class Mutation:
+class ReconciliationMutation:
     @strawberry.mutation(description="Queue a sync of one connector (or all, with "
                          "reconciliation after); the scheduler leader runs it.")
     async def trigger_sync(self, info: HubInfo, connector: str | None = None,

@@ -11,6 +11,7 @@ import strawberry
 from sqlalchemy import select
 
 from hub.db.models import SyncRun as SyncRunRow
+from hub.schema.desk import Referral, referral_changes
 from hub.schema.loaders import fetch_all
 from hub.schema.reconciliation import SyncRun
 from hub.schema.types import HubInfo
@@ -41,3 +42,11 @@ class Subscription:
             if len(known) > 4 * RECENT:
                 keep = sorted(known)[-RECENT:]
                 known = {run: known[run] for run in keep}
+
+    @strawberry.subscription(description="Referrals as they change (new, each step, "
+                             "overdue, escalated): an agency's desk sees those addressed "
+                             "to it, a district those in its regions.")
+    async def referral_updates(self, info: HubInfo, agency: str | None = None
+                               ) -> AsyncGenerator[Referral, None]:
+        async for referral in referral_changes(info, agency):
+            yield referral

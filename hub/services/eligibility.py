@@ -18,7 +18,7 @@ from hub.access.roles import RegionScope
 from hub.config import ProgramRuleSettings
 from hub.db.models import Enrollment, Household, Person
 from hub.domain.eligibility import Outcome, ProgramRule, Subject, evaluate
-from hub.domain.nik import InvalidNik, mask_nik, parse_nik
+from hub.domain.nik import InvalidNik, clean_nik, mask_nik, parse_nik
 
 
 class Lookup(StrEnum):
@@ -67,14 +67,11 @@ async def check(engine: AsyncEngine, rule: ProgramRule, niks: Sequence[str],
                 scope: RegionScope, today: date) -> list[Checked]:
     """One answer per NIK, in order. A NIK outside the client's regions is NOT_FOUND,
     exactly like one the registry does not hold."""
-    parsed: list[tuple[str | None, str | None]] = []
-    for raw in niks:
-        try:
-            parsed.append((parse_nik(raw, today=today).nik, None))
-        except InvalidNik as error:
-            parsed.append((None, str(error)))
-    wanted = sorted({nik for nik, _ in parsed if nik})
-    persons = await _persons(engine, wanted)
+    # A NIK the registry holds needs no parsing to be answered; only the others are
+    # parsed, to tell a malformed NIK (and why) from one the registry does not know.
+    cleaned = [clean_nik(raw) for raw in niks]
+    persons = await _persons(engine, sorted({nik for nik in cleaned if len(nik) == 16
+                                             and nik.isdigit()}))
     visible = {nik: row for nik, row in persons.items() if scope.allows(row["region_code"])}
     ids = [row["id"] for row in visible.values()]
     programs = await _active_programs(engine, ids)
@@ -84,12 +81,15 @@ async def check(engine: AsyncEngine, rule: ProgramRule, niks: Sequence[str],
             engine, sorted({row["household_id"] for row in visible.values()
                             if row["household_id"] is not None}))
     answers = []
-    for index, (raw, (nik, problem)) in enumerate(zip(niks, parsed, strict=True)):
-        if nik is None:
-            answers.append(Checked(index, None, _masked(raw), Lookup.INVALID_NIK, problem))
-            continue
+    for index, (raw, nik) in enumerate(zip(niks, cleaned, strict=True)):
         row = visible.get(nik)
         if row is None:
+            try:
+                parse_nik(nik, today=today)
+            except InvalidNik as error:
+                answers.append(Checked(index, None, _masked(raw), Lookup.INVALID_NIK,
+                                       str(error)))
+                continue
             answers.append(Checked(index, nik, mask_nik(nik), Lookup.NOT_FOUND))
             continue
         subject = Subject(

@@ -49,6 +49,9 @@ class HubScheduler:
             next_run_time=datetime.now(UTC))
         self._scheduler.add_job(self._queued, IntervalTrigger(seconds=schedule.poll_seconds),
                                 id="queued")
+        self._scheduler.add_job(self._watch_sla, IntervalTrigger(
+            seconds=self.settings.desk.watch_seconds), id="sla",
+            next_run_time=datetime.now(UTC))
         for name, spec in schedule.connectors.items():
             if name in self.settings.connectors and self.settings.connectors[name].enabled:
                 self._scheduler.add_job(self._scheduled, parse_schedule(spec), args=[name],
@@ -73,6 +76,20 @@ class HubScheduler:
             log.warning("%s %s the scheduler leader", self.holder,
                         "is now" if leader else "is no longer")
         self.leader = leader
+
+    async def _watch_sla(self) -> None:
+        """Escalate referrals past their SLA (the leader only; each once)."""
+        if not self.leader:
+            return
+        from hub.services.desk import ServiceDesk
+
+        try:
+            found = await ServiceDesk(self.engine, self.settings).watch()
+        except Exception:
+            log.exception("the SLA watcher failed; it runs again at its next interval")
+            return
+        if found["escalated"]:
+            log.warning("escalated %d overdue referrals", found["escalated"])
 
     async def _scheduled(self, connector: str) -> None:
         if self.leader:

@@ -1,0 +1,200 @@
+"""The SLRT desk end to end over GraphQL: a facilitator registers, the back office
+recommends, the manager approves (the letter and its code), the agency answers, the
+case closes; illegal steps, returns, the SLA watcher and letter verification."""
+
+from __future__ import annotations
+
+import base64
+import io
+from datetime import UTC, datetime, timedelta
+
+import pypdf
+from sqlalchemy import select
+
+from hub.access.roles import Role
+from hub.db.models import ReferralEvent
+from hub.services.desk import ServiceDesk
+from tests.access.conftest import Hub, people_in
+
+HERE = "33.14.05"
+
+REGISTER = """mutation($case: CaseInput!) { registerCase(case: $case) {
+    id ticket status inDtks homeVisit regionCode createdAt firstResponseDue
+    person { nik name } } }"""
+RECOMMEND = """mutation($c: ID!, $s: String!) { recommendReferral(caseId: $c, service: $s,
+    notes: "husband hospitalised, no coverage", officer: "Bu Sri") { id status agency } }"""
+REFERRAL = """fragment R on Referral { id status dueAt referredAt verificationCode overdue
+    history { fromStatus toStatus actor officer reason } }"""
+
+
+def _case(nik: str | None = None, **extra) -> dict:
+    return {"kind": "COMPLAINT", "category": "HEALTH", "channel": "PUSKESOS",
+            "urgency": "NORMAL", "description": "Keluarga belum punya KIS",
+            **({"nik": nik} if nik else {}), **extra}
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+async def test_a_case_from_registration_to_closure(hub: Hub) -> None:
+    person, = await people_in(hub.engine, HERE, 1)
+    facilitator = await hub.client(Role.FACILITATOR, (person.region_code,))
+    district = await hub.client(Role.DISTRICT, ("33.14",))
+    bpjs = await hub.client(Role.AGENCY, ("33.14",), "bpjs")
+    education = await hub.client(Role.AGENCY, ("33.14",), "education")
+
+    case = (await facilitator.data(REGISTER, case=_case(person.nik)))["registerCase"]
+    assert case["ticket"].startswith("SLRT-3314-")
+    assert case["ticket"].endswith(f"{int(case['id']):06d}")
+    assert case["status"] == "OPEN"
+    assert case["person"]["nik"] == person.nik
+    assert case["inDtks"] is True
+    assert case["homeVisit"] is False
+    assert _at(case["firstResponseDue"]) - _at(case["createdAt"]) == timedelta(hours=24)
+
+    referral = (await district.data(RECOMMEND, c=case["id"], s="KIS_PBI"))["recommendReferral"]
+    assert referral == {"id": referral["id"], "status": "RECOMMENDED", "agency": "bpjs"}
+    approved = (await district.data(
+        "mutation($id: ID!) { approveReferral(id: $id, officer: \"Pak Manajer\") { ...R } }"
+        + REFERRAL, id=referral["id"]))["approveReferral"]
+    assert approved["status"] == "REFERRED"  # approved, and sent to the agency at once
+    assert _at(approved["dueAt"]) - _at(approved["referredAt"]) == timedelta(hours=72)
+    assert [h["toStatus"] for h in approved["history"]] == [
+        "RECOMMENDED", "APPROVED", "REFERRED"]
+    assert approved["history"][0]["officer"] == "Bu Sri"
+    assert approved["history"][1]["actor"] == district.name
+    code = approved["verificationCode"]
+
+    # The letter: a PDF with the ticket, the service, the citizen and the code.
+    letter = (await district.data("query($s: String!) { referrals(status: REFERRED, "
+                                  "first: 50) { edges { node { id letterPdf } } } "
+                                  "serviceCase(ticket: $s) { ticket } }",
+                                  s=case["ticket"]))
+    pdf = next(e["node"]["letterPdf"] for e in letter["referrals"]["edges"]
+               if e["node"]["id"] == referral["id"])
+    text = pypdf.PdfReader(io.BytesIO(base64.b64decode(pdf))).pages[0].extract_text()
+    for expected in (case["ticket"], "KIS / PBI-JKN enrolment", person.nik, code, "BPJS"):
+        assert expected in text
+    verified = await district.http.get(f"/rujukan/verify/{code}")
+    assert verified.json()["valid"] is True
+    assert verified.json()["ticket"] == case["ticket"]
+    assert person.nik not in verified.text
+    assert (await district.http.get("/rujukan/verify/AAAAA-AAAAA")).status_code == 404
+
+    # Only the agency addressed sees it; an illegal step is refused by name.
+    assert referral["id"] not in {e["node"]["id"] for e in (await education.data(
+        "{ referrals { edges { node { id } } } }"))["referrals"]["edges"]}
+    seen = (await bpjs.data("{ referrals(status: REFERRED) { edges { node { id "
+                            "case { ticket person { nik } } } } } }"))["referrals"]["edges"]
+    mine = next(e["node"] for e in seen if e["node"]["id"] == referral["id"])
+    assert mine["case"]["person"]["nik"] == person.nik
+    errors = await education.errors("mutation($id: ID!) { acceptReferral(id: $id) { id } }",
+                                    id=referral["id"])
+    assert errors[0]["extensions"]["code"] == "NOT_FOUND"
+    errors = await district.errors("mutation($id: ID!) { approveReferral(id: $id) { id } }",
+                                   id=referral["id"])
+    assert "a REFERRED referral cannot become APPROVED" in errors[0]["message"]
+    assert "ACCEPTED, REJECTED" in errors[0]["message"]
+
+    for step in ("acceptReferral(id: $id, officer: \"Petugas BPJS\")",
+                 "fulfillReferral(id: $id, notes: \"KIS issued\")"):
+        await bpjs.data(f"mutation($id: ID!) {{ {step} {{ id }} }}", id=referral["id"])
+    closed = (await district.data("query($t: String!) { serviceCase(ticket: $t) { status "
+                                  "closedAt referrals { status settledAt } } }",
+                                  t=case["ticket"]))["serviceCase"]
+    assert closed["status"] == "CLOSED"  # its only referral is settled
+    assert closed["referrals"][0]["status"] == "FULFILLED"
+    monitored = (await facilitator.data(
+        "mutation($id: ID!) { monitorReferral(id: $id, notes: \"home visit: card in use\") "
+        "{ status history { toStatus } } }", id=referral["id"]))["monitorReferral"]
+    assert monitored["status"] == "MONITORED"
+    assert [h["toStatus"] for h in monitored["history"]][-3:] == [
+        "ACCEPTED", "FULFILLED", "MONITORED"]
+
+
+async def test_returns_rejections_and_unknown_people(hub: Hub) -> None:
+    district = await hub.client(Role.DISTRICT, ("33.14",))
+    unknown = (await district.data(REGISTER, case=_case(
+        "3314015208859998", name="Warga Baru", villageCode="33.14.05.2001",
+        urgency="EMERGENCY")))["registerCase"]
+    assert unknown["person"] is None
+    assert unknown["homeVisit"] is True
+    assert _at(unknown["firstResponseDue"]) - _at(unknown["createdAt"]) == timedelta(hours=4)
+    missing = await district.errors(REGISTER, case=_case("3314015208859997"))
+    assert "villageCode" in missing[0]["message"] or "village_code" in missing[0]["message"]
+    bad = await district.errors(REGISTER, case=_case("1234"))
+    assert bad[0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+    referral = (await district.data(RECOMMEND, c=unknown["id"], s="CIVIL_DOCUMENT")
+                )["recommendReferral"]
+    no_reason = await district.errors('mutation($id: ID!) { returnReferral(id: $id, '
+                                      'reason: " ") { id } }', id=referral["id"])
+    assert "needs a reason" in no_reason[0]["message"]
+    returned = (await district.data('mutation($id: ID!) { returnReferral(id: $id, reason: '
+                                    '"attach the birth letter") { status } }',
+                                    id=referral["id"]))["returnReferral"]
+    assert returned["status"] == "RETURNED"
+    again = (await district.data('mutation($id: ID!) { resubmitReferral(id: $id, notes: '
+                                 '"letter attached") { status } }', id=referral["id"]))
+    assert again["resubmitReferral"]["status"] == "RECOMMENDED"
+    await district.data("mutation($id: ID!) { approveReferral(id: $id) { id } }",
+                        id=referral["id"])
+    dukcapil = await hub.client(Role.AGENCY, ("33.14",), "dukcapil")
+    rejected = (await dukcapil.data('mutation($id: ID!) { rejectReferral(id: $id, reason: '
+                                    '"already registered in another regency") '
+                                    '{ status dueAt } }', id=referral["id"]))
+    assert rejected["rejectReferral"]["status"] == "REJECTED"
+    case = (await district.data('query($t: String!) { serviceCase(ticket: $t) { status } }',
+                                t=unknown["ticket"]))["serviceCase"]
+    assert case["status"] == "CLOSED"
+    bad_service = await district.errors(RECOMMEND, c=unknown["id"], s="NOPE")
+    assert "KIS_PBI" in bad_service[0]["message"]
+
+
+async def test_the_sla_watcher_escalates_once_even_after_downtime(hub: Hub) -> None:
+    person, = await people_in(hub.engine, HERE, 1)
+    district = await hub.client(Role.DISTRICT, ("33.14",))
+    case = (await district.data(REGISTER, case=_case(person.nik)))["registerCase"]
+    referral = (await district.data(RECOMMEND, c=case["id"], s="KIS_PBI"))["recommendReferral"]
+    await district.data("mutation($id: ID!) { approveReferral(id: $id) { id } }",
+                        id=referral["id"])
+    await ServiceDesk(hub.engine, hub.settings).watch()  # now: ours is not due yet
+    async with hub.engine.connect() as conn:
+        early = (await conn.execute(select(ReferralEvent.to_status).where(
+            ReferralEvent.referral_id == int(referral["id"])))).scalars().all()
+    assert "ESCALATED" not in early
+    # The hub was down for four days: the next watch catches what passed meanwhile.
+    later = ServiceDesk(hub.engine, hub.settings,
+                        clock=lambda: datetime.now(UTC) + timedelta(days=4))
+    first = await later.watch()
+    assert first["escalated"] >= 1
+    assert (await later.watch())["escalated"] == 0  # each referral once
+    async with hub.engine.connect() as conn:
+        marks = (await conn.execute(select(ReferralEvent.to_status).where(
+            ReferralEvent.referral_id == int(referral["id"])).order_by(ReferralEvent.id))
+                 ).scalars().all()
+    assert marks[-2:] == ["OVERDUE", "ESCALATED"]
+    escalated = (await district.data("{ referrals(first: 500) { edges { node { id "
+                                     "escalatedAt } } } }"))["referrals"]["edges"]
+    assert next(e["node"]["escalatedAt"] for e in escalated
+                if e["node"]["id"] == referral["id"]) is not None
+
+
+async def test_cases_stay_in_their_region(hub: Hub) -> None:
+    person, = await people_in(hub.engine, HERE, 1)
+    elsewhere = await hub.client(Role.FACILITATOR, ("33.14.04.2001",))
+    refused = await elsewhere.errors(REGISTER, case=_case(person.nik))
+    assert refused[0]["extensions"]["code"] == "NOT_FOUND"
+    district = await hub.client(Role.DISTRICT, (HERE,))
+    case = (await district.data(REGISTER, case=_case(person.nik)))["registerCase"]
+    other = await hub.client(Role.DISTRICT, ("33.14.04",))
+    assert (await other.data("query($t: String!) { serviceCase(ticket: $t) { id } }",
+                             t=case["ticket"]))["serviceCase"] is None
+    tickets = {e["node"]["ticket"] for e in (await other.data(
+        "{ serviceCases(first: 500) { edges { node { ticket regionCode } } } }"))
+        ["serviceCases"]["edges"]}
+    assert case["ticket"] not in tickets
+    found = (await district.data('query($n: String!) { searchPersons(name: $n, region: '
+                                 '"33.14.05") { nik } }', n=person.name.split()[0]))
+    assert person.nik in {p["nik"] for p in found["searchPersons"]}
