@@ -125,6 +125,13 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
             return JSONResponse({"valid": False}, status_code=404)
         return JSONResponse({"valid": True, **found})
 
+    async def referral_callback(request: Request) -> Response:
+        from hub.services.callbacks import referral_callback as handle
+
+        status, body = await handle(engine, settings, audit, request.path_params["agency"],
+                                    request.headers, await request.body())
+        return JSONResponse(body, status_code=status)
+
     async def metrics_endpoint(_: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
@@ -157,6 +164,7 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
             WebSocketRoute("/graphql", GraphQLWebSocket(graphql)),
             Route("/healthz", healthz),
             Route("/rujukan/verify/{code}", verify_letter),
+            Route("/callbacks/{agency}/referrals", referral_callback, methods=["POST"]),
             Route("/metrics", metrics_endpoint),
         ],
         lifespan=lifespan,

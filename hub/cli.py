@@ -475,7 +475,15 @@ def demo(
         name: conf.model_copy(update={"base_url": simulators.urls[name]})
         for name, conf in settings.connectors.items() if name in simulators.urls
     }
-    settings = settings.model_copy(update={"connectors": simulated})
+    # ... and the agencies receiving referrals too, calling back to this demo's hub.
+    url = f"http://{host or settings.server.host}:{port or settings.server.port}"
+    agencies = {
+        name: endpoint.model_copy(update={"webhook_url": f"{simulators.urls[name]}"
+                                          "/slrt/referrals"})
+        for name, endpoint in settings.desk.agencies.items() if name in simulators.urls
+    }
+    desk = settings.desk.model_copy(update={"agencies": agencies, "callback_base_url": url})
+    settings = settings.model_copy(update={"connectors": simulated, "desk": desk})
     _sync(settings, None, full=False)
     key = _demo_key(settings, pop.regency)
     url = f"http://{host or settings.server.host}:{port or settings.server.port}/graphql"

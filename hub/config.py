@@ -198,6 +198,21 @@ class ServiceSettings(_Section):
     sla_hours: float = Field(gt=0)
 
 
+class AgencyEndpointSettings(_Section):
+    """Where an agency receives new referrals, and the secret both sides sign with.
+    Secrets belong in the environment: HUB_DESK__AGENCIES__BPJS__SECRET."""
+
+    webhook_url: str | None = None
+    secret: str
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
 class DeskSettings(_Section):
     """The SLRT desk: service catalogue, SLAs, referral letters, the SLA watcher."""
 
@@ -210,6 +225,16 @@ class DeskSettings(_Section):
     # How often the SLA watcher looks for overdue referrals.
     watch_seconds: float = Field(60.0, gt=0)
     services: dict[str, ServiceSettings] = {}
+    agencies: dict[str, AgencyEndpointSettings] = {}
+    # Where agencies send their signed callbacks: the hub's address as they reach it.
+    callback_base_url: str = "http://127.0.0.1:8000"
+    # Webhook delivery: tries before a delivery is dead-lettered, and the backoff
+    # between them (doubling from the first, capped), and how often the queue is read.
+    webhook_attempts: int = Field(10, ge=1, le=100)
+    webhook_backoff_seconds: float = Field(2.0, gt=0)
+    webhook_backoff_max_seconds: float = Field(300.0, gt=0)
+    webhook_poll_seconds: float = Field(2.0, gt=0)
+    webhook_timeout_seconds: float = Field(10.0, gt=0)
 
 
 class AccessSettings(_Section):

@@ -24,6 +24,8 @@ def _fields(*names: str) -> frozenset[str]:
 REGION_NAMES = _fields("code", "name", "level", "parent", "children")
 STATISTICS: TypeRules = {
     "RegionStatistics": ALL, "DesilCount": ALL, "ProgramCoverage": ALL,
+    "ServiceStats": ALL, "ServiceTiming": ALL, "CategoryFigures": ALL,
+    "AgencyServiceFigures": ALL, "CoverageGap": ALL,
 }
 IDENTITY = _fields("id", "nik", "name", "sex", "birthDate", "alive", "deathDate")
 PAGES: TypeRules = {"PageInfo": ALL}
@@ -59,7 +61,8 @@ FACILITATOR: TypeRules = {
                          "village"),
     "HouseholdConnection": ALL, "HouseholdEdge": ALL, **PAGES,
     "Enrollment": ALL,
-    "Region": REGION_NAMES | {"statistics", "households"}, **STATISTICS, **ELIGIBILITY,
+    "Region": REGION_NAMES | {"statistics", "households", "serviceStats"}, **STATISTICS,
+    **ELIGIBILITY,
     **DESK,
 }
 

@@ -465,3 +465,24 @@ class ReferralEvent(Base):
     officer: Mapped[str | None] = mapped_column(String(120))
     reason: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column()
+
+
+class WebhookDelivery(Base):
+    """The outbox: a message to an agency, written in the same transaction as the change
+    it announces, so nothing is sent that did not happen and nothing that happened is
+    lost; delivered with retries, dead-lettered (visible, retryable) after the last."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (Index("ix_webhook_delivery_due", "status", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    agency: Mapped[str] = mapped_column(String(40))
+    event: Mapped[str] = mapped_column(String(40))
+    referral_id: Mapped[int | None] = mapped_column(Id, index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(12), default="PENDING")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()
+    delivered_at: Mapped[datetime | None] = mapped_column()

@@ -19,6 +19,7 @@ from hub.db.models import Person as PersonRow
 from hub.db.models import Referral as ReferralRow
 from hub.db.models import ReferralEvent as ReferralEventRow
 from hub.db.models import ServiceCase as CaseRow
+from hub.db.models import WebhookDelivery as WebhookRow
 from hub.domain.names import normalize_name
 from hub.domain.referrals import SETTLED, Desk, IllegalTransition, ReferralStatus
 from hub.schema.errors import BadUserInput, HubError
@@ -28,7 +29,7 @@ from hub.schema.query import _valid_nik, _valid_region
 from hub.schema.reconciliation import NotFoundError, _id, _visible
 from hub.schema.types import HubInfo, PageInfo, Person, load_one
 from hub.services import desk as services
-from hub.services import letter
+from hub.services import letter, webhooks
 from hub.services.desk import CATEGORIES, CHANNELS, KINDS, URGENCIES, DeskError, NewCase
 
 DEFAULT_PAGE = 50
@@ -278,8 +279,58 @@ def _page(rows: list[RowMapping], limit: int, kind: str, make: Any, edge: Any) -
                            end_cursor=edges[-1].cursor if edges else None)
 
 
+@strawberry.type(description="A message to an agency's webhook, and how its delivery went.")
+class WebhookDelivery:
+    id: strawberry.ID = strawberry.field(description="The delivery id (X-SLRT-Delivery).")
+    agency: str
+    event: str
+    referral_id: strawberry.ID | None
+    status: str = strawberry.field(description="PENDING, DELIVERED or DEAD.")
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> WebhookDelivery:
+        return cls(id=strawberry.ID(row["id"]), agency=row["agency"], event=row["event"],
+                   referral_id=strawberry.ID(str(row["referral_id"]))
+                   if row["referral_id"] is not None else None, status=row["status"],
+                   attempts=row["attempts"], next_attempt_at=_aware(row["next_attempt_at"]),
+                   last_error=row["last_error"], created_at=_aware(row["created_at"]),
+                   delivered_at=_aware(row["delivered_at"]))
+
+
+async def _delivery_visible(info: HubInfo, delivery: str) -> bool:
+    referrals = _visible(info, select(ReferralRow.id), ReferralRow.region_code,
+                         ReferralRow.agency)
+    rows = await fetch_all(info.context.engine, select(WebhookRow.id).where(
+        WebhookRow.id == delivery, WebhookRow.referral_id.in_(referrals.scalar_subquery())))
+    return bool(rows)
+
+
 @strawberry.type
 class DeskQuery:
+    @strawberry.field(description="Webhook deliveries, newest first: DEAD ones are the "
+                      "dead-letter queue.")
+    async def webhook_deliveries(self, info: HubInfo, status: str | None = None,
+                                 agency: str | None = None,
+                                 first: int | None = None) -> list[WebhookDelivery]:
+        limit = page_size(first, DEFAULT_PAGE, info.context.settings.server.max_page_size)
+        # Deliveries about referrals in the client's regions only.
+        referrals = _visible(info, select(ReferralRow.id), ReferralRow.region_code,
+                             ReferralRow.agency)
+        statement = select(WebhookRow.__table__).where(WebhookRow.referral_id.in_(
+            referrals.scalar_subquery()))
+        if status:
+            statement = statement.where(WebhookRow.status == status)
+        if agency:
+            statement = statement.where(WebhookRow.agency == agency)
+        rows = await fetch_all(info.context.engine, statement.order_by(
+            WebhookRow.created_at.desc()).limit(limit))
+        return [WebhookDelivery.from_row(r) for r in rows]
+
     @strawberry.field(description="The services referrals can ask for.")
     def desk_services(self, info: HubInfo) -> list[DeskService]:
         return [DeskService(code=code, name=s.name, agency=s.agency, sla_hours=s.sla_hours)
@@ -392,6 +443,17 @@ async def _step(info: HubInfo, id: strawberry.ID, target: ReferralStatus, desk: 
 
 @strawberry.type
 class DeskMutation:
+    @strawberry.mutation(description="Send a dead-lettered webhook delivery again, with "
+                         "its tries reset.")
+    async def retry_webhook_delivery(self, info: HubInfo, id: strawberry.ID
+                                     ) -> WebhookDelivery:
+        visible = await _delivery_visible(info, str(id))
+        if not visible or not await webhooks.retry(info.context.engine, str(id)):
+            raise NotFoundError(f"no dead-lettered delivery {id}")
+        rows = await fetch_all(info.context.engine, select(WebhookRow.__table__).where(
+            WebhookRow.id == str(id)))
+        return WebhookDelivery.from_row(rows[0])
+
     @strawberry.mutation(description="Front office: register a case; returns it with its "
                          "ticket number.")
     async def register_case(self, info: HubInfo, case: CaseInput) -> ServiceCase:

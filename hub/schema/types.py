@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import strawberry
@@ -15,6 +15,7 @@ from hub.schema import statistics
 
 if TYPE_CHECKING:
     from hub.schema.context import HubContext
+    from hub.schema.servicestats import ServiceStats
 
     HubInfo = Info[HubContext, None]
 else:
@@ -237,6 +238,18 @@ class Region:
         from hub.schema.query import household_page
 
         return await household_page(info, self.code, desil, first, after)
+
+    @strawberry.field(description="The SLRT desk's figures in the region (cases registered "
+                      "from `since` until `until`, when given).")
+    async def service_stats(self, info: HubInfo, since: datetime | None = None,
+                            until: datetime | None = None) -> Annotated[
+            ServiceStats, strawberry.lazy("hub.schema.servicestats")]:
+        from hub.schema.servicestats import ServiceStats
+        from hub.services.stats import service_figures
+
+        codes = info.context.principal.scope.within(self.code)
+        return ServiceStats.of(await service_figures(info.context.engine, codes, since,
+                                                     until))
 
     @strawberry.field(description="Households, persons and programme coverage in the region.")
     async def statistics(self, info: HubInfo) -> RegionStatistics:

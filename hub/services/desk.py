@@ -29,6 +29,7 @@ from hub.domain.referrals import (
     ticket_number,
     verification_code,
 )
+from hub.services import webhooks
 
 KINDS = ("QUESTION", "SUGGESTION", "COMPLAINT")  # pertanyaan, saran, pengaduan
 CATEGORIES = ("HEALTH", "EDUCATION", "SOCIAL_ASSISTANCE", "CIVIL_DOCUMENTS", "ECONOMIC",
@@ -229,17 +230,35 @@ class ServiceDesk:
 
     async def _refer(self, conn: AsyncConnection, referral: Any, case: Any,
                      now: datetime) -> dict[str, Any]:
-        service = self.settings.desk.services.get(referral.service)
+        """Refer to the agency: the due time, the letter's code, and the webhook message
+        queued in this same transaction."""
+        desk = self.settings.desk
+        service = desk.services.get(referral.service)
         hours = service.sla_hours if service else self.sla.first_response_hours
+        due = self.sla.referral_due(now, case.urgency, hours)
+        code = verification_code(desk.letter_secret, referral.id, case.ticket,
+                                 referral.service)
+        name, nik = case.name, case.nik
+        if case.person_id is not None:
+            person = (await conn.execute(select(Person.name, Person.nik).where(
+                Person.id == case.person_id))).first()
+            if person is not None:
+                name, nik = person.name, person.nik
+        delivery = await webhooks.outbox(conn, referral.agency, "referral.referred",
+                                         referral.id, {
+            "referral_id": referral.id, "ticket": case.ticket, "service": referral.service,
+            "service_name": service.name if service else referral.service,
+            "agency": referral.agency, "urgency": case.urgency, "category": case.category,
+            "description": case.description, "notes": referral.notes,
+            "region_code": referral.region_code, "citizen": {"name": name, "nik": nik},
+            "due_at": due.isoformat(), "verification_code": code,
+            "callback_url": f"{desk.callback_base_url.rstrip('/')}/callbacks/"
+                            f"{referral.agency}/referrals",
+        }, now)
         await self._event(conn, referral.id, ReferralStatus.APPROVED, ReferralStatus.REFERRED,
-                          "hub", None, f"sent to {referral.agency}", now)
-        return {
-            "status": ReferralStatus.REFERRED.value, "referred_at": now,
-            "due_at": self.sla.referral_due(now, case.urgency, hours),
-            "verification_code": verification_code(self.settings.desk.letter_secret,
-                                                   referral.id, case.ticket,
-                                                   referral.service),
-        }
+                          "hub", None, f"sent to {referral.agency} (delivery {delivery})", now)
+        return {"status": ReferralStatus.REFERRED.value, "referred_at": now, "due_at": due,
+                "verification_code": code}
 
     async def _close_if_settled(self, conn: AsyncConnection, case_id: int,
                                 now: datetime) -> None:

@@ -13,14 +13,17 @@ import asyncio
 import hashlib
 import json
 import random
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
+import aiohttp
 from aiohttp import web
 
+from hub.domain import signing
 from hub.simulators.feed import RecordFeed
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -65,6 +68,11 @@ class AgencySimulator:
         self.counts: Counter[str] = Counter()
         self._api_requests = 0
         self._throttled_until = 0
+        # The agency's desk receiving SLRT referrals (see `_referral`).
+        self.webhook_secret = f"{self.name}-webhook-secret"
+        self.referrals: dict[str, dict[str, Any]] = {}
+        self.answer: str | None = None  # ACCEPTED: call the hub back on each referral
+        self._callbacks: set[asyncio.Task[None]] = set()
 
     def feed(self, source: str) -> RecordFeed:
         path = self.population / "agencies" / f"{source}.jsonl"
@@ -105,6 +113,9 @@ class AgencySimulator:
         app = web.Application(middlewares=[self._fault_middleware])
         app.add_routes(self.routes())
         app.add_routes([
+            web.post("/slrt/referrals", self._referral),
+            web.get("/_sim/referrals", self._received),
+            web.post("/_sim/referrals/answer", self._set_answer),
             web.post("/_sim/faults", self._set_faults),
             web.get("/_sim/stats", self._stats),
             web.post("/_sim/append/{source}", self._append),
@@ -153,6 +164,48 @@ class AgencySimulator:
             body = bytes(response.body)
             response.body = body[: len(body) // 2]
         return response
+
+    async def _referral(self, request: web.Request) -> web.Response:
+        """The agency's webhook: checks the hub's signature, keeps each delivery once
+        (a retry of one already received is acknowledged and dropped)."""
+        body = await request.read()
+        problem = signing.problem(self.webhook_secret, request.headers.get("X-SLRT-Timestamp"),
+                                  request.headers.get("X-SLRT-Signature"), body, time.time())
+        if problem:
+            self.counts["referrals_refused"] += 1
+            return web.json_response({"error": problem}, status=401)
+        delivery = request.headers.get("X-SLRT-Delivery", "")
+        if delivery in self.referrals:
+            self.counts["referral_duplicates"] += 1
+            return web.json_response({"received": delivery, "duplicate": True})
+        message = json.loads(body)
+        self.referrals[delivery] = message
+        self.counts["referrals_received"] += 1
+        if self.answer:
+            task = asyncio.create_task(self._call_back(message, self.answer))
+            self._callbacks.add(task)
+            task.add_done_callback(self._callbacks.discard)
+        return web.json_response({"received": delivery})
+
+    async def _call_back(self, message: dict[str, Any], status: str) -> None:
+        """Answer the hub as the agency's desk would, through its signed callback."""
+        body = json.dumps({"referral_id": message["referral_id"], "status": status,
+                           "officer": f"{self.name} desk (simulated)"}).encode()
+        headers = {"Content-Type": "application/json",
+                   **signing.headers(self.webhook_secret, int(time.time()), body)}
+        try:
+            async with aiohttp.ClientSession() as session, session.post(
+                    message["callback_url"], data=body, headers=headers) as response:
+                self.counts[f"callbacks_{response.status}"] += 1
+        except aiohttp.ClientError:
+            self.counts["callbacks_failed"] += 1
+
+    async def _received(self, _: web.Request) -> web.Response:
+        return web.json_response(list(self.referrals.values()))
+
+    async def _set_answer(self, request: web.Request) -> web.Response:
+        self.answer = (await request.json()).get("status")
+        return web.json_response({"answer": self.answer})
 
     async def _set_faults(self, request: web.Request) -> web.Response:
         try:

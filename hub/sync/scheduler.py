@@ -49,6 +49,8 @@ class HubScheduler:
             next_run_time=datetime.now(UTC))
         self._scheduler.add_job(self._queued, IntervalTrigger(seconds=schedule.poll_seconds),
                                 id="queued")
+        self._scheduler.add_job(self._deliver, IntervalTrigger(
+            seconds=self.settings.desk.webhook_poll_seconds), id="webhooks")
         self._scheduler.add_job(self._watch_sla, IntervalTrigger(
             seconds=self.settings.desk.watch_seconds), id="sla",
             next_run_time=datetime.now(UTC))
@@ -76,6 +78,20 @@ class HubScheduler:
             log.warning("%s %s the scheduler leader", self.holder,
                         "is now" if leader else "is no longer")
         self.leader = leader
+
+    async def _deliver(self) -> None:
+        """Send the webhooks that are due (the leader only)."""
+        if not self.leader:
+            return
+        from hub.services.webhooks import WebhookDispatcher
+
+        try:
+            sent = await WebhookDispatcher(self.engine, self.settings).run_once()
+        except Exception:
+            log.exception("webhook delivery failed; it runs again at its next interval")
+            return
+        if sent["dead"]:
+            log.error("%d webhook deliveries dead-lettered", sent["dead"])
 
     async def _watch_sla(self) -> None:
         """Escalate referrals past their SLA (the leader only; each once)."""

@@ -39,7 +39,11 @@ def ws_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                                          "--region", "33.14.05")}
     with serving(env) as base:
         yield {"url": base.replace("http", "ws", 1) + "/graphql", "keys": keys,
-               "database": database, "base": base}
+               "database": database, "base": base, "env": env}
+
+
+def create_client_for(hub: dict[str, Any], name: str, *options: str) -> str:
+    return create_client(hub["env"], name, *options)
 
 
 async def _connect(session: aiohttp.ClientSession, hub: dict[str, Any],
@@ -141,4 +145,42 @@ async def test_a_subscription_delivers_changes_and_the_cap_holds(ws_hub) -> None
         await ws.send_json({"id": "runs", "type": "complete"})
         await ws.send_json({"type": "ping"})
         assert (await ws.receive_json(timeout=5))["type"] == "pong"
+        await ws.close()
+
+
+def _referral(database: Path, agency: str) -> int:
+    """A case and a referral to `agency`, written as the desk would, now."""
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    with sqlite3.connect(database) as db:
+        case = db.execute(
+            "INSERT INTO service_case (ticket, region_code, in_dtks, home_visit, kind, "
+            "category, channel, urgency, description, status, registered_by, created_at, "
+            "first_response_due) VALUES (?, '33.14.05.2001', 0, 1, 'COMPLAINT', 'HEALTH', "
+            "'WALK_IN', 'NORMAL', 'x', 'IN_PROGRESS', 'test', ?, ?)",
+            (f"T-{agency}-{now}", now, now)).lastrowid
+        return db.execute(
+            "INSERT INTO referral (case_id, service, agency, region_code, status, created_at, "
+            "updated_at) VALUES (?, 'KIS_PBI', ?, '33.14.05.2001', 'REFERRED', ?, ?)",
+            (case, agency, now, now)).lastrowid
+
+
+async def test_an_agency_desk_subscribes_to_its_referrals(ws_hub) -> None:
+    key = create_client_for(ws_hub, "ws-bpjs", "--role", "AGENCY", "--agency", "bpjs",
+                            "--region", "33.14")
+    async with aiohttp.ClientSession() as session:
+        ws = await _connect(session, ws_hub)
+        await _init(ws, key)
+        await ws.send_json({"id": "desk", "type": "subscribe", "payload": {
+            "query": "subscription { referralUpdates { id agency status } }"}})
+        await asyncio.sleep(0.4)
+        other = _referral(ws_hub["database"], "education")
+        mine = _referral(ws_hub["database"], "bpjs")
+        message = await ws.receive_json(timeout=5)
+        assert message["payload"]["data"]["referralUpdates"] == {
+            "id": str(mine), "agency": "bpjs", "status": "REFERRED"}
+        with pytest.raises(asyncio.TimeoutError):
+            await ws.receive_json(timeout=0.6)  # education's referral never arrives
+        assert other != mine
         await ws.close()

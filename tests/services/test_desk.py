@@ -9,10 +9,10 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pypdf
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hub.access.roles import Role
-from hub.db.models import ReferralEvent
+from hub.db.models import ReferralEvent, ServiceCase
 from hub.services.desk import ServiceDesk
 from tests.access.conftest import Hub, people_in
 
@@ -198,3 +198,48 @@ async def test_cases_stay_in_their_region(hub: Hub) -> None:
     found = (await district.data('query($n: String!) { searchPersons(name: $n, region: '
                                  '"33.14.05") { nik } }', n=person.name.split()[0]))
     assert person.nik in {p["nik"] for p in found["searchPersons"]}
+
+
+STATS = """query($r: String!) { region(code: $r) { serviceStats { received handled
+    shareHandled overdueNow firstResponse { measured medianHours withinSla }
+    fulfilment { measured withinSla } byCategory { category received handled }
+    byAgency { agency referred fulfilled rejected overdueNow } coverageGaps { program } } } }"""
+
+
+async def test_service_stats_count_what_the_desk_did(hub: Hub) -> None:
+    """A region of its own (a district no other test uses) so the figures are exact."""
+    village = "33.14.17"
+    people = await people_in(hub.engine, village, 3)
+    district = await hub.client(Role.DISTRICT, (village,))
+    before = (await district.data(STATS, r=village))["region"]["serviceStats"]
+    cases = [(await district.data(REGISTER, case=_case(p.nik, category=category)))
+             ["registerCase"] for p, category in zip(people, ("HEALTH", "HEALTH", "OTHER"),
+                                                     strict=True)]
+    referral = (await district.data(RECOMMEND, c=cases[0]["id"], s="KIS_PBI")
+                )["recommendReferral"]
+    await district.data("mutation($id: ID!) { approveReferral(id: $id) { id } }",
+                        id=referral["id"])
+    bpjs = await hub.client(Role.AGENCY, (village,), "bpjs")
+    await bpjs.data("mutation($id: ID!) { acceptReferral(id: $id) { id } }", id=referral["id"])
+    await bpjs.data("mutation($id: ID!) { fulfillReferral(id: $id) { id } }", id=referral["id"])
+    await district.data('mutation($id: ID!) { closeCase(id: $id, resolution: "answered at '
+                        'the desk") { status } }', id=cases[2]["id"])
+    after = (await district.data(STATS, r=village))["region"]["serviceStats"]
+    assert after["received"] - before["received"] == 3
+    assert after["handled"] - before["handled"] == 2  # one by its referral, one by hand
+    assert after["firstResponse"]["measured"] - before["firstResponse"]["measured"] == 2
+    assert after["firstResponse"]["withinSla"] == 1.0
+    health = next(c for c in after["byCategory"] if c["category"] == "HEALTH")
+    assert health["received"] >= 2
+    bpjs_figures = next(a for a in after["byAgency"] if a["agency"] == "bpjs")
+    assert bpjs_figures["fulfilled"] >= 1
+    assert after["fulfilment"]["withinSla"] == 1.0
+    assert {g["program"] for g in after["coverageGaps"]} == {"PBI_JKN", "KIP_PIP"}
+    mine_in_wide = (await district.data(STATS, r="33"))["region"]["serviceStats"]
+    assert mine_in_wide["received"] == after["received"]  # its own part of the province
+    outside = await hub.client(Role.DISTRICT, ("33.14.04",))
+    theirs = (await outside.data(STATS, r="33.14"))["region"]["serviceStats"]
+    async with hub.engine.connect() as conn:
+        there = (await conn.execute(select(func.count()).select_from(ServiceCase).where(
+            ServiceCase.region_code.like("33.14.04.%")))).scalar_one()
+    assert theirs["received"] == there

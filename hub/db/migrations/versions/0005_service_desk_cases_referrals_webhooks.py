@@ -1,4 +1,4 @@
-"""service desk: cases, referrals
+"""service desk: cases, referrals, webhooks
 
 Revision 0005, after 0004
 """
@@ -47,6 +47,31 @@ def upgrade() -> None:
     with op.batch_alter_table("service_case", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_service_case_person_id"), ["person_id"], unique=False)
         batch_op.create_index("ix_service_case_region_id", ["region_code", "id"], unique=False)
+
+    op.create_table(
+        "webhook_delivery",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("agency", sa.String(length=40), nullable=False),
+        sa.Column("event", sa.String(length=40), nullable=False),
+        sa.Column(
+            "referral_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_delivery")),
+    )
+    with op.batch_alter_table("webhook_delivery", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_webhook_delivery_due", ["status", "next_attempt_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_webhook_delivery_referral_id"), ["referral_id"], unique=False
+        )
 
     op.create_table(
         "referral",
@@ -111,6 +136,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_referral_agency_status")
 
     op.drop_table("referral")
+    with op.batch_alter_table("webhook_delivery", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_delivery_referral_id"))
+        batch_op.drop_index("ix_webhook_delivery_due")
+
+    op.drop_table("webhook_delivery")
     with op.batch_alter_table("service_case", schema=None) as batch_op:
         batch_op.drop_index("ix_service_case_region_id")
         batch_op.drop_index(batch_op.f("ix_service_case_person_id"))
