@@ -17,6 +17,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -27,9 +29,9 @@ from hub.db.statistics import PlannerStatistics
 from hub.domain.survivorship import SurvivorshipRules
 from hub.sync.findings import FindingRules
 from hub.sync.golden import GoldenRecords
-from hub.sync.linkage import schema_for
-from hub.sync.linking import Linking
-from hub.sync.matching import LINKAGE_COLUMNS
+
+if TYPE_CHECKING:
+    from hub.sync.linking import Linking
 
 Progress = Callable[[str], None]
 
@@ -63,11 +65,18 @@ class Reconciler:
             programs=self.rules.programs, civil_registry="dukcapil",
             person_sources=self.person_sources)
         # One per Reconciler: a run's tables grow from empty inside its transaction.
-        statistics = PlannerStatistics()
-        self.linking = Linking(settings, self.person_sources, self.household_sources,
-                               statistics)
+        self.statistics = PlannerStatistics()
         self.golden = GoldenRecords(self.rules, finding_rules, self.person_sources,
-                                    self.household_sources, statistics)
+                                    self.household_sources, self.statistics)
+
+    @cached_property
+    def linking(self) -> Linking:
+        """Made on first use: the record-linkage engine loads Splink and DuckDB, which
+        the API (stewards' refreshes of golden records) never needs."""
+        from hub.sync.linking import Linking
+
+        return Linking(self.settings, self.person_sources, self.household_sources,
+                       self.statistics)
 
     async def run(self, *, full: bool = False, retrain: bool = False,
                   progress: Progress | None = None) -> ReconcileResult:
@@ -110,6 +119,9 @@ class Reconciler:
             clock = now
 
         say("reading pending records")
+        from hub.sync.linkage import schema_for
+        from hub.sync.matching import LINKAGE_COLUMNS
+
         schema = schema_for(LINKAGE_COLUMNS)
         pending = await self.linking.read_pending(conn, full=full, schema=schema)
         phase("read")
