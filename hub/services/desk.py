@@ -213,6 +213,8 @@ class ServiceDesk:
                 raise NotFound(f"no referral {referral_id}")
             current = ReferralStatus(referral.status)
             check_transition(current, target, desk, reason)
+            if desk is Desk.MANAGER and officer:
+                await self._four_eyes(conn, referral_id, officer)
             now = self.clock()
             values: dict[str, Any] = {"status": target.value, "updated_at": now}
             if target in SETTLED:
@@ -227,6 +229,19 @@ class ServiceDesk:
                                .values(values))
             if target in SETTLED:
                 await self._close_if_settled(conn, referral.case_id, now)
+
+    @staticmethod
+    async def _four_eyes(conn: AsyncConnection, referral_id: int, officer: str) -> None:
+        """The manager who decides is not the officer who recommended: when the desk
+        names its officers, one person cannot approve their own recommendation."""
+        recommended_by = (await conn.execute(
+            select(ReferralEvent.officer).where(
+                ReferralEvent.referral_id == referral_id,
+                ReferralEvent.to_status == ReferralStatus.RECOMMENDED.value)
+            .order_by(ReferralEvent.id.desc()).limit(1))).scalar_one_or_none()
+        if recommended_by and recommended_by.strip().lower() == officer.strip().lower():
+            raise IllegalTransition(f"{officer} recommended this referral; another officer "
+                                    "(the SLRT manager) must decide on it")
 
     async def _refer(self, conn: AsyncConnection, referral: Any, case: Any,
                      now: datetime) -> dict[str, Any]:

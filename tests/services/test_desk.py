@@ -55,6 +55,9 @@ async def test_a_case_from_registration_to_closure(hub: Hub) -> None:
 
     referral = (await district.data(RECOMMEND, c=case["id"], s="KIS_PBI"))["recommendReferral"]
     assert referral == {"id": referral["id"], "status": "RECOMMENDED", "agency": "bpjs"}
+    own = await district.errors('mutation($id: ID!) { approveReferral(id: $id, officer: '
+                                '"bu sri") { id } }', id=referral["id"])
+    assert "another officer" in own[0]["message"]  # no approving one's own recommendation
     approved = (await district.data(
         "mutation($id: ID!) { approveReferral(id: $id, officer: \"Pak Manajer\") { ...R } }"
         + REFERRAL, id=referral["id"]))["approveReferral"]
