@@ -154,6 +154,7 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
             if jobs is not None:
                 await jobs.stop()
             await audit.close()
+            gc.unfreeze()  # an app stopped inside a longer-lived process (tests) lets go
             if owns_engine:
                 await engine.dispose()
 
