@@ -28,6 +28,15 @@ class LetterContent:
     due_at: datetime | None
 
 
+MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
+          "September", "Oktober", "November", "Desember")
+
+
+def _date(moment: datetime) -> str:
+    """23 Agustus 2026 14:05 UTC: the letter is Indonesian, so are its months."""
+    return f"{moment.day} {MONTHS[moment.month - 1]} {moment.year} {moment:%H:%M} UTC"
+
+
 def _latin(text: str) -> str:
     """The PDF core fonts speak Latin-1; anything else becomes '?' rather than failing."""
     return text.encode("latin-1", "replace").decode("latin-1")
@@ -46,7 +55,7 @@ def render(letter: LetterContent) -> bytes:
     pdf.ln(6)
     rows = [
         ("Nomor tiket / ticket", letter.ticket),
-        ("Tanggal / issued", f"{letter.issued_at:%d %B %Y %H:%M} UTC"),
+        ("Tanggal / issued", _date(letter.issued_at)),
         ("Kepada / to", letter.agency.upper()),
         ("Layanan / service", f"{letter.service_name} ({letter.service})"),
         ("Nama / name", letter.citizen_name or "-"),
@@ -54,8 +63,7 @@ def render(letter: LetterContent) -> bytes:
         ("Wilayah / region", letter.region_code),
         ("Kategori / category", letter.category),
         ("Urgensi / urgency", letter.urgency),
-        ("Batas waktu / due", f"{letter.due_at:%d %B %Y %H:%M} UTC" if letter.due_at
-         else "-"),
+        ("Batas waktu / due", _date(letter.due_at) if letter.due_at else "-"),
     ]
     for label, value in rows:
         pdf.set_font("Helvetica", "B", 10)

@@ -246,3 +246,17 @@ async def test_service_stats_count_what_the_desk_did(hub: Hub) -> None:
         there = (await conn.execute(select(func.count()).select_from(ServiceCase).where(
             ServiceCase.region_code.like("33.14.04.%")))).scalar_one()
     assert theirs["received"] == there
+
+
+def test_the_letter_dates_in_indonesian() -> None:
+    from hub.services.letter import LetterContent, render
+
+    moment = datetime(2026, 8, 17, 9, 5, tzinfo=UTC)
+    pdf = render(LetterContent("SLRT-3314-20260817-000001", moment, "baznas", "BAZNAS_AID",
+                               "Baznas zakat aid", "Ngadiman \u2013 Raharjo", None,
+                               "33.14.05.2001", "ECONOMIC", "NORMAL", "x", "ABCDE-FGHIJ",
+                               moment + timedelta(days=7)))
+    text = pypdf.PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+    assert "17 Agustus 2026 09:05 UTC" in text
+    assert "24 Agustus 2026" in text
+    assert "Ngadiman ? Raharjo" in text  # outside Latin-1: replaced, not a failure
