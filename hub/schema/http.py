@@ -10,6 +10,7 @@ Browsers asking for HTML get GraphiQL.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,8 @@ from hub.config import HubSettings
 from hub.schema.context import HubContext
 from hub.schema.errors import format_error
 from hub.schema.executor import DocumentCache, HubSchema, PreparedDocument, execute_prepared
+
+logger = logging.getLogger("hub.graphql")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -244,7 +247,13 @@ class GraphQLEndpoint:
             raise RequestProblem(401, "authentication required: send Authorization: Bearer "
                                  "<API key> (keys are issued with `slrt-hub clients create`)",
                                  challenge, code="UNAUTHENTICATED")
-        principal = await self.clients.authenticate(token)
+        try:
+            principal = await self.clients.authenticate(token)
+        except Exception:
+            logger.exception("could not check an API key")
+            raise RequestProblem(503, "the hub cannot check API keys right now (its "
+                                 "database is unreachable); try again shortly",
+                                 {"Retry-After": "5"}, code="UNAVAILABLE") from None
         if principal is None:
             raise RequestProblem(401, "the API key is not valid (unknown, rotated or revoked)",
                                  {**challenge, "WWW-Authenticate":

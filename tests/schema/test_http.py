@@ -135,9 +135,14 @@ async def test_database_faults_are_masked_and_healthz_says_unavailable(tmp_path)
         await client.aclose()
         await engine.dispose()
     down = create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
-    client = GraphQLClient(create_app(HubSettings(), engine=down))
+    client = GraphQLClient(create_app(HubSettings(), engine=down), "slrt_0123456789ab_key")
     try:
         assert (await client.http.get("/healthz")).status_code == 503
+        # Keys cannot be checked either: a clear 503, not a stack trace.
+        refused = await client.post("{ __typename }")
+        assert refused.status_code == 503
+        assert refused.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+        assert "retry-after" in refused.headers
     finally:
         await client.aclose()
         await down.dispose()
