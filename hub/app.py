@@ -25,8 +25,10 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.access.audit import AuditWriter
+from hub.access.authn import Authenticator
 from hub.access.clients import ClientStore
 from hub.access.documents import DocumentStore
+from hub.access.keystore import KeyStore
 from hub.config import HubSettings, get_settings
 from hub.db.engine import create_engine
 from hub.schema import build_schema
@@ -102,8 +104,11 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
     metrics = Metrics()
     audit = AuditWriter(engine, flush_seconds=settings.access.audit_flush_seconds)
     clients = ClientStore(engine, cache_seconds=settings.access.auth_cache_seconds)
+    keystore = KeyStore(engine)
+    authenticator = Authenticator(clients, keystore, settings.access.token_issuer)
     graphql = GraphQLEndpoint(build_schema(), engine, settings, clients=clients,
-                              documents=DocumentStore(engine), audit=audit)
+                              documents=DocumentStore(engine), audit=audit,
+                              authenticator=authenticator)
 
     async def healthz(_: Request) -> Response:
         try:
@@ -131,6 +136,15 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
         status, body = await handle(engine, settings, audit, request.path_params["agency"],
                                     request.headers, await request.body())
         return JSONResponse(body, status_code=status)
+
+    async def token(request: Request) -> Response:
+        from hub.dci.oauth import token_endpoint
+
+        return await token_endpoint(request, authenticator, settings.access.token_ttl_seconds)
+
+    async def jwks(_: Request) -> Response:
+        return JSONResponse(await keystore.jwks(),
+                            headers={"Cache-Control": "public, max-age=300"})
 
     async def metrics_endpoint(_: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
@@ -166,6 +180,8 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
             Route("/healthz", healthz),
             Route("/rujukan/verify/{code}", verify_letter),
             Route("/callbacks/{agency}/referrals", referral_callback, methods=["POST"]),
+            Route("/dci/oauth2/client/token", token, methods=["POST"]),
+            Route("/.well-known/jwks.json", jwks),
             Route("/metrics", metrics_endpoint),
         ],
         lifespan=lifespan,

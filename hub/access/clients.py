@@ -141,6 +141,21 @@ class ClientStore:
         self._cache[key] = (now + self.cache_seconds, principal)
         return principal
 
+    async def by_id(self, client_id: int) -> Principal | None:
+        """An active client by id (for a token that names it), cached like a key."""
+        now = time.monotonic()
+        cache_key = f"id:{client_id}"
+        cached = self._cache.get(cache_key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(ApiClient.__table__).where(
+                ApiClient.id == client_id))).mappings().first()
+        principal = None if row is None or row["revoked_at"] is not None \
+            else principal_of(ApiClient(**row))
+        self._cache[cache_key] = (now + self.cache_seconds, principal)
+        return principal
+
     async def _lookup(self, key: str) -> Principal | None:
         key_id = keys.key_id_of(key)
         if key_id is None:

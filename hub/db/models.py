@@ -486,3 +486,16 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column()
     delivered_at: Mapped[datetime | None] = mapped_column()
+
+
+class SigningKeyRow(Base):
+    """The hub's Ed25519 keys for the tokens it issues. Kept in the database so every
+    replica signs and verifies with the same keys; a retired key still verifies the
+    tokens it signed until they expire, and stays in the published JWK set until then."""
+
+    __tablename__ = "signing_key"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    private_pem: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()
+    retired_at: Mapped[datetime | None] = mapped_column()

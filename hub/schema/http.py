@@ -24,6 +24,7 @@ from strawberry.http.ides import get_graphql_ide_html
 
 from hub.access import keys
 from hub.access.audit import AuditEvent, AuditWriter
+from hub.access.authn import AuthenticationFailed, Authenticator
 from hub.access.clients import ClientStore
 from hub.access.cost import CostModel, operation_cost
 from hub.access.documents import DocumentStore, document_hash, hash_of_id
@@ -194,6 +195,7 @@ class GraphQLEndpoint:
     def __init__(
         self, schema: HubSchema, engine: AsyncEngine, settings: HubSettings, *,
         clients: ClientStore, documents: DocumentStore, audit: AuditWriter,
+        authenticator: Authenticator,
     ) -> None:
         self.schema = schema
         self.engine = engine
@@ -207,6 +209,7 @@ class GraphQLEndpoint:
             max_tokens=access.max_tokens,
         )
         self.clients = clients
+        self.authenticator = authenticator
         self.trusted = documents
         self.audit = audit
         self.limiter = RateLimiter()
@@ -248,17 +251,17 @@ class GraphQLEndpoint:
                                  "<API key> (keys are issued with `slrt-hub clients create`)",
                                  challenge, code="UNAUTHENTICATED")
         try:
-            principal = await self.clients.authenticate(token)
+            principal = await self.authenticator.authenticate(token)
+        except AuthenticationFailed as refused:
+            raise RequestProblem(401, refused.reason,
+                                 {**challenge, "WWW-Authenticate":
+                                  'Bearer realm="slrt-hub", error="invalid_token"'},
+                                 code="UNAUTHENTICATED") from None
         except Exception:
             logger.exception("could not check an API key")
             raise RequestProblem(503, "the hub cannot check API keys right now (its "
                                  "database is unreachable); try again shortly",
                                  {"Retry-After": "5"}, code="UNAVAILABLE") from None
-        if principal is None:
-            raise RequestProblem(401, "the API key is not valid (unknown, rotated or revoked)",
-                                 {**challenge, "WWW-Authenticate":
-                                  'Bearer realm="slrt-hub", error="invalid_token"'},
-                                 code="UNAUTHENTICATED")
         per_minute = principal.rate_per_minute or self.access.rate_per_minute
         wait = self.limiter.take(principal.client_id, per_minute)
         if wait is not None:

@@ -24,6 +24,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from hub.access import keys
 from hub.access.audit import AuditEvent
+from hub.access.authn import AuthenticationFailed
 from hub.access.cost import operation_cost
 from hub.access.roles import Principal
 from hub.schema.context import HubContext
@@ -106,7 +107,11 @@ class _Connection:
         header = (payload.get("Authorization") or payload.get("authorization")
                   or self.websocket.headers.get("authorization"))
         token = keys.bearer_token(header if isinstance(header, str) else None)
-        principal = await self.endpoint.clients.authenticate(token) if token else None
+        try:
+            principal = await self.endpoint.authenticator.authenticate(token) if token \
+                else None
+        except AuthenticationFailed:
+            principal = None
         if principal is None:
             raise Close(4403, "Forbidden: connection_init needs a valid "
                         "\"Authorization\": \"Bearer <API key>\"")

@@ -1,0 +1,28 @@
+"""The DCI OpenAPI specifications in ../shared/standards/dci, as validators: every
+message the hub sends or receives in the tests is checked against them."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+import yaml
+
+SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "standards" / "dci"
+
+
+@cache
+def _spec(name: str) -> dict[str, Any]:
+    path = SPECS / f"{name}_api_v1.0.0.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"the DCI specifications are expected at {SPECS}")
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def problems(spec: str, schema: str, instance: Any) -> list[str]:
+    """Why `instance` does not fit `#/components/schemas/<schema>` of the spec (none: it
+    fits)."""
+    root = {"$ref": f"#/components/schemas/{schema}", "components": _spec(spec)["components"]}
+    return [error.message for error in jsonschema_rs.validator_for(root).iter_errors(instance)]
