@@ -142,6 +142,10 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
 
         return await token_endpoint(request, authenticator, settings.access.token_ttl_seconds)
 
+    from hub.dci.routes import DciEndpoints
+
+    dci = DciEndpoints(engine, settings, authenticator, graphql.limiter, audit)
+
     async def jwks(_: Request) -> Response:
         return JSONResponse(await keystore.jwks(),
                             headers={"Cache-Control": "public, max-age=300"})
@@ -182,6 +186,7 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
             Route("/callbacks/{agency}/referrals", referral_callback, methods=["POST"]),
             Route("/dci/oauth2/client/token", token, methods=["POST"]),
             Route("/.well-known/jwks.json", jwks),
+            Route("/dci/registry/sync/search", dci.sync_search, methods=["POST"]),
             Route("/metrics", metrics_endpoint),
         ],
         lifespan=lifespan,

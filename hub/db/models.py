@@ -499,3 +499,15 @@ class SigningKeyRow(Base):
     private_pem: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column()
     retired_at: Mapped[datetime | None] = mapped_column()
+
+
+class DciMessage(Base):
+    """Every DCI message id received, per sender: a replay of one is refused
+    (`rjct.message_id.duplicate`) instead of answered twice."""
+
+    __tablename__ = "dci_message"
+
+    sender_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(99), primary_key=True)
+    action: Mapped[str] = mapped_column(String(40))
+    received_at: Mapped[datetime] = mapped_column()

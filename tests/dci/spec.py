@@ -26,3 +26,26 @@ def problems(spec: str, schema: str, instance: Any) -> list[str]:
     fits)."""
     root = {"$ref": f"#/components/schemas/{schema}", "components": _spec(spec)["components"]}
     return [error.message for error in jsonschema_rs.validator_for(root).iter_errors(instance)]
+
+
+def _pointer(path: str, *rest: str) -> str:
+    escaped = path.replace("~", "~0").replace("/", "~1")
+    return "/".join(["#", "paths", escaped, *rest])
+
+
+def request_problems(spec: str, path: str, instance: Any) -> list[str]:
+    """Why a request body does not fit the POST body schema of `path`."""
+    return _at(spec, _pointer(path, "post", "requestBody", "content", "application~1json",
+                              "schema"), instance)
+
+
+def response_problems(spec: str, path: str, instance: Any) -> list[str]:
+    """Why a reply does not fit the default response schema of `path`."""
+    return _at(spec, _pointer(path, "post", "responses", "default", "content",
+                              "application~1json", "schema"), instance)
+
+
+def _at(spec: str, pointer: str, instance: Any) -> list[str]:
+    loaded = _spec(spec)
+    root = {"$ref": pointer, "components": loaded["components"], "paths": loaded["paths"]}
+    return [error.message for error in jsonschema_rs.validator_for(root).iter_errors(instance)]

@@ -1,4 +1,4 @@
-"""token signing keys
+"""token signing keys, DCI message ids
 
 Revision 0006, after 0005
 """
@@ -25,5 +25,16 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "dci_message",
+        sa.Column("sender_id", sa.String(length=120), nullable=False),
+        sa.Column("message_id", sa.String(length=99), nullable=False),
+        sa.Column("action", sa.String(length=40), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("sender_id", "message_id", name=op.f("pk_dci_message")),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("dci_message")
     op.drop_table("signing_key")
