@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 
 def resolve_century(day: int, month: int, yy: int, today: date) -> date:
@@ -79,3 +79,11 @@ def parse_any_date(value: object, *, day_first: bool = True) -> date | None:
     except ValueError:
         return None
     return None
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A stored moment as an aware UTC datetime: SQLite hands timestamps back without
+    their zone, and the hub writes them all in UTC."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment

@@ -20,6 +20,7 @@ from hub.db.models import Referral as ReferralRow
 from hub.db.models import ReferralEvent as ReferralEventRow
 from hub.db.models import ServiceCase as CaseRow
 from hub.db.models import WebhookDelivery as WebhookRow
+from hub.domain.dates import as_utc
 from hub.domain.names import normalize_name
 from hub.domain.referrals import SETTLED, Desk, IllegalTransition, ReferralStatus
 from hub.schema.errors import BadUserInput, HubError
@@ -46,12 +47,6 @@ CaseChannel = _enum("CaseChannel", CHANNELS, "How the case reached the desk.")
 CaseUrgency = _enum("CaseUrgency", URGENCIES, "EMERGENCY is answered within "
                     "[desk] emergency_hours (4).")
 ReferralState = strawberry.enum(ReferralStatus, name="ReferralStatus")
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
 
 
 @strawberry.type(description="A step in a referral's history.")
@@ -94,10 +89,10 @@ class Referral:
     def from_row(cls, row: RowMapping) -> Referral:
         return cls(id=strawberry.ID(str(row["id"])), service=row["service"],
                    agency=row["agency"], status=ReferralStatus(row["status"]),
-                   notes=row["notes"], due_at=_aware(row["due_at"]),
-                   created_at=_aware(row["created_at"]), referred_at=_aware(row["referred_at"]),
-                   settled_at=_aware(row["settled_at"]),
-                   escalated_at=_aware(row["escalated_at"]),
+                   notes=row["notes"], due_at=as_utc(row["due_at"]),
+                   created_at=as_utc(row["created_at"]), referred_at=as_utc(row["referred_at"]),
+                   settled_at=as_utc(row["settled_at"]),
+                   escalated_at=as_utc(row["escalated_at"]),
                    verification_code=row["verification_code"], region_code=row["region_code"],
                    case_id=row["case_id"])
 
@@ -112,7 +107,7 @@ class Referral:
             ReferralEventRow.referral_id == int(self.id)).order_by(ReferralEventRow.id))
         return [ReferralEvent(from_status=r["from_status"], to_status=r["to_status"],
                               actor=r["actor"], officer=r["officer"], reason=r["reason"],
-                              at=_aware(r["at"])) for r in rows]
+                              at=as_utc(r["at"])) for r in rows]
 
     @strawberry.field(description="The referral letter (surat rujukan) as a base64 PDF; "
                       "null until the referral is approved.")
@@ -180,10 +175,10 @@ class ServiceCase:
             description=row["description"], status=row["status"], nik=row["nik"],
             name=row["name"], region_code=row["region_code"], in_dtks=row["in_dtks"],
             home_visit=row["home_visit"], registered_by=row["registered_by"],
-            officer=row["officer"], created_at=_aware(row["created_at"]),
-            first_response_due=_aware(row["first_response_due"]),
-            first_response_at=_aware(row["first_response_at"]),
-            closed_at=_aware(row["closed_at"]), resolution=row["resolution"],
+            officer=row["officer"], created_at=as_utc(row["created_at"]),
+            first_response_due=as_utc(row["first_response_due"]),
+            first_response_at=as_utc(row["first_response_at"]),
+            closed_at=as_utc(row["closed_at"]), resolution=row["resolution"],
             person_id=row["person_id"])
 
     @strawberry.field(description="No first response yet, and its due time has passed.")
@@ -297,9 +292,9 @@ class WebhookDelivery:
         return cls(id=strawberry.ID(row["id"]), agency=row["agency"], event=row["event"],
                    referral_id=strawberry.ID(str(row["referral_id"]))
                    if row["referral_id"] is not None else None, status=row["status"],
-                   attempts=row["attempts"], next_attempt_at=_aware(row["next_attempt_at"]),
-                   last_error=row["last_error"], created_at=_aware(row["created_at"]),
-                   delivered_at=_aware(row["delivered_at"]))
+                   attempts=row["attempts"], next_attempt_at=as_utc(row["next_attempt_at"]),
+                   last_error=row["last_error"], created_at=as_utc(row["created_at"]),
+                   delivered_at=as_utc(row["delivered_at"]))
 
 
 async def _delivery_visible(info: HubInfo, delivery: str) -> bool:
@@ -561,9 +556,9 @@ async def referral_changes(info: HubInfo, agency: str | None
             key = (row["id"], str(row["updated_at"]))
             if key in sent:
                 continue
-            sent[key] = _aware(row["updated_at"])
+            sent[key] = as_utc(row["updated_at"])
             yield Referral.from_row(row)
         if rows:
-            since = max(since, _aware(rows[-1]["updated_at"]))
+            since = max(since, as_utc(rows[-1]["updated_at"]))
         sent = {k: at for k, at in sent.items() if at >= since - OVERLAP}
 

@@ -18,6 +18,7 @@ from hub.db.models import ReviewTask as ReviewTaskRow
 from hub.db.models import SourceRecord as SourceRecordRow
 from hub.db.models import SyncRequest as SyncRequestRow
 from hub.db.models import SyncRun as SyncRunRow
+from hub.domain.dates import as_utc
 from hub.schema.errors import BadUserInput, HubError
 from hub.schema.loaders import fetch_all
 from hub.schema.pagination import decode_cursor, encode_cursor, page_size
@@ -227,12 +228,6 @@ class SyncRequest:
     error: str | None
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
-
-
 @strawberry.type
 class ReconciliationQuery:
     @strawberry.field(description="Findings, newest first, filtered by kind, region "
@@ -315,7 +310,7 @@ class ReconciliationQuery:
             success = await fetch_all(info.context.engine, select(SyncRunRow.finished_at).where(
                 SyncRunRow.connector == name, SyncRunRow.status == "SUCCEEDED")
                 .order_by(SyncRunRow.id.desc()).limit(1))
-            finished = _aware(success[0]["finished_at"]) if success else None
+            finished = as_utc(success[0]["finished_at"]) if success else None
             error = last[0]["error"] if last else None
             out.append(ConnectorState(
                 name=name, enabled=conf.enabled,

@@ -13,6 +13,7 @@ from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.db.models import Finding, Referral, ServiceCase
+from hub.domain.dates import as_utc
 from hub.domain.referrals import SETTLED, ReferralStatus
 from hub.domain.regions import code_range
 from hub.domain.servicestats import Timing, timing
@@ -48,11 +49,6 @@ def _under(column, codes: Sequence[str]):
     return or_(*(and_(column >= low, column < high) for low, high in map(code_range, codes)))
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None \
-        else moment
-
-
 async def service_figures(engine: AsyncEngine, codes: Sequence[str],
                           since: datetime | None, until: datetime | None) -> ServiceFigures:
     now = datetime.now(UTC)
@@ -83,9 +79,9 @@ async def service_figures(engine: AsyncEngine, codes: Sequence[str],
     for c in cases:
         categories[c.category][0] += 1
         categories[c.category][1] += c.status == "CLOSED"
-    first = timing((_utc(c.created_at), _utc(c.first_response_at), _utc(c.first_response_due))
+    first = timing((as_utc(c.created_at), as_utc(c.first_response_at), as_utc(c.first_response_due))
                    for c in cases if c.first_response_at is not None)
-    waiting = sum(c.first_response_at is None and _utc(c.first_response_due) < now
+    waiting = sum(c.first_response_at is None and as_utc(c.first_response_due) < now
                   for c in cases)
     agencies: dict[str, AgencyFigures] = {}
     spans: dict[str, list] = defaultdict(list)
@@ -97,11 +93,11 @@ async def service_figures(engine: AsyncEngine, codes: Sequence[str],
             figures.referred += 1
         figures.fulfilled += status in (ReferralStatus.FULFILLED, ReferralStatus.MONITORED)
         figures.rejected += status is ReferralStatus.REJECTED
-        if status not in SETTLED and r.due_at is not None and _utc(r.due_at) < now:
+        if status not in SETTLED and r.due_at is not None and as_utc(r.due_at) < now:
             figures.overdue_now += 1
             late[r.agency] += 1
         if status in (ReferralStatus.FULFILLED, ReferralStatus.MONITORED) and r.referred_at:
-            spans[r.agency].append((_utc(r.referred_at), _utc(r.settled_at), _utc(r.due_at)))
+            spans[r.agency].append((as_utc(r.referred_at), as_utc(r.settled_at), as_utc(r.due_at)))
     for agency, figures in agencies.items():
         figures.fulfilment = timing(spans[agency])
     return ServiceFigures(

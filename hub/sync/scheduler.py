@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -28,6 +30,7 @@ from hub.sync.leases import LeaseHeld, acquire, holder_id, release
 from hub.sync.triggers import parse_schedule
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 LEADER_LEASE = "scheduler"
 class HubScheduler:
     def __init__(self, engine: AsyncEngine, settings: HubSettings,
@@ -81,31 +84,32 @@ class HubScheduler:
 
     async def _deliver(self) -> None:
         """Send the webhooks that are due (the leader only)."""
-        if not self.leader:
-            return
         from hub.services.webhooks import WebhookDispatcher
 
-        try:
-            sent = await WebhookDispatcher(self.engine, self.settings).run_once()
-        except Exception:
-            log.exception("webhook delivery failed; it runs again at its next interval")
-            return
-        if sent["dead"]:
+        sent = await self._as_leader("webhook delivery", WebhookDispatcher(
+            self.engine, self.settings).run_once)
+        if sent and sent["dead"]:
             log.error("%d webhook deliveries dead-lettered", sent["dead"])
 
     async def _watch_sla(self) -> None:
         """Escalate referrals past their SLA (the leader only; each once)."""
-        if not self.leader:
-            return
         from hub.services.desk import ServiceDesk
 
-        try:
-            found = await ServiceDesk(self.engine, self.settings).watch()
-        except Exception:
-            log.exception("the SLA watcher failed; it runs again at its next interval")
-            return
-        if found["escalated"]:
+        found = await self._as_leader("the SLA watcher", ServiceDesk(
+            self.engine, self.settings).watch)
+        if found and found["escalated"]:
             log.warning("escalated %d overdue referrals", found["escalated"])
+
+    async def _as_leader(self, what: str, job: Callable[[], Awaitable[T]]) -> T | None:
+        """Run a periodic job if this replica leads; a failure is logged and the job
+        simply runs again at its next interval."""
+        if not self.leader:
+            return None
+        try:
+            return await job()
+        except Exception:
+            log.exception("%s failed; it runs again at its next interval", what)
+            return None
 
     async def _scheduled(self, connector: str) -> None:
         if self.leader:
