@@ -234,3 +234,18 @@ async def test_registry_search_keeps_to_the_clients_regions_and_roles(hub: Hub) 
     anonymous = GraphQLClient(hub.app)
     hub.clients.append(anonymous)
     assert (await anonymous.http.post(URL, json={})).status_code == 401
+
+
+async def test_a_bpjs_card_number_finds_its_holder(hub: Hub) -> None:
+    client = await _client(hub)
+    async with hub.engine.connect() as conn:
+        card, nik = (await conn.execute(
+            select(Enrollment.card_number, Person.nik).join(
+                Person, Person.id == Enrollment.person_id).where(
+                Enrollment.source.like("bpjs%"), Enrollment.card_number.is_not(None),
+                Person.nik.is_not(None)).limit(1))).one()
+    reply = await _search(client, envelope(item("idtype-value", {"type": "BPJS",
+                                                                 "value": card},
+                                                response_entity="Member")))
+    found = reply["message"]["search_response"][0]["data"]["reg_records"]
+    assert [m["member_identifier"][0]["identifier_value"] for m in found] == [nik]

@@ -171,3 +171,34 @@ async def test_sync_runs_connectors_and_trigger(synced: GraphQLClient,
         assert (await conn.execute(select(SyncRequest.connector))).scalars().all() == ["bpjs"]
     errors = await synced.errors('mutation { triggerSync(connector: "nope") { id } }')
     assert errors[0]["extensions"]["argument"] == "connector"
+
+
+async def test_dci_search_by_nisn_finds_the_pupil_of_the_education_record(
+        synced: GraphQLClient, hub_engine: AsyncEngine) -> None:
+    """NISN lives only in the education office's records: the DCI search follows the
+    record to its golden person."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from hub.db.models import Person
+
+    async with hub_engine.connect() as conn:
+        record = (await conn.execute(select(SourceRecord.normalized, SourceRecord.person_id)
+                                     .where(SourceRecord.source == "education",
+                                            SourceRecord.person_id.is_not(None))
+                                     .limit(1))).one()
+        nik = (await conn.execute(select(Person.nik).where(
+            Person.id == record.person_id))).scalar_one()
+    now = datetime.now(UTC).isoformat()
+    response = await synced.http.post("/dci/registry/sync/search", json={
+        "header": {"version": "1.0.0", "message_id": uuid.uuid4().hex, "message_ts": now,
+                   "action": "search", "sender_id": "test", "total_count": 1},
+        "message": {"transaction_id": "t1", "search_request": [{
+            "reference_id": "r1", "timestamp": now,
+            "search_criteria": {"query_type": "idtype-value", "response_entity": "Member",
+                                "query": {"type": "NISN",
+                                          "value": record.normalized["nisn"]}}}]}})
+    found = response.json()["message"]["search_response"][0]["data"]["reg_records"]
+    assert [r["@id"] for r in found] == [f"urn:slrt-hub:person:{record.person_id}"]
+    if nik:
+        assert found[0]["member_identifier"][0]["identifier_value"] == nik
