@@ -187,6 +187,7 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
             Route("/dci/oauth2/client/token", token, methods=["POST"]),
             Route("/.well-known/jwks.json", jwks),
             Route("/dci/registry/sync/search", dci.sync_search, methods=["POST"]),
+            Route("/dci/registry/sync/enrolled", dci.sync_enrolled, methods=["POST"]),
             Route("/metrics", metrics_endpoint),
         ],
         lifespan=lifespan,

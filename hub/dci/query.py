@@ -216,3 +216,36 @@ def _locale(raw: Any, tolerant: bool) -> str | None:
         return {"id": "ind", "en": "eng"}.get(raw.lower(), raw.lower())
     raise Rejection("rjct.search_criteria.invalid", f"locale {raw!r} is not an ISO 639-3 "
                     "code (three lower-case letters, e.g. ind, eng)")
+
+
+@dataclass(frozen=True, slots=True)
+class EnrolledQuestion:
+    id_type: str  # NIK (a person) or KK (a family)
+    value: str
+    program: str
+
+
+def enrolled_question(criteria: Any) -> EnrolledQuestion:
+    """IBR `enrolled_criteria.query`: `{"person_identifier": {"eq": NIK}` (or
+    `group_identifier` for a KK) and a programme key (`programme_identifier...`) with
+    `{"eq": "PBI_JKN"}`."""
+    query = criteria.get("query") if isinstance(criteria, dict) else None
+    if not isinstance(query, dict):
+        raise Rejection("rjct.search_criteria.invalid", "enrolled_criteria.query is "
+                        "required")
+    subject, program = None, None
+    for key, condition in query.items():
+        value = condition.get("eq") if isinstance(condition, dict) else None
+        if not isinstance(value, str | int) or isinstance(value, bool) or not str(value):
+            raise Rejection("rjct.filter.invalid", f"{key} takes {{\"eq\": <value>}}")
+        name = key.lower()
+        if name.startswith("person_identifier"):
+            subject = ("NIK", str(value).strip())
+        elif name.startswith("group_identifier"):
+            subject = ("KK", str(value).strip())
+        elif "programme" in name or "program" in name:
+            program = str(value).strip().upper()
+    if subject is None or program is None:
+        raise Rejection("rjct.filter.invalid", "ask about a person_identifier (NIK) or a "
+                        "group_identifier (KK) and a programme_identifier")
+    return EnrolledQuestion(subject[0], subject[1], program)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.access.roles import RegionScope
 from hub.db.models import Enrollment, Household, Person, SourceRecord
 from hub.dci import records
-from hub.dci.query import Comparison, IdQuery, SearchItem, Term
+from hub.dci.query import Comparison, EnrolledQuestion, IdQuery, SearchItem, Term
 from hub.domain.regions import code_range
 
 SEX = {"M": "M", "F": "F", "MALE": "M", "FEMALE": "F"}
@@ -156,3 +156,27 @@ async def search(engine: AsyncEngine, item: SearchItem, scope: RegionScope,
     subjects = [("household", h["id"], h["kk"]) for h in page]
     subjects += [("person", p["id"], p["nik"]) for h in page for p in members[h["id"]]]
     return Found(total, [records.group(h, members[h["id"]]) for h in page], subjects)
+
+
+async def enrolled(engine: AsyncEngine, question: EnrolledQuestion, scope: RegionScope,
+                   event: Any) -> bool:
+    """Whether the person (or anyone in the family) holds an active enrolment in the
+    programme. Unknown and outside the client's regions answer no, like not enrolled."""
+    persons = select(Person.id, Person.nik, Person.region_code)
+    if question.id_type == "NIK":
+        persons = persons.where(Person.nik == question.value)
+    else:
+        persons = persons.join(Household, Household.id == Person.household_id).where(
+            Household.kk == question.value)
+    async with engine.connect() as conn:
+        found = [row for row in (await conn.execute(persons)).all()
+                 if scope.allows(row.region_code)]
+        if not found:
+            return False
+        for row in found:
+            event.note("person", row.id, row.nik)
+        active = (await conn.execute(select(func.count()).select_from(Enrollment).where(
+            Enrollment.person_id.in_([row.id for row in found]),
+            Enrollment.program == question.program, Enrollment.status == "ACTIVE"))
+        ).scalar_one()
+    return active > 0

@@ -22,9 +22,12 @@ from hub.config import HubSettings
 from hub.db.models import DciMessage
 from hub.dci import registry
 from hub.dci.envelope import Header, Rejection, parse_header, reply_header, timestamp
-from hub.dci.query import parse_item
+from hub.dci.query import enrolled_question, parse_item
 
 REGISTRY_ROLES = frozenset({Role.NATIONAL, Role.DISTRICT})
+# "Is this person enrolled in programme X" answers yes or no and nothing else: what an
+# agency or a partner needs so that help is not given twice.
+ENROLLED_ROLES = REGISTRY_ROLES | {Role.AGENCY, Role.PARTNER}
 MAX_ITEMS = 100  # search requests in one message
 REG_TYPE = "ns:org:RegistryType:Social"
 
@@ -46,7 +49,8 @@ class DciEndpoints:
         self.audit = audit
         self.hub_id = settings.access.token_issuer
 
-    async def _principal(self, request: Request) -> Principal | Response:
+    async def _principal(self, request: Request,
+                         roles: frozenset[Role] = REGISTRY_ROLES) -> Principal | Response:
         token = keys.bearer_token(request.headers.get("authorization"))
         if token is None:
             return _http_error(401, "err.unauthenticated", "send Authorization: Bearer "
@@ -56,9 +60,9 @@ class DciEndpoints:
         except AuthenticationFailed as refused:
             return _http_error(401, "err.unauthenticated", refused.reason,
                                **{"WWW-Authenticate": 'Bearer error="invalid_token"'})
-        if principal.role not in REGISTRY_ROLES:
+        if principal.role not in roles:
             return _http_error(403, "err.forbidden", f"a {principal.role.value} client may "
-                               "not search the registry")
+                               "not use this endpoint")
         per_minute = principal.rate_per_minute or self.settings.access.rate_per_minute
         wait = self.limiter.take(principal.client_id, per_minute)
         if wait is not None:
@@ -67,8 +71,10 @@ class DciEndpoints:
                                **{"Retry-After": str(max(1, round(wait)))})
         return principal
 
-    async def sync_search(self, request: Request) -> Response:
-        principal = await self._principal(request)
+    async def _envelope(self, request: Request, roles: frozenset[Role]
+                        ) -> tuple[Principal, Header, Any] | Response:
+        """Authenticate, read and check the envelope, refuse a replayed message id."""
+        principal = await self._principal(request, roles)
         if isinstance(principal, Response):
             return principal
         body = await request.body()
@@ -89,7 +95,13 @@ class DciEndpoints:
             await self._remember(header)
         except Rejection as rejection:
             return self._rejected(header, rejection, 409)
-        message = envelope.get("message")
+        return principal, header, envelope.get("message")
+
+    async def sync_search(self, request: Request) -> Response:
+        opened = await self._envelope(request, REGISTRY_ROLES)
+        if isinstance(opened, Response):
+            return opened
+        principal, header, message = opened
         requests = message.get("search_request") if isinstance(message, dict) else None
         if not isinstance(requests, list) or not requests:
             return self._rejected(header, Rejection(
@@ -113,6 +125,34 @@ class DciEndpoints:
                                    total=len(requests), completed=len(responses)),
             "message": {"transaction_id": str(transaction or ""),
                         "correlation_id": header.message_id, "search_response": responses},
+        })
+
+    async def sync_enrolled(self, request: Request) -> Response:
+        """IBR: is the person (NIK) or family (KK) enrolled in a programme: yes or no."""
+        opened = await self._envelope(request, ENROLLED_ROLES)
+        if isinstance(opened, Response):
+            return opened
+        principal, header, message = opened
+        criteria = message.get("enrolled_criteria") if isinstance(message, dict) else None
+        transaction = str(message.get("transaction_id", "")) if isinstance(message, dict) \
+            else ""
+        try:
+            question = enrolled_question(criteria)
+        except Rejection as rejection:
+            return self._rejected(header, rejection, 400, action="on-search")
+        event = AuditEvent(principal=principal, purpose=principal.purpose,
+                           operation_type="dci", operation="registry/sync/enrolled",
+                           root_fields=["enrolled"], fields=["enrolled_status"])
+        enrolled = await registry.enrolled(self.engine, question, principal.scope, event)
+        self.audit.record(event)
+        answer = {"reference_id": transaction or header.message_id,
+                  "timestamp": timestamp(datetime.now(UTC)), "status": "succ",
+                  "enrolled_status": "yes" if enrolled else "no"}
+        return JSONResponse({
+            "header": reply_header(header, "on-search", "succ", sender_id=self.hub_id,
+                                   total=1, completed=1),
+            "message": {"transaction_id": transaction, "correlation_id": header.message_id,
+                        "enrolled_response": [answer]},
         })
 
     async def _answer(self, raw: Any, principal: Principal, event: AuditEvent
@@ -147,8 +187,9 @@ class DciEndpoints:
             raise Rejection("rjct.message_id.duplicate", f"message {header.message_id} from "
                             f"{header.sender_id} was received already") from None
 
-    def _rejected(self, header: Header | None, rejection: Rejection, status: int) -> Response:
+    def _rejected(self, header: Header | None, rejection: Rejection, status: int,
+                  action: str = "on-search") -> Response:
         return JSONResponse({"header": reply_header(
-            header, "on-search", "rjct", sender_id=self.hub_id, code=rejection.code,
+            header, action, "rjct", sender_id=self.hub_id, code=rejection.code,
             message=rejection.message, total=header.total_count if header else 0)},
             status_code=status)
