@@ -115,6 +115,15 @@ def _order(item: SearchItem, table: Any) -> list[Any]:
     return [*order, table.id.asc()]
 
 
+async def _total(conn: Any, statement: Any, offset: int, fetched: int, size: int) -> int:
+    """The result's size: known without counting when a page came back short (a look-up
+    by NIK returns one row), counted otherwise."""
+    if fetched < size and (fetched or not offset):
+        return offset + fetched
+    return int((await conn.execute(select(func.count()).select_from(statement.subquery()))
+                ).scalar_one())
+
+
 async def search(engine: AsyncEngine, item: SearchItem, scope: RegionScope,
                  today: date) -> Found:
     visible = scope.condition(Person.region_code)
@@ -130,10 +139,9 @@ async def search(engine: AsyncEngine, item: SearchItem, scope: RegionScope,
     async with engine.connect() as conn:
         if item.entity == "Member":
             base = select(Person.__table__).where(Person.id.in_(persons))
-            total = (await conn.execute(select(func.count()).select_from(base.subquery()))
-                     ).scalar_one()
             rows = (await conn.execute(base.order_by(*_order(item, Person)).offset(offset)
                                        .limit(item.page_size))).mappings().all()
+            total = await _total(conn, base, offset, len(rows), item.page_size)
             return Found(total, [records.member(r) for r in rows],
                          [("person", r["id"], r["nik"]) for r in rows])
         households = select(Household.__table__).where(
@@ -141,10 +149,9 @@ async def search(engine: AsyncEngine, item: SearchItem, scope: RegionScope,
         household_scope = scope.condition(Household.village_code)
         if household_scope is not None:
             households = households.where(household_scope)
-        total = (await conn.execute(select(func.count()).select_from(households.subquery()))
-                 ).scalar_one()
         page = (await conn.execute(households.order_by(*_order(item, Household))
                                    .offset(offset).limit(item.page_size))).mappings().all()
+        total = await _total(conn, households, offset, len(page), item.page_size)
         members: dict[int, list[Any]] = defaultdict(list)
         if page:
             rows = (await conn.execute(select(Person.__table__).where(
