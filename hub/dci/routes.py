@@ -4,7 +4,10 @@ registry, inside their regions, idempotent on message ids, and audited."""
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -24,12 +27,29 @@ from hub.dci import registry
 from hub.dci.envelope import Header, Rejection, parse_header, reply_header, timestamp
 from hub.dci.query import enrolled_question, parse_item
 
+logger = logging.getLogger("hub.dci")
 REGISTRY_ROLES = frozenset({Role.NATIONAL, Role.DISTRICT})
 # "Is this person enrolled in programme X" answers yes or no and nothing else: what an
 # agency or a partner needs so that help is not given twice.
 ENROLLED_ROLES = REGISTRY_ROLES | {Role.AGENCY, Role.PARTNER}
 MAX_ITEMS = 100  # search requests in one message
 REG_TYPE = "ns:org:RegistryType:Social"
+
+
+def faults_masked(endpoint: Callable[[Any, Request], Awaitable[Response]]
+                  ) -> Callable[[Any, Request], Awaitable[Response]]:
+    """A fault of ours (the database away, a bug) is logged with its traceback and
+    answered in the DCI error shape, never with a stack trace."""
+    @functools.wraps(endpoint)
+    async def wrapped(self: Any, request: Request) -> Response:
+        try:
+            return await endpoint(self, request)
+        except Exception:
+            logger.exception("DCI %s failed", request.url.path)
+            return _http_error(500, "err.internal", "the hub could not process the message; "
+                               "it has been logged")
+
+    return wrapped
 
 
 def _http_error(status: int, code: str, message: str, **headers: str) -> Response:
@@ -97,6 +117,7 @@ class DciEndpoints:
             return self._rejected(header, rejection, 409)
         return principal, header, envelope.get("message")
 
+    @faults_masked
     async def sync_search(self, request: Request) -> Response:
         opened = await self._envelope(request, REGISTRY_ROLES)
         if isinstance(opened, Response):
@@ -127,6 +148,7 @@ class DciEndpoints:
                         "correlation_id": header.message_id, "search_response": responses},
         })
 
+    @faults_masked
     async def sync_enrolled(self, request: Request) -> Response:
         """IBR: is the person (NIK) or family (KK) enrolled in a programme: yes or no."""
         opened = await self._envelope(request, ENROLLED_ROLES)

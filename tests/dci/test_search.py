@@ -249,3 +249,33 @@ async def test_a_bpjs_card_number_finds_its_holder(hub: Hub) -> None:
                                                 response_entity="Member")))
     found = reply["message"]["search_response"][0]["data"]["reg_records"]
     assert [m["member_identifier"][0]["identifier_value"] for m in found] == [nik]
+
+
+async def test_a_fault_of_the_hub_is_a_masked_error_not_a_stack_trace(tmp_path) -> None:
+    """The database loses its message-id table: the search fails inside, the caller
+    gets the DCI error shape and no trace of SQL."""
+    import asyncio
+
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from hub.app import create_app
+    from hub.config import HubSettings
+    from hub.db.migrate import upgrade
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'broken.db'}"
+    await asyncio.to_thread(upgrade, url)
+    engine = create_async_engine(url)
+    _, key = await register(engine, Role.NATIONAL)
+    async with engine.begin() as conn:
+        await conn.exec_driver_sql("DROP TABLE dci_message")
+    client = GraphQLClient(create_app(HubSettings(database={"url": url}), engine=engine), key)
+    try:
+        response = await client.http.post(URL, json=envelope(item(
+            "idtype-value", {"type": "NIK", "value": "3314015208850003"})))
+        assert response.status_code == 500
+        assert response.json() == {"errors": [{"code": "err.internal", "message": (
+            "the hub could not process the message; it has been logged")}]}
+        assert "dci_message" not in response.text
+    finally:
+        await client.aclose()
+        await engine.dispose()
