@@ -8,9 +8,10 @@ within that time on every replica, without a database round trip per request.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -131,39 +132,38 @@ class ClientStore:
 
     async def authenticate(self, key: str) -> Principal | None:
         """The client a key belongs to, or None for an unknown, revoked or malformed key."""
-        now = time.monotonic()
-        cached = self._cache.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        principal = await self._lookup(key)
-        if len(self._cache) > 10_000:  # a flood of made-up keys must not grow it forever
-            self._cache.clear()
-        self._cache[key] = (now + self.cache_seconds, principal)
-        return principal
+        return await self._cached(key, lambda: self._by_key(key))
 
     async def by_id(self, client_id: int) -> Principal | None:
         """An active client by id (for a token that names it), cached like a key."""
+        return await self._cached(f"id:{client_id}",
+                                  lambda: self._active(ApiClient.id == client_id))
+
+    async def _cached(self, cache_key: str,
+                      load: Callable[[], Awaitable[Principal | None]]) -> Principal | None:
         now = time.monotonic()
-        cache_key = f"id:{client_id}"
         cached = self._cache.get(cache_key)
         if cached is not None and cached[0] > now:
             return cached[1]
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(select(ApiClient.__table__).where(
-                ApiClient.id == client_id))).mappings().first()
-        principal = None if row is None or row["revoked_at"] is not None \
-            else principal_of(ApiClient(**row))
+        principal = await load()
+        if len(self._cache) > 10_000:  # a flood of made-up keys must not grow it forever
+            self._cache.clear()
         self._cache[cache_key] = (now + self.cache_seconds, principal)
         return principal
 
-    async def _lookup(self, key: str) -> Principal | None:
+    async def _by_key(self, key: str) -> Principal | None:
         key_id = keys.key_id_of(key)
         if key_id is None:
             return None
+        return await self._active(ApiClient.key_id == key_id, key)
+
+    async def _active(self, where: Any, key: str | None = None) -> Principal | None:
+        """The unrevoked client the condition finds; with a key, only if it matches."""
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(ApiClient.__table__).where(
-                ApiClient.key_id == key_id))).mappings().first()
-        if row is None or row["revoked_at"] is not None or not keys.matches(key,
-                                                                               row["key_hash"]):
+            row = (await conn.execute(select(ApiClient.__table__).where(where))
+                   ).mappings().first()
+        if row is None or row["revoked_at"] is not None:
+            return None
+        if key is not None and not keys.matches(key, row["key_hash"]):
             return None
         return principal_of(ApiClient(**row))
