@@ -143,8 +143,11 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
         return await token_endpoint(request, authenticator, settings.access.token_ttl_seconds)
 
     from hub.dci.routes import DciEndpoints
+    from hub.dci.worker import DciWorker
 
-    dci = DciEndpoints(engine, settings, authenticator, graphql.limiter, audit)
+    dci = DciEndpoints(engine, settings, authenticator, graphql.limiter, audit, keystore)
+    dci_worker = DciWorker(engine, settings, clients, keystore, audit)
+    dci.wake = dci_worker.wake
 
     async def jwks(_: Request) -> Response:
         return JSONResponse(await keystore.jwks(),
@@ -166,9 +169,12 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
 
             jobs = HubScheduler(engine, settings)
             jobs.start()
+        if settings.dci.worker:
+            dci_worker.start()
         try:
             yield
         finally:
+            await dci_worker.stop()
             if jobs is not None:
                 await jobs.stop()
             await audit.close()
@@ -186,8 +192,12 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
             Route("/callbacks/{agency}/referrals", referral_callback, methods=["POST"]),
             Route("/dci/oauth2/client/token", token, methods=["POST"]),
             Route("/.well-known/jwks.json", jwks),
-            Route("/dci/registry/sync/search", dci.sync_search, methods=["POST"]),
-            Route("/dci/registry/sync/enrolled", dci.sync_enrolled, methods=["POST"]),
+            *[Route(f"/dci/registry/{path}", endpoint, methods=["POST"]) for path, endpoint in (
+                ("sync/search", dci.sync_search), ("search", dci.search),
+                ("sync/txn/status", dci.sync_txn_status), ("txn/status", dci.txn_status),
+                ("subscribe", dci.subscribe), ("unsubscribe", dci.unsubscribe),
+                ("sync/enrolled", dci.sync_enrolled),
+                ("sync/enrollment/updates", dci.enrollment_updates))],
             Route("/metrics", metrics_endpoint),
         ],
         lifespan=lifespan,
@@ -197,4 +207,5 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
     app.state.settings = settings
     app.state.audit = audit
     app.state.clients = clients
+    app.state.dci_worker = dci_worker
     return app

@@ -266,6 +266,67 @@ class AccessSettings(_Section):
     subscription_poll_seconds: float = Field(1.0, gt=0, le=300)
 
 
+DRIFT = frozenset({"string_total_count", "two_letter_locale"})
+
+
+def known_drift(value: list[str]) -> list[str]:
+    unknown = set(value) - DRIFT
+    if unknown:
+        raise ValueError(f"unknown drift {sorted(unknown)}; known: {sorted(DRIFT)}")
+    return value
+
+
+class DciSenderSettings(_Section):
+    """A system that sends the hub DCI messages, as onboarded: who may speak as it, the
+    keys its signatures verify with, and the only hosts its callbacks may go to."""
+
+    # API client ids (slrt-hub clients list) allowed to send with this sender_id; empty:
+    # any authenticated client.
+    clients: list[str] = []
+    # Ed25519 public keys by kid (base64url of the raw 32 bytes, a JWK's `x`) ...
+    public_keys: dict[str, str] = {}
+    # ... and/or its published JWK set, read on demand and cached.
+    jwks_url: str | None = None
+    # host:port pairs that sender_uri and subscription callbacks may point at.
+    callback_hosts: list[str] = []
+    # Sent as `Authorization: Bearer …` with callbacks, if the sender's endpoints want
+    # one (set it in the environment: HUB_DCI__SENDERS__<ID>__CALLBACK_TOKEN).
+    callback_token: str | None = None
+    require_signature: bool | None = None  # None: the [dci] default
+    # Known drift of this partner to accept (see [dci].tolerate).
+    tolerate: list[str] = []
+
+    _drift = field_validator("tolerate")(classmethod(lambda cls, v: known_drift(v)))
+
+
+class DciSettings(_Section):
+    """The DCI interface (/dci): signatures, callbacks, notifications, partner drift."""
+
+    # Refuse unsigned messages from every sender (a sender's own setting wins).
+    require_signature: bool = False
+    # Senders that are not registered may still use the sync endpoints (signing and
+    # callbacks need a registration).
+    allow_unregistered: bool = True
+    # How the hub signs what it sends: "header" (the spec's form) or "jws".
+    signature_scheme: str = Field("header", pattern="^(header|jws)$")
+    # Drift tolerated from every sender: "string_total_count" (sample messages send
+    # total_count as "1"), "two_letter_locale" ("id" for "ind").
+    tolerate: list[str] = []
+    # Async callbacks and notifications: tries, backoff (doubling, capped), timeouts.
+    callback_attempts: int = Field(8, ge=1, le=100)
+    callback_backoff_seconds: float = Field(2.0, gt=0)
+    callback_backoff_max_seconds: float = Field(300.0, gt=0)
+    callback_timeout_seconds: float = Field(10.0, gt=0)
+    # Every replica runs the DCI worker (async searches, notifications, callbacks);
+    # its steps claim their rows, so they never do one thing twice.
+    worker: bool = True
+    # How often the worker looks for async work, due notifications and callbacks.
+    poll_seconds: float = Field(1.0, gt=0)
+    senders: dict[str, DciSenderSettings] = {}
+
+    _drift = field_validator("tolerate")(classmethod(lambda cls, v: known_drift(v)))
+
+
 class HubSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -285,6 +346,7 @@ class HubSettings(BaseSettings):
     access: AccessSettings = AccessSettings()
     eligibility: EligibilitySettings = EligibilitySettings()
     desk: DeskSettings = DeskSettings()
+    dci: DciSettings = DciSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -511,3 +511,102 @@ class DciMessage(Base):
     message_id: Mapped[str] = mapped_column(String(99), primary_key=True)
     action: Mapped[str] = mapped_column(String(40))
     received_at: Mapped[datetime] = mapped_column()
+
+
+class RegistryEvent(Base):
+    """The registry's change history, written by reconciliation in the transaction that
+    makes the change: a new household, a member added or removed, a desil change, a
+    death, an enrolment change. DCI subscribers are notified from it by cursor (the
+    last event id each has been sent), so a restart loses nothing. Reconciliation runs
+    one at a time (its lease), so ids commit in order and a cursor never skips one."""
+
+    __tablename__ = "registry_event"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    household_id: Mapped[int | None] = mapped_column(Id)
+    person_id: Mapped[int | None] = mapped_column(Id)
+    region_code: Mapped[str | None] = mapped_column(String(13))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    occurred_at: Mapped[datetime] = mapped_column()
+
+
+class DciTransaction(Base):
+    """An asynchronous DCI request (search, txn-status, subscribe, unsubscribe): what was
+    asked, by whom, its state (pdng, succ, rjct) and, once done, the answer sent back,
+    so `txn/status` can report it. Claimed with a lease so one replica processes it."""
+
+    __tablename__ = "dci_transaction"
+    __table_args__ = (
+        UniqueConstraint("sender_id", "correlation_id"),
+        Index("ix_dci_transaction_sender_txn", "sender_id", "transaction_id"),
+        Index("ix_dci_transaction_due", "status", "claimed_until"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    sender_id: Mapped[str] = mapped_column(String(120))
+    client_id: Mapped[int] = mapped_column(Id)
+    action: Mapped[str] = mapped_column(String(24))
+    transaction_id: Mapped[str] = mapped_column(String(99))
+    # the request's message id: the correlation id of every answer to it
+    correlation_id: Mapped[str] = mapped_column(String(99))
+    reference_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    callback_url: Mapped[str] = mapped_column(String(500))
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(8))
+    claimed_until: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column()
+    completed_at: Mapped[datetime | None] = mapped_column()
+
+
+class DciCallback(Base):
+    """The DCI outbox: an on-search, on-status, on-subscribe, on-unsubscribe or notify
+    message for a sender's callback URL, written in the transaction that produced it,
+    signed when sent, retried with backoff, dead-lettered after the last try. The
+    message id is fixed at write time, so a retried delivery is recognisably the same."""
+
+    __tablename__ = "dci_callback"
+    __table_args__ = (Index("ix_dci_callback_due", "status", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sender_id: Mapped[str] = mapped_column(String(120))
+    url: Mapped[str] = mapped_column(String(500))
+    action: Mapped[str] = mapped_column(String(24))
+    header: Mapped[dict[str, Any]] = mapped_column(JSON)
+    message: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(12), default="PENDING")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()
+    delivered_at: Mapped[datetime | None] = mapped_column()
+
+
+class DciSubscription(Base):
+    """A DCI subscriber's standing request: which registry events, which records
+    (filter), how often (cron), until when, and how far it has been sent (`cursor`, the
+    last registry_event id considered)."""
+
+    __tablename__ = "dci_subscription"
+    __table_args__ = (Index("ix_dci_subscription_due", "status", "next_due_at"),)
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    sender_id: Mapped[str] = mapped_column(String(120), index=True)
+    client_id: Mapped[int] = mapped_column(Id)
+    transaction_id: Mapped[str] = mapped_column(String(99))
+    reference_id: Mapped[str] = mapped_column(String(99))
+    event_types: Mapped[list[str]] = mapped_column(JSON)
+    filter_type: Mapped[str] = mapped_column(String(16))
+    filter: Mapped[Any] = mapped_column(JSON)
+    notify_record_type: Mapped[str] = mapped_column(String(16))
+    frequency: Mapped[str | None] = mapped_column(String(120))
+    start_time: Mapped[datetime | None] = mapped_column()
+    end_time: Mapped[datetime | None] = mapped_column()
+    callback_url: Mapped[str] = mapped_column(String(500))
+    locale: Mapped[str | None] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(12))
+    cursor: Mapped[int] = mapped_column(Id, default=0)
+    next_due_at: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()

@@ -55,7 +55,10 @@ def parse_timestamp(value: Any, code: str, field: str) -> datetime:
     return moment
 
 
-def parse_header(raw: Any, action: str, *, tolerate_string_count: bool = False) -> Header:
+def parse_header(raw: Any, action: str, *, callback: bool = False,
+                 tolerate_string_count: bool = False) -> Header:
+    """A request's header, strictly. A `callback` header (MsgCallbackHeader: the IBR's
+    enrolment updates, a registry's notify) may leave out total_count."""
     if not isinstance(raw, dict):
         raise Rejection("rjct.action.invalid", "the message needs a header object")
     version = raw.get("version", VERSION)
@@ -75,7 +78,7 @@ def parse_header(raw: Any, action: str, *, tolerate_string_count: bool = False) 
     sender = raw.get("sender_id")
     if not isinstance(sender, str) or not sender.strip():
         raise Rejection("rjct.action.invalid", "header.sender_id is required")
-    total = raw.get("total_count")
+    total = raw.get("total_count", 0 if callback else None)
     if isinstance(total, str) and tolerate_string_count and total.isdigit():
         total = int(total)
     if not isinstance(total, int) or isinstance(total, bool) or total < 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -152,17 +153,42 @@ async def search(engine: AsyncEngine, item: SearchItem, scope: RegionScope,
         page = (await conn.execute(households.order_by(*_order(item, Household))
                                    .offset(offset).limit(item.page_size))).mappings().all()
         total = await _total(conn, households, offset, len(page), item.page_size)
-        members: dict[int, list[Any]] = defaultdict(list)
-        if page:
-            rows = (await conn.execute(select(Person.__table__).where(
-                Person.household_id.in_([h["id"] for h in page])).order_by(Person.id))
-            ).mappings().all()
-            for row in rows:
-                if scope.allows(row["region_code"]):
-                    members[row["household_id"]].append(row)
+        return await groups(conn, page, scope, total)
+
+
+async def groups(conn: Any, page: Sequence[Any], scope: RegionScope, total: int) -> Found:
+    """Households as `Group` records with the members the client may see."""
+    members: dict[int, list[Any]] = defaultdict(list)
+    if page:
+        rows = (await conn.execute(select(Person.__table__).where(
+            Person.household_id.in_([h["id"] for h in page])).order_by(Person.id))
+        ).mappings().all()
+        for row in rows:
+            if scope.allows(row["region_code"]):
+                members[row["household_id"]].append(row)
     subjects = [("household", h["id"], h["kk"]) for h in page]
     subjects += [("person", p["id"], p["nik"]) for h in page for p in members[h["id"]]]
     return Found(total, [records.group(h, members[h["id"]]) for h in page], subjects)
+
+
+async def households_matching(conn: Any, households: Sequence[int],
+                              query: IdQuery | tuple[Term, ...] | None, scope: RegionScope,
+                              today: date) -> list[Any]:
+    """Those of `households` inside the client's regions that the filter selects (a
+    household is selected when any member is), as rows."""
+    if not households:
+        return []
+    statement = select(Household.__table__).where(Household.id.in_(households))
+    household_scope = scope.condition(Household.village_code)
+    if household_scope is not None:
+        statement = statement.where(household_scope)
+    if query is not None:
+        persons = select(Person.household_id).outerjoin(
+            Household, Household.id == Person.household_id).where(
+            Person.id.in_(_persons_of(query)) if isinstance(query, IdQuery)
+            else predicate(query, today))
+        statement = statement.where(Household.id.in_(persons))
+    return list((await conn.execute(statement.order_by(Household.id))).mappings().all())
 
 
 async def enrolled(engine: AsyncEngine, question: EnrolledQuestion, scope: RegionScope,

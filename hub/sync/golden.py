@@ -18,9 +18,10 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.db.models import Enrollment, Household, MatchKey, Person, SourceRecord
+from hub.db.models import Enrollment, Household, MatchKey, Person, RegistryEvent, SourceRecord
 from hub.db.regions import ensure_regions
 from hub.db.statistics import PlannerStatistics
+from hub.domain import changes
 from hub.domain.names import normalize_name
 from hub.domain.regions import person_region
 from hub.domain.survivorship import (
@@ -108,11 +109,22 @@ class GoldenRecords:
                        for p, facts in by_person.items()}
             programs = {p: enrollments(facts, self.rules) for p, facts in by_person.items()}
             lap("survivorship")
-            households = await self._households(conn, goldens, by_person, dtks)
+            before = await self._states(conn, batch)
+            households, new_households = await self._households(conn, goldens, by_person,
+                                                                dtks)
             lap("households")
+            after = {p: changes.PersonState(h[0], bool(goldens[p].values.get("alive", True)),
+                                            h[1], h[2]) for p, h in households.items()}
+            kept = [p for p, state in after.items()
+                    if changes.household_kept(before.get(p), state, new_households)]
+            enrolled_before = await self._enrolments(conn, kept)
             await self._write_persons(conn, goldens, households)
             await self._write_enrollments(conn, batch, programs)
             lap("write")
+            found["registry_events"] += await self._record(conn, changes.registry_changes(
+                before, after, new_households, enrolled_before,
+                {p: frozenset((e.program, e.status) for e in programs[p]) for p in kept}))
+            lap("events")
             lookups = await lookups_for(conn, (f for fs in by_person.values() for f in fs),
                                         self.finding_rules.civil_registry)
             raised = [item for p, g in goldens.items() for item in evaluate(
@@ -139,6 +151,47 @@ class GoldenRecords:
         rows = await store.records_in_person_range(conn, self.person_sources, low, high)
         return [r for r in rows if r.person_id in wanted]
 
+    @staticmethod
+    async def _states(conn: AsyncConnection, persons: list[int]
+                      ) -> dict[int, changes.PersonState]:
+        """Each person's household, life and desil before this run rewrites them."""
+        query = select(Person.id, Person.household_id, Person.alive, Household.desil,
+                       Household.village_code).outerjoin(
+            Household, Household.id == Person.household_id)
+        if len(persons) * 2 < persons[-1] - persons[0] + 1:  # sparse: look them up
+            rows = [row for batch in store.chunks(persons, store.CHUNK) for row in
+                    await conn.execute(query.where(Person.id.in_(batch)))]
+        else:
+            rows = list(await conn.execute(query.where(
+                Person.id.between(persons[0], persons[-1]))))
+        wanted = set(persons)
+        return {row.id: changes.PersonState(row.household_id, row.alive, row.desil,
+                                            row.village_code)
+                for row in rows if row.id in wanted}
+
+    @staticmethod
+    async def _enrolments(conn: AsyncConnection, persons: list[int]
+                          ) -> dict[int, changes.Enrolments]:
+        found: dict[int, set[tuple[str, str]]] = defaultdict(set)
+        for batch in store.chunks(persons, store.CHUNK):
+            result = await conn.execute(select(Enrollment.person_id, Enrollment.program,
+                                               Enrollment.status)
+                                        .where(Enrollment.person_id.in_(batch)))
+            for person, program, status in result:
+                found[person].add((program, status))
+        return {p: frozenset(items) for p, items in found.items()}
+
+    @staticmethod
+    async def _record(conn: AsyncConnection, found: list[changes.Change]) -> int:
+        """The change history DCI subscriptions are notified from (same transaction)."""
+        now = _now()
+        rows = [{"kind": c.kind, "household_id": c.household_id, "person_id": c.person_id,
+                 "region_code": c.region_code, "detail": c.detail, "occurred_at": now}
+                for c in found]
+        for batch in store.chunks(rows, 20_000):
+            await conn.execute(insert(RegistryEvent), batch)
+        return len(rows)
+
     async def _dtks_households(self, conn: AsyncConnection,
                                by_person: dict[int, list[SourceFact]]) -> dict[str, SourceFact]:
         keys = {f.values.get("household_key") for facts in by_person.values() for f in facts}
@@ -151,9 +204,10 @@ class GoldenRecords:
 
     async def _households(self, conn: AsyncConnection, goldens: dict[int, Golden],
                           by_person: dict[int, list[SourceFact]],
-                          dtks: dict[str, SourceFact]) -> dict[int, HouseholdOf]:
+                          dtks: dict[str, SourceFact]
+                          ) -> tuple[dict[int, HouseholdOf], set[int]]:
         """Each person's household: the KK the civil registry gives (or DTKS' household
-        when no KK is known), its welfare data from DTKS."""
+        when no KK is known), its welfare data from DTKS; and the households created."""
         identity: dict[int, tuple[str | None, str | None]] = {}
         for person, golden in goldens.items():
             keys = Counter(f.values.get("household_key") for f in by_person[person]
@@ -191,17 +245,19 @@ class GoldenRecords:
         await ensure_regions(conn, {v["village_code"] for v in
                                     [*rows_update, *(v for _, v in rows_new)]})
         await store.bulk_update(conn, Household.__table__, "id", rows_update)
+        created: set[int] = set()
         for batch in store.chunks(rows_new, 20_000):
             ids = (await conn.execute(
                 insert(Household).returning(Household.id, sort_by_parameter_order=True),
                 [v for _, v in batch])).scalars().all()
             found |= {group: hid for (group, _), hid in zip(batch, ids, strict=True)}
+            created.update(ids)
         out: dict[int, HouseholdOf] = {p: (None, None, None) for p in goldens}
         for group, members in groups.items():
             desil, village = facts_of.get(group, (None, None))
             for person in members:
                 out[person] = (found.get(group), desil, village)
-        return out
+        return out, created
 
     @staticmethod
     async def _existing_households(conn: AsyncConnection,
@@ -267,6 +323,13 @@ class GoldenRecords:
             orphans += [p for p in batch if p not in linked]
         closed = await write_findings(conn, orphans, [])
         for batch in store.chunks(orphans, store.CHUNK):
+            leaving = await conn.execute(
+                select(Person.id, Person.household_id, Household.village_code)
+                .outerjoin(Household, Household.id == Person.household_id)
+                .where(Person.id.in_(batch)))
+            closed["registry_events"] += await self._record(
+                conn, changes.removed((row.id, row.household_id, row.village_code)
+                                      for row in leaving))
             await conn.execute(delete(Enrollment).where(Enrollment.person_id.in_(batch)))
             await conn.execute(update(Household).where(Household.head_person_id.in_(batch))
                                .values(head_person_id=None))

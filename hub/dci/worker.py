@@ -1,0 +1,64 @@
+"""The DCI background work of a replica: pending asynchronous requests, due
+subscription notifications and outbox deliveries, every `[dci].poll_seconds` or at
+once when an endpoint has queued something. Every step claims its rows, so replicas
+can all run it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.access.audit import AuditWriter
+from hub.access.clients import ClientStore
+from hub.access.keystore import KeyStore
+from hub.config import HubSettings
+from hub.dci.notifier import Notifier
+from hub.dci.outbox import CallbackDispatcher
+from hub.dci.transactions import TransactionWorker
+
+log = logging.getLogger("hub.dci")
+
+
+class DciWorker:
+    def __init__(self, engine: AsyncEngine, settings: HubSettings, clients: ClientStore,
+                 keystore: KeyStore, audit: AuditWriter) -> None:
+        hub_id = settings.access.token_issuer
+        self.settings = settings
+        self.transactions = TransactionWorker(engine, settings, clients, audit, hub_id)
+        self.notifier = Notifier(engine, clients, audit, hub_id)
+        self.dispatcher = CallbackDispatcher(engine, settings.dci, keystore, hub_id)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_once(self) -> dict[str, int]:
+        """One pass: answer, notify, deliver (in that order, so an answer goes out in
+        the same pass that made it)."""
+        processed = await self.transactions.run_once()
+        notified = await self.notifier.run_once()
+        sent = await self.dispatcher.run_once()
+        return {"processed": processed, "notified": notified, **sent}
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="dci-worker")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except Exception:  # the database away: try again next time
+                log.exception("DCI worker pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.dci.poll_seconds)
+            self._wake.clear()
