@@ -280,8 +280,8 @@ class DciSenderSettings(_Section):
     """A system that sends the hub DCI messages, as onboarded: who may speak as it, the
     keys its signatures verify with, and the only hosts its callbacks may go to."""
 
-    # API client ids (slrt-hub clients list) allowed to send with this sender_id; empty:
-    # any authenticated client.
+    # API client names (slrt-hub clients list) allowed to send with this sender_id;
+    # empty: any authenticated client.
     clients: list[str] = []
     # Ed25519 public keys by kid (base64url of the raw 32 bytes, a JWK's `x`) ...
     public_keys: dict[str, str] = {}

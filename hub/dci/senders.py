@@ -82,7 +82,7 @@ class SenderRegistry:
                 raise SenderRefused("err.sender_id.invalid", f"sender {header.sender_id!r} "
                                     "is not registered with this hub", 403)
             return None
-        if entry.clients and principal.client_id not in entry.clients:
+        if entry.clients and principal.name not in entry.clients:
             raise SenderRefused("err.sender_id.invalid", f"this client may not send as "
                                 f"{header.sender_id!r}", 403)
         required = self.settings.require_signature if entry.require_signature is None \

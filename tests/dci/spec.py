@@ -40,9 +40,16 @@ def request_problems(spec: str, path: str, instance: Any) -> list[str]:
 
 
 def response_problems(spec: str, path: str, instance: Any) -> list[str]:
-    """Why a reply does not fit the default response schema of `path`."""
-    return _at(spec, _pointer(path, "post", "responses", "default", "content",
-                              "application~1json", "schema"), instance)
+    """Why a reply does not fit the default response of `path`: given in place, or by
+    reference to a shared response (the asynchronous endpoints' acknowledgement)."""
+    default = _spec(spec)["paths"][path]["post"]["responses"]["default"]
+    reference = default.get("$ref", "")
+    if reference.startswith("#/components/responses/"):
+        pointer = reference + "/content/application~1json/schema"
+    else:
+        pointer = _pointer(path, "post", "responses", "default", "content",
+                           "application~1json", "schema")
+    return _at(spec, pointer, instance)
 
 
 def _at(spec: str, pointer: str, instance: Any) -> list[str]:
