@@ -6,7 +6,7 @@ APScheduler trigger that says when notifications are next due."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -56,4 +56,5 @@ def next_due(expression: str | None, after: datetime) -> datetime | None:
     schedule has no more times (a year that has passed)."""
     if not expression:
         return after
-    return trigger(expression).get_next_fire_time(None, after)
+    found = trigger(expression).get_next_fire_time(None, after)
+    return found.astimezone(UTC) if found else None  # stored as UTC everywhere

@@ -63,7 +63,8 @@ class Notifier:
         principal = await self.clients.by_id(sub["client_id"])
         async with self.engine.begin() as conn:
             # Claimed by moving its due time: a replica that read it too finds no row.
-            following = next_due(sub["frequency"], now + timedelta(seconds=1))
+            following = next_due(sub["frequency"], now + timedelta(seconds=1)) \
+                if sub["frequency"] else now  # no frequency: every pass
             end = as_utc(sub["end_time"])
             ended = following is None or (end is not None and now >= end)
             if principal is None:

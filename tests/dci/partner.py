@@ -72,7 +72,15 @@ class Partner:
     client: GraphQLClient
     receiver: Receiver
     key: Ed25519PrivateKey
+    api_key: str
     scheme: str = "header"
+
+    async def restart(self) -> None:
+        """The hub process stops and another starts on the same database."""
+        await self.hub.close()
+        self.hub = await open_hub(self.hub.settings, self.hub.engine)
+        self.client = GraphQLClient(self.hub.app, self.api_key)
+        self.hub.clients.append(self.client)
 
     @property
     def signer(self) -> signatures.Signer:
@@ -123,7 +131,8 @@ async def partnered(settings: HubSettings, engine: Any, role: Role = Role.NATION
         _, api_key = await register(engine, role, regions)
         client = GraphQLClient(hub.app, api_key)
         hub.clients.append(client)
+        partner = Partner(hub, client, receiver, key, api_key)
         try:
-            yield Partner(hub, client, receiver, key)
+            yield partner
         finally:
-            await hub.close()
+            await partner.hub.close()
