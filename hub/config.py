@@ -120,12 +120,13 @@ class MatchingSettings(_Section):
 class SurvivorshipSettings(_Section):
     """Which source's value a golden record keeps, in order of preference."""
 
-    identity: list[str] = ["dukcapil", "dtks_individual", "bpjs", "education", "baznas"]
+    identity: list[str] = ["dukcapil", "dtks_individual", "bpjs", "education", "baznas",
+                           "ibr"]
     residence: list[str] = ["dtks_individual", "dukcapil", "baznas"]
     welfare: list[str] = ["dtks_household"]
     programs: dict[str, str] = {
         "PBI_JKN": "bpjs", "JKN": "bpjs", "KIP_PIP": "education", "BAZNAS": "baznas",
-        "PKH": "dtks_individual", "BPNT": "dtks_individual",
+        "PKH": "dtks_individual", "BPNT": "dtks_individual", "BLT_DD": "ibr",
     }
 
 

@@ -124,11 +124,12 @@ def partner_settings(settings: HubSettings, key: Ed25519PrivateKey, receiver: Re
 
 @asynccontextmanager
 async def partnered(settings: HubSettings, engine: Any, role: Role = Role.NATIONAL,
-                    regions: tuple[str, ...] = (), **sender: Any) -> AsyncIterator[Partner]:
+                    regions: tuple[str, ...] = (), agency: str | None = None,
+                    **sender: Any) -> AsyncIterator[Partner]:
     key = Ed25519PrivateKey.generate()
     async with receiving() as receiver:
         hub = await open_hub(partner_settings(settings, key, receiver, **sender), engine)
-        _, api_key = await register(engine, role, regions)
+        _, api_key = await register(engine, role, regions, agency)
         client = GraphQLClient(hub.app, api_key)
         hub.clients.append(client)
         partner = Partner(hub, client, receiver, key, api_key)

@@ -59,7 +59,8 @@ async def test_async_search_is_acknowledged_then_answered_signed_at_the_callback
         assert ack["correlation_id"] == body["header"]["message_id"]
         assert partner.receiver.received == {}  # answered later, not in the reply
         done = await partner.work()
-        assert done["processed"] == 1 and done["delivered"] == 1
+        assert done["processed"] == 1
+        assert done["delivered"] == 1
         callback, = partner.receiver.received["on-search"]
         await _verified(partner, "on-search", callback)
         assert callback["header"]["action"] == "on-search"
@@ -159,7 +160,9 @@ async def test_a_failing_receiver_is_retried_then_dead_lettered(
         async with loaded_engine.connect() as conn:
             dead = (await conn.execute(select(DciCallback.attempts, DciCallback.last_error)
                                        .where(DciCallback.status == "DEAD"))).all()
-        assert dead and dead[-1].attempts == 3 and "HTTP 503" in dead[-1].last_error
+        assert dead
+        assert dead[-1].attempts == 3
+        assert "HTTP 503" in dead[-1].last_error
 
 
 async def test_signatures_are_required_where_configured_and_checked_always(

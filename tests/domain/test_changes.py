@@ -24,7 +24,8 @@ def test_moving_between_existing_households_removes_and_adds() -> None:
     after = {1: PersonState(11, True, 5, "B")}
     found = registry_changes(before, after, set(), {}, {})
     assert _kinds(found) == [(changes.MEMBER_REMOVED, 10, 1), (changes.MEMBER_ADDED, 11, 1)]
-    assert found[0].region_code == "A" and found[1].region_code == "B"
+    assert found[0].region_code == "A"
+    assert found[1].region_code == "B"
     assert found[1].detail == {"from_household": 10}
 
 
