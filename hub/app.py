@@ -145,8 +145,14 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
     from hub.dci.routes import DciEndpoints
     from hub.dci.worker import DciWorker
 
-    dci = DciEndpoints(engine, settings, authenticator, graphql.limiter, audit, keystore)
-    dci_worker = DciWorker(engine, settings, clients, keystore, audit)
+    async def expressions(query: Any, principal: Any) -> tuple[dict[str, Any], bool]:
+        """A DCI `expression` search: GraphQL through the hub's own schema and rules."""
+        return await graphql.run(query.document, principal, query.variables,
+                                 query.operation_name, principal.purpose, queries_only="DCI")
+
+    dci = DciEndpoints(engine, settings, authenticator, graphql.limiter, audit, keystore,
+                       expressions)
+    dci_worker = DciWorker(engine, settings, clients, keystore, audit, expressions)
     dci.wake = dci_worker.wake
 
     async def jwks(_: Request) -> Response:

@@ -41,10 +41,19 @@ Term = Comparison | Combined
 
 
 @dataclass(frozen=True, slots=True)
+class ExpressionQuery:
+    """A GraphQL document run through the hub's own schema, as the caller."""
+
+    document: str
+    variables: dict[str, Any] | None
+    operation_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class SearchItem:
     reference_id: str
     timestamp: datetime
-    query: IdQuery | tuple[Term, ...]
+    query: IdQuery | tuple[Term, ...] | ExpressionQuery
     page_size: int
     page_number: int
     sort: tuple[tuple[str, str], ...]
@@ -69,6 +78,29 @@ def parse_id_query(query: Any) -> IdQuery:
     if not isinstance(value, str | int) or isinstance(value, bool) or not str(value).strip():
         raise Rejection("rjct.filter.invalid", "the identifier value must be a string")
     return IdQuery(id_type, str(value).strip())
+
+
+def parse_expression(query: Any) -> ExpressionQuery:
+    """`{"type": "graphql", "value": {"expression": "query { … }", "variables": {…},
+    "operation_name": …}}`: GraphQL is the hub's expression language."""
+    if not isinstance(query, dict) or not isinstance(query.get("value"), dict):
+        raise Rejection("rjct.filter.invalid", "an expression query is {\"type\": "
+                        "\"graphql\", \"value\": {\"expression\": \"query { … }\"}}")
+    kind = str(query.get("type", "graphql")).rsplit(":", 1)[-1].lower()
+    if kind != "graphql":
+        raise Rejection("rjct.filter.invalid", f"expression type {query.get('type')!r}: "
+                        "this hub's expression language is graphql")
+    value = query["value"]
+    document = value.get("expression")
+    if not isinstance(document, str) or not document.strip():
+        raise Rejection("rjct.filter.invalid", "value.expression is a GraphQL document")
+    variables = value.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        raise Rejection("rjct.filter.invalid", "value.variables is an object")
+    name = value.get("operation_name")
+    if name is not None and not isinstance(name, str):
+        raise Rejection("rjct.filter.invalid", "value.operation_name is a string")
+    return ExpressionQuery(document, variables, name)
 
 
 def _comparison(raw: Any, where: str) -> Comparison:
@@ -151,12 +183,12 @@ def parse_item(raw: Any, max_page_size: int, *, tolerant_locale: bool = False) -
         raise Rejection("rjct.search_criteria.invalid", "search_criteria is required")
     query_type = criteria.get("query_type")
     if query_type == "idtype-value":
-        query: IdQuery | tuple[Term, ...] = parse_id_query(criteria.get("query"))
+        query: IdQuery | tuple[Term, ...] | ExpressionQuery = parse_id_query(
+            criteria.get("query"))
     elif query_type == "predicate":
         query = parse_predicate(criteria.get("query"))
     elif query_type == "expression":
-        raise Rejection("rjct.search_criteria.invalid", "query_type expression is not "
-                        "supported yet: use idtype-value or predicate")
+        query = parse_expression(criteria.get("query"))
     else:
         raise Rejection("rjct.search_criteria.invalid", f"query_type {query_type!r} is not "
                         "one of idtype-value, predicate, expression")

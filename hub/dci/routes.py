@@ -101,13 +101,15 @@ def _err(correlation_id: str, code: str, message: str, status_code: int = 400) -
 class DciEndpoints:
     def __init__(self, engine: AsyncEngine, settings: HubSettings,
                  authenticator: Authenticator, limiter: RateLimiter,
-                 audit: AuditWriter, keystore: KeyStore) -> None:
+                 audit: AuditWriter, keystore: KeyStore,
+                 expressions: searching.Expressions) -> None:
         self.engine = engine
         self.settings = settings
         self.authenticator = authenticator
         self.limiter = limiter
         self.audit = audit
         self.keystore = keystore
+        self.expressions = expressions
         self.senders = SenderRegistry(settings.dci)
         self.hub_id = settings.access.token_issuer
         self.wake: Callable[[], None] = lambda: None  # the worker's, once it runs
@@ -229,7 +231,8 @@ class DciEndpoints:
         tolerant = self.senders.tolerates(header.sender_id, "two_letter_locale")
         responses = [await searching.answer(self.engine, raw, principal, event,
                                             self.settings.server.max_page_size,
-                                            tolerant_locale=tolerant) for raw in items]
+                                            self.expressions, tolerant_locale=tolerant)
+                     for raw in items]
         self.audit.record(event)  # a search for a NIK is processing, found or not
         return await self._reply(
             reply_header(header, "on-search", "succ", sender_id=self.hub_id,

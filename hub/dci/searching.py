@@ -4,6 +4,7 @@ caller's regions, and its subjects noted for the audit."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -13,7 +14,11 @@ from hub.access.audit import AuditEvent
 from hub.access.roles import Principal
 from hub.dci import registry
 from hub.dci.envelope import Header, Rejection, timestamp
-from hub.dci.query import parse_item
+from hub.dci.query import ExpressionQuery, parse_item
+from hub.schema.http import RequestProblem
+
+# Runs a GraphQL document as a principal: the GraphQL endpoint's `run`.
+Expressions = Callable[[ExpressionQuery, Principal], Awaitable[tuple[dict[str, Any], bool]]]
 
 MAX_ITEMS = 100  # search requests in one message
 REG_TYPE = "ns:org:RegistryType:Social"
@@ -45,7 +50,8 @@ def search_event(principal: Principal, operation: str) -> AuditEvent:
 
 
 async def answer(engine: AsyncEngine, raw: Any, principal: Principal, event: AuditEvent,
-                 max_page_size: int, *, tolerant_locale: bool = False) -> dict[str, Any]:
+                 max_page_size: int, expressions: Expressions, *,
+                 tolerant_locale: bool = False) -> dict[str, Any]:
     """One search request's response item (succ with data, or rjct with its reason)."""
     reference = raw.get("reference_id") if isinstance(raw, dict) else None
     reply: dict[str, Any] = {"reference_id": str(reference or ""),
@@ -55,6 +61,8 @@ async def answer(engine: AsyncEngine, raw: Any, principal: Principal, event: Aud
     except Rejection as rejection:
         return {**reply, "status": "rjct", "status_reason_code": rejection.code,
                 "status_reason_message": rejection.message[:999]}
+    if isinstance(item.query, ExpressionQuery):
+        return reply | await _expression(item.query, principal, expressions)
     found = await registry.search(engine, item, principal.scope, date.today())
     for kind, subject, identifier in found.subjects:
         event.note(kind, subject, identifier)
@@ -66,6 +74,29 @@ async def answer(engine: AsyncEngine, raw: Any, principal: Principal, event: Aud
     if item.locale:
         reply["locale"] = item.locale
     return reply
+
+
+async def _expression(query: ExpressionQuery, principal: Principal,
+                      expressions: Expressions) -> dict[str, Any]:
+    """The GraphQL result as the one record of the answer (its `data`, and `errors`
+    beside it when some fields failed); a document the caller may not run is refused
+    with the GraphQL errors' messages."""
+    try:
+        body, request_error = await expressions(query, principal)
+    except RequestProblem as problem:
+        body, request_error = {"errors": [{"message": str(problem)}]}, True
+    if request_error or body.get("data") is None:
+        messages = "; ".join(e.get("message", "") for e in body.get("errors", []))
+        return {"status": "rjct", "status_reason_code": "rjct.search_criteria.invalid",
+                "status_reason_message": f"the GraphQL expression was refused: "
+                                         f"{messages}"[:999]}
+    record = {"data": body["data"]}
+    if body.get("errors"):
+        record["errors"] = body["errors"]
+    return {"status": "succ",
+            "data": {"version": "1.0.0", "reg_type": REG_TYPE, "reg_record_type": "graphql",
+                     "reg_records": [record]},
+            "pagination": {"page_size": 1, "page_number": 1, "total_count": 1}}
 
 
 def search_response(transaction_id: str, correlation_id: str,

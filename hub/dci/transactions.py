@@ -56,13 +56,14 @@ async def open_transaction(conn: AsyncConnection, principal: Principal, header: 
 
 class TransactionWorker:
     def __init__(self, engine: AsyncEngine, settings: HubSettings, clients: ClientStore,
-                 audit: AuditWriter, hub_id: str,
+                 audit: AuditWriter, hub_id: str, expressions: searching.Expressions,
                  clock: Callable[[], datetime] = _now) -> None:
         self.engine = engine
         self.settings = settings
         self.clients = clients
         self.audit = audit
         self.hub_id = hub_id
+        self.expressions = expressions
         self.clock = clock
 
     async def run_once(self) -> int:
@@ -118,10 +119,13 @@ class TransactionWorker:
                       ) -> tuple[dict[str, Any], dict[str, Any]]:
         items = row["request"]["search_request"]
         event = searching.search_event(principal, "registry/search")
-        tolerant = "two_letter_locale" in self.settings.dci.tolerate
+        sender = self.settings.dci.senders.get(row["sender_id"])
+        tolerant = "two_letter_locale" in self.settings.dci.tolerate or bool(
+            sender and "two_letter_locale" in sender.tolerate)
         responses = [await searching.answer(self.engine, raw, principal, event,
                                             self.settings.server.max_page_size,
-                                            tolerant_locale=tolerant) for raw in items]
+                                            self.expressions, tolerant_locale=tolerant)
+                     for raw in items]
         self.audit.record(event)
         return (searching.search_response(row["transaction_id"], row["correlation_id"],
                                           responses),

@@ -17,6 +17,7 @@ from hub.access.keystore import KeyStore
 from hub.config import HubSettings
 from hub.dci.notifier import Notifier
 from hub.dci.outbox import CallbackDispatcher
+from hub.dci.searching import Expressions
 from hub.dci.transactions import TransactionWorker
 
 log = logging.getLogger("hub.dci")
@@ -24,10 +25,11 @@ log = logging.getLogger("hub.dci")
 
 class DciWorker:
     def __init__(self, engine: AsyncEngine, settings: HubSettings, clients: ClientStore,
-                 keystore: KeyStore, audit: AuditWriter) -> None:
+                 keystore: KeyStore, audit: AuditWriter, expressions: Expressions) -> None:
         hub_id = settings.access.token_issuer
         self.settings = settings
-        self.transactions = TransactionWorker(engine, settings, clients, audit, hub_id)
+        self.transactions = TransactionWorker(engine, settings, clients, audit, hub_id,
+                                              expressions)
         self.notifier = Notifier(engine, clients, audit, hub_id)
         self.dispatcher = CallbackDispatcher(engine, settings.dci, keystore, hub_id)
         self._wake = asyncio.Event()

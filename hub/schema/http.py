@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from graphql import OperationDefinitionNode, OperationType
+from graphql import OperationType
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
@@ -34,7 +34,7 @@ from hub.access.rules import rules_for
 from hub.config import HubSettings
 from hub.schema.context import HubContext
 from hub.schema.errors import format_error
-from hub.schema.executor import DocumentCache, HubSchema, PreparedDocument, execute_prepared
+from hub.schema.executor import DocumentCache, HubSchema, execute_prepared
 
 logger = logging.getLogger("hub.graphql")
 
@@ -292,43 +292,65 @@ class GraphQLEndpoint:
 
     async def execute(self, request: Request, params: GraphQLParams, query: str,
                       principal: Principal, media: str) -> Response:
+        purpose = (request.headers.get(PURPOSE_HEADER)
+                   or (params.extensions or {}).get("purpose") or principal.purpose)
+        body, request_error = await self.run(
+            query, principal, params.variables, params.operation_name, str(purpose),
+            request=request,
+            queries_only="GET" if request.method == "GET" else None)
+        return _result(media, body, request_error=request_error)
+
+    async def run(self, query: str, principal: Principal, variables: dict[str, Any] | None,
+                  operation_name: str | None, purpose: str, *, request: Any = None,
+                  queries_only: str | None = None) -> tuple[dict[str, Any], bool]:
+        """Run a document as `principal`, with its role's rules, cost limit, guard and
+        audit: over HTTP, and for a DCI `expression` search. Returns the GraphQL
+        response body and whether it is a request error. `queries_only` names the
+        channel (GET, DCI) on which only queries may run."""
         prepared = self.documents.prepare(query, principal.role)
         if prepared.errors:
-            body = {"errors": [format_error(error) for error in prepared.errors]}
-            return _result(media, body, request_error=True)
-        operation = prepared.operation(params.operation_name)
+            return {"errors": [format_error(error) for error in prepared.errors]}, True
+        operation = prepared.operation(operation_name)
         if operation is None:
             message = (
-                f"no operation named {params.operation_name!r} in the document"
-                if params.operation_name
+                f"no operation named {operation_name!r} in the document"
+                if operation_name
                 else "the document has several operations: say which in operationName"
             )
-            return _result(media, {"errors": [{"message": message}]}, request_error=True)
+            return {"errors": [{"message": message}]}, True
         if operation.operation is OperationType.SUBSCRIPTION:
             raise RequestProblem(400, "subscriptions run over a WebSocket at this path "
                                  "(graphql-transport-ws)", code="BAD_REQUEST")
-        if request.method == "GET" and operation.operation is not OperationType.QUERY:
-            raise RequestProblem(
-                405, f"{operation.operation.value} operations need POST", {"Allow": "POST"}
-            )
+        if queries_only and operation.operation is not OperationType.QUERY:
+            raise RequestProblem(405, f"{operation.operation.value} operations need POST"
+                                 if queries_only == "GET" else
+                                 f"{operation.operation.value} operations cannot run by "
+                                 f"{queries_only}", {"Allow": "POST"})
         assert prepared.document is not None
         cost = operation_cost(self.schema._schema, prepared.document, operation,
-                              params.variables, self.cost_model)
+                              variables, self.cost_model)
         cost_report = {"cost": {"requested": cost, "maximum": self.access.max_cost}}
         if cost > self.access.max_cost:
             error = {"message": f"the query would cost {cost}; the maximum is "
                      f"{self.access.max_cost} (ask for smaller pages with `first`)",
                      "extensions": {"code": "COST_LIMIT"}}
-            return _result(media, {"errors": [error], "extensions": cost_report},
-                           request_error=True)
-        event = self._audit_event(request, params, principal, prepared, operation)
+            return {"errors": [error], "extensions": cost_report}, True
+        kind = operation.operation.value
+        event = AuditEvent(
+            principal=principal, purpose=purpose[:500], operation_type=kind,
+            operation=operation.name.value if operation.name else None,
+            root_fields=sorted({s.name.value for s in operation.selection_set.selections
+                                if hasattr(s, "name") and s.name is not None}),
+            fields=list(prepared.personal_fields),
+            variables=variables if kind != "query" else None,
+        )
         result = await execute_prepared(
             self.schema,
             prepared.document,
             context=HubContext(engine=self.engine, settings=self.settings, principal=principal,
                                audit=event, request=request),
-            variables=params.variables,
-            operation_name=params.operation_name,
+            variables=variables,
+            operation_name=operation_name,
         )
         body: dict[str, Any] = {}
         if result.errors:
@@ -345,23 +367,7 @@ class GraphQLEndpoint:
                                   or prepared.personal_fields):
             event.outcome = "errors" if result.errors else "ok"
             self.audit.record(event)
-        return _result(media, body, request_error=request_error)
-
-    @staticmethod
-    def _audit_event(request: Request, params: GraphQLParams, principal: Principal,
-                     prepared: PreparedDocument, operation: OperationDefinitionNode
-                     ) -> AuditEvent:
-        purpose = (request.headers.get(PURPOSE_HEADER)
-                   or (params.extensions or {}).get("purpose") or principal.purpose)
-        kind = operation.operation.value
-        return AuditEvent(
-            principal=principal, purpose=str(purpose)[:500], operation_type=kind,
-            operation=operation.name.value if operation.name else None,
-            root_fields=sorted({s.name.value for s in operation.selection_set.selections
-                                if hasattr(s, "name") and s.name is not None}),
-            fields=list(prepared.personal_fields),
-            variables=params.variables if kind != "query" else None,
-        )
+        return body, request_error
 
 
 def _result(media: str, body: dict[str, Any], *, request_error: bool) -> Response:

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from hub.access.roles import Role
-from hub.db.models import Enrollment, Household, Person
+from hub.db.models import AuditLog, Enrollment, Household, Person
 from tests.access.conftest import Hub, people_in
 from tests.dci.spec import request_problems, response_problems
 from tests.schema.helpers import GraphQLClient, register
@@ -279,3 +279,51 @@ async def test_a_fault_of_the_hub_is_a_masked_error_not_a_stack_trace(tmp_path) 
     finally:
         await client.aclose()
         await engine.dispose()
+
+
+def _graphql(document: str, **variables: Any) -> dict[str, Any]:
+    return {"type": "ns:org:QueryType:graphql",
+            "value": {"expression": document, **({"variables": variables} if variables
+                                                  else {})}}
+
+
+async def test_an_expression_is_graphql_run_with_the_callers_rules(hub: Hub) -> None:
+    mine, = await people_in(hub.engine, "33.14.05", 1)
+    theirs, = await people_in(hub.engine, "33.14.04", 1)
+    document = "query Who($nik: String!) { person(nik: $nik) { nik name } }"
+    national = await _client(hub)
+    reply = await _search(national, envelope(item("expression",
+                                                  _graphql(document, nik=mine.nik))))
+    answer, = reply["message"]["search_response"]
+    assert answer["status"] == "succ"
+    assert answer["data"]["reg_record_type"] == "graphql"
+    assert answer["data"]["reg_records"] == [{"data": {"person": {"nik": mine.nik,
+                                                                  "name": mine.name}}}]
+
+    district = await _client(hub, Role.DISTRICT, ("33.14.05",))
+    reply = await _search(district, envelope(
+        item("expression", _graphql(document, nik=theirs.nik)),
+        item("expression", _graphql(document, nik=mine.nik))))
+    outside, inside = reply["message"]["search_response"]
+    assert outside["data"]["reg_records"] == [{"data": {"person": None}}]  # the guard's
+    assert inside["data"]["reg_records"][0]["data"]["person"]["nik"] == mine.nik
+
+    refused = await _search(national, envelope(
+        item("expression", _graphql('mutation { resolveFinding(id: 1, reason: "x") '
+                                    "{ id } }")),
+        item("expression", _graphql("{ person(nik: ")),
+        item("expression", {"type": "sql", "value": {"expression": "SELECT 1"}})))
+    codes = [(a["status"], a.get("status_reason_code"))
+             for a in refused["message"]["search_response"]]
+    assert codes == [("rjct", "rjct.search_criteria.invalid"),
+                     ("rjct", "rjct.search_criteria.invalid"),
+                     ("rjct", "rjct.filter.invalid")]
+    messages = [a["status_reason_message"] for a in refused["message"]["search_response"]]
+    assert "cannot run by DCI" in messages[0]
+    assert "Syntax Error" in messages[1]
+    await hub.flush_audit()
+    async with hub.engine.connect() as conn:
+        audited = (await conn.execute(select(AuditLog.entry).where(
+            AuditLog.operation.like("query Who%")))).scalars().all()
+    assert len(audited) >= 2  # read through GraphQL, audited as GraphQL reads are
+    assert any(mine.nik in entry for entry in audited)
