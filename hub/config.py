@@ -76,8 +76,14 @@ class ConnectorSettings(_Section):
     HUB_CONNECTORS__BPJS__CREDENTIALS__SECRET=..."""
 
     enabled: bool = True
+    # Which connector this is, when the name says otherwise: several DCI registries
+    # are several `[connectors.<name>]` with kind = "dci".
+    kind: str | None = None
     base_url: str
     credentials: dict[str, str] = {}
+    # Settings of the connector that are not secrets (a DCI registry: sender_id,
+    # receiver_id, region).
+    options: dict[str, str] = {}
     page_size: int = Field(1000, ge=1, le=5000)
     concurrency: int = Field(4, ge=1, le=64)
     rate_per_second: float | None = Field(None, gt=0)

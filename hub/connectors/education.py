@@ -3,14 +3,14 @@ credentials; a token that expires mid-sync is renewed once and the page retried.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.connectors.base import Connector, Page, Stream
-from hub.connectors.http import AgencyClient, AuthError
+from hub.connectors.http import AgencyClient
 from hub.connectors.mapping import DateText, IdText, identity, parse_date
+from hub.connectors.oauth import ClientCredentials
 from hub.domain.crosswalk import kemendagri_district_from_education
 
 
@@ -63,8 +63,9 @@ class Pupils(Stream):
             params["cursor"] = cursor
         response = await client.request(
             "GET", "/dapodik/api/getPesertaDidik", params=params,
-            headers=lambda: self.connector.bearer(client),
-            on_unauthorized=lambda: self.connector.renew(client), expect_json=True,
+            headers=lambda: self.connector.credentials.bearer(client),
+            on_unauthorized=lambda: self.connector.credentials.renew(client),
+            expect_json=True,
         )
         body = response.data
         return Page(body["rows"], body["next_cursor"], bool(body["has_more"]))
@@ -76,34 +77,11 @@ class EducationConnector(Connector):
     def __init__(self, base_url: str, client_id: str, client_secret: str, *,
                  page_size: int = 500, **kwargs: Any) -> None:
         super().__init__(base_url, **kwargs)
-        self.client_id, self.client_secret = client_id, client_secret
         self.page_size = page_size
-        self._token: str | None = None
-        self._lock = asyncio.Lock()
+        self.credentials = ClientCredentials(self.name, "/oauth/token", client_id,
+                                             client_secret)
         self._streams = [Pupils(self)]
 
     @property
     def streams(self) -> list[Stream]:
         return self._streams
-
-    async def bearer(self, client: AgencyClient) -> dict[str, str]:
-        async with self._lock:
-            if self._token is None:
-                self._token = await self._fetch_token(client)
-        return {"Authorization": f"Bearer {self._token}"}
-
-    async def renew(self, client: AgencyClient) -> bool:
-        async with self._lock:
-            self._token = await self._fetch_token(client)
-        return True
-
-    async def _fetch_token(self, client: AgencyClient) -> str:
-        response = await client.request(  # a refused client raises AuthError
-            "POST", "/oauth/token", expect_json=True,
-            data={"grant_type": "client_credentials", "client_id": self.client_id,
-                  "client_secret": self.client_secret},
-        )
-        token = response.data.get("access_token")
-        if not token:
-            raise AuthError(self.name, "token endpoint answered without an access_token")
-        return str(token)

@@ -9,6 +9,7 @@ from hub.config import ConnectorSettings, HubSettings
 from hub.connectors.base import Connector
 from hub.connectors.baznas import BaznasConnector
 from hub.connectors.bpjs import BpjsConnector
+from hub.connectors.dci import DciConnector
 from hub.connectors.dtks import DtksConnector
 from hub.connectors.dukcapil import DukcapilConnector
 from hub.connectors.education import EducationConnector
@@ -20,7 +21,10 @@ CONNECTORS: dict[str, tuple[Callable[..., Connector], tuple[str, ...]]] = {
     "bpjs": (BpjsConnector, ("cons_id", "secret", "user_key")),
     "education": (EducationConnector, ("client_id", "client_secret")),
     "baznas": (BaznasConnector, ("api_key",)),
+    "dci": (DciConnector, ("client_id", "client_secret")),
 }
+# Credentials a connector can use but does without.
+OPTIONAL: dict[str, tuple[str, ...]] = {"dci": ("signing_key",)}
 
 
 class ConnectorConfigError(ValueError):
@@ -28,22 +32,31 @@ class ConnectorConfigError(ValueError):
 
 
 def build_connector(name: str, settings: ConnectorSettings) -> Connector:
-    if name not in CONNECTORS:
+    kind = settings.kind or name
+    if kind not in CONNECTORS:
         raise ConnectorConfigError(
-            f"connectors.{name}: unknown connector; known: {', '.join(CONNECTORS)}"
+            f"connectors.{name}: unknown connector; known: {', '.join(CONNECTORS)} "
+            "(or set kind)"
         )
-    cls, needed = CONNECTORS[name]
+    cls, needed = CONNECTORS[kind]
     missing = [key for key in needed if not settings.credentials.get(key)]
     if missing:
         raise ConnectorConfigError(
             f"connectors.{name}.credentials lacks {', '.join(missing)} "
             f"(set HUB_CONNECTORS__{name.upper()}__CREDENTIALS__{missing[0].upper()})"
         )
-    return cls(
-        settings.base_url, *(settings.credentials[key] for key in needed),
-        page_size=settings.page_size, concurrency=settings.concurrency,
-        rate_per_second=settings.rate_per_second,
-    )
+    extra: dict[str, str] = {key: settings.credentials[key]
+                             for key in OPTIONAL.get(kind, ()) if settings.credentials.get(key)}
+    if kind == "dci":
+        extra["name"] = name  # cursors and record keys are the registry's own
+    try:
+        return cls(
+            settings.base_url, *(settings.credentials[key] for key in needed),
+            page_size=settings.page_size, concurrency=settings.concurrency,
+            rate_per_second=settings.rate_per_second, **settings.options, **extra,
+        )
+    except TypeError as wrong:
+        raise ConnectorConfigError(f"connectors.{name}.options: {wrong}") from None
 
 
 def enabled_connectors(settings: HubSettings, only: list[str] | None = None) -> list[Connector]:

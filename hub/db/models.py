@@ -610,3 +610,20 @@ class DciSubscription(Base):
     next_due_at: Mapped[datetime] = mapped_column()
     created_at: Mapped[datetime] = mapped_column()
     ended_at: Mapped[datetime | None] = mapped_column()
+
+
+class DciInbox(Base):
+    """DCI callbacks this hub received as a client of other registries (on-search,
+    on-subscribe, notify ...), verified and kept once each: a registry that retries a
+    delivery whose acknowledgement it missed is acknowledged again, not processed twice."""
+
+    __tablename__ = "dci_inbox"
+    __table_args__ = (UniqueConstraint("sender_id", "message_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    sender_id: Mapped[str] = mapped_column(String(120))
+    message_id: Mapped[str] = mapped_column(String(99))
+    action: Mapped[str] = mapped_column(String(24), index=True)
+    header: Mapped[dict[str, Any]] = mapped_column(JSON)
+    message: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column()

@@ -16,6 +16,21 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table(
+        "dci_inbox",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("sender_id", sa.String(length=120), nullable=False),
+        sa.Column("message_id", sa.String(length=99), nullable=False),
+        sa.Column("action", sa.String(length=24), nullable=False),
+        sa.Column("header", sa.JSON(), nullable=False),
+        sa.Column("message", sa.JSON(), nullable=True),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_dci_inbox")),
+        sa.UniqueConstraint("sender_id", "message_id", name=op.f("uq_dci_inbox_sender_id")),
+    )
+    with op.batch_alter_table("dci_inbox", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_dci_inbox_action"), ["action"], unique=False)
+
+    op.create_table(
         "dci_callback",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("sender_id", sa.String(length=120), nullable=False),
@@ -38,7 +53,9 @@ def upgrade() -> None:
         "dci_subscription",
         sa.Column("code", sa.String(length=40), nullable=False),
         sa.Column("sender_id", sa.String(length=120), nullable=False),
-        sa.Column("client_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "client_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
         sa.Column("transaction_id", sa.String(length=99), nullable=False),
         sa.Column("reference_id", sa.String(length=99), nullable=False),
         sa.Column("event_types", sa.JSON(), nullable=False),
@@ -67,7 +84,9 @@ def upgrade() -> None:
         "dci_transaction",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("sender_id", sa.String(length=120), nullable=False),
-        sa.Column("client_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "client_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
         sa.Column("action", sa.String(length=24), nullable=False),
         sa.Column("transaction_id", sa.String(length=99), nullable=False),
         sa.Column("correlation_id", sa.String(length=99), nullable=False),
@@ -106,6 +125,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("dci_inbox", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_dci_inbox_action"))
+    op.drop_table("dci_inbox")
     op.drop_table("registry_event")
     with op.batch_alter_table("dci_transaction", schema=None) as batch_op:
         batch_op.drop_index("ix_dci_transaction_sender_txn")
