@@ -153,6 +153,9 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
     dci = DciEndpoints(engine, settings, authenticator, graphql.limiter, audit, keystore,
                        expressions)
     dci_worker = DciWorker(engine, settings, clients, keystore, audit, expressions)
+    from hub.dci.inbox import DciInboxEndpoints
+
+    inbox = DciInboxEndpoints(engine, settings, dci.senders)
     dci.wake = dci_worker.wake
 
     async def jwks(_: Request) -> Response:
@@ -204,6 +207,8 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
                 ("subscribe", dci.subscribe), ("unsubscribe", dci.unsubscribe),
                 ("sync/enrolled", dci.sync_enrolled),
                 ("sync/enrollment/updates", dci.enrollment_updates))],
+            # This hub's callbacks, as the client of other registries.
+            Route("/dci/registry/{callback:path}", inbox.receive, methods=["POST"]),
             Route("/metrics", metrics_endpoint),
         ],
         lifespan=lifespan,

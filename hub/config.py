@@ -302,6 +302,9 @@ class DciSenderSettings(_Section):
     require_signature: bool | None = None  # None: the [dci] default
     # Known drift of this partner to accept (see [dci].tolerate).
     tolerate: list[str] = []
+    # When the sender is a registry this hub reads ([connectors.<name>] kind = "dci"):
+    # that connector, whose records its notifications update.
+    connector: str | None = None
 
     _drift = field_validator("tolerate")(classmethod(lambda cls, v: known_drift(v)))
 

@@ -238,6 +238,35 @@ class DciConnector(Connector):
         return list(records), int(total)
 
 
+async def subscribe(connector: DciConnector, callback_base: str, events: str = "*",
+                    frequency: dict[str, str] | None = None) -> dict[str, Any]:
+    """Ask the registry to notify this hub of its changes (households, as Groups, in
+    the connector's region if it has one). The registry acknowledges; the subscription
+    code arrives at our `on-subscribe`. Returns the acknowledgement."""
+    criteria: dict[str, Any] = {
+        "version": "1.0.0", "reg_type": "ns:org:RegistryType:Social",
+        "reg_event_type": events, "notify_record_type": "Group", "filter": {}}
+    if connector.region:
+        criteria |= {"filter_type": "predicate", "filter": [{"seq_num": 1, "expression1": {
+            "attribute_name": "region_code", "operator": "eq",
+            "attribute_value": connector.region}}]}
+    if frequency:
+        criteria["frequency"] = frequency
+    message = {"transaction_id": uuid.uuid4().hex[:20], "subscribe_request": [{
+        "reference_id": uuid.uuid4().hex[:12], "timestamp": datetime.now(UTC).isoformat(),
+        "subscribe_criteria": criteria}]}
+    async with AgencyClient(connector.name, connector.base_url) as client:
+        response = await client.request(
+            "POST", "/dci/registry/subscribe",
+            json=connector.envelope("subscribe", message, 1, sender_uri=callback_base),
+            headers=lambda: connector.credentials.bearer(client),
+            on_unauthorized=lambda: connector.credentials.renew(client), expect_json=True)
+    ack = response.data.get("message", {}) if isinstance(response.data, dict) else {}
+    if ack.get("ack_status") != "ACK":
+        raise BadResponse(connector.name, f"subscription refused: {response.data}")
+    return dict(ack)
+
+
 def _signer(sender_id: str, pem: str) -> signatures.Signer:
     key = serialization.load_pem_private_key(pem.encode(), password=None)
     if not isinstance(key, Ed25519PrivateKey):

@@ -85,6 +85,12 @@ class SenderRegistry:
         if entry.clients and principal.name not in entry.clients:
             raise SenderRefused("err.sender_id.invalid", f"this client may not send as "
                                 f"{header.sender_id!r}", 403)
+        return await self.verify(header, raw_header, message, signature, entry)
+
+    async def verify(self, header: Header, raw_header: Any, message: Any, signature: Any,
+                     entry: DciSenderSettings) -> str | None:
+        """The kid that signed the message, None for an unsigned one the sender may
+        send, or `SenderRefused`."""
         required = self.settings.require_signature if entry.require_signature is None \
             else entry.require_signature
         if not signature and not required:
