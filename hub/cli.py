@@ -501,5 +501,45 @@ def demo(
         simulators.stop()
 
 
+@app.command()
+def federation(
+    households: Annotated[int, typer.Option(min=1, help="Size of the district.")] = 200,
+) -> None:
+    """Two hubs on 127.0.0.1 speaking DCI: a district hub syncs its simulated agencies;
+    a national hub pulls its households through DCI search, subscribes, and is notified
+    when the district's civil registry reports a death. Each step is printed; both
+    registries live in a temporary folder that is removed at the end."""
+    import tempfile
+
+    from hub.db.engine import create_engine
+    from hub.db.migrate import upgrade
+    from hub.dci.federation import demonstrate, free_ports
+    from hub.simulators.serve import SIMULATORS, running
+
+    settings = _settings()
+    population = _ensure_population(settings, households)
+
+    async def main(work: Path) -> None:
+        ports = dict(zip(SIMULATORS, free_ports(len(SIMULATORS)), strict=True))
+        async with running(population, "127.0.0.1", ports) as urls:
+            district_url = f"sqlite+aiosqlite:///{work / 'district.db'}"
+            connectors = {name: conf.model_copy(update={"base_url": urls[name]})
+                          for name, conf in settings.connectors.items() if name in urls}
+            district = settings.model_copy(update={
+                "connectors": connectors,
+                "database": settings.database.model_copy(update={"url": district_url})})
+            await asyncio.to_thread(upgrade, district_url)
+            engine = create_engine(district_url)
+            try:
+                await demonstrate(district, engine, urls, population,
+                                  f"sqlite+aiosqlite:///{work / 'national.db'}",
+                                  console.print)
+            finally:
+                await engine.dispose()
+
+    with tempfile.TemporaryDirectory(prefix="slrt-federation-") as work:
+        asyncio.run(main(Path(work)))
+
+
 if __name__ == "__main__":
     app()

@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -158,3 +159,98 @@ async def notifications(national_engine: AsyncEngine) -> int:
     async with national_engine.connect() as conn:
         return int((await conn.execute(select(func.count()).select_from(DciInbox).where(
             DciInbox.action == "notify"))).scalar_one())
+
+
+@dataclass
+class Demonstrated:
+    """What the hub-to-hub scenario saw, step by step."""
+
+    district: tuple[int, int]
+    national: tuple[int, int]
+    same_families: bool
+    subscription: str
+    notifications: int
+    died: str
+    alive_at_national: bool | None
+
+
+def free_ports(count: int) -> list[int]:
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+async def demonstrate(district: HubSettings, district_engine: AsyncEngine,
+                      agencies: dict[str, str], population: Path, national_url: str,
+                      report: Callable[[str], None] = print) -> Demonstrated:
+    """A district hub syncs its agencies; a national hub pulls it through DCI and
+    subscribes; the district's civil registry reports a death; the district's sync
+    notifies the national hub, whose reconciliation applies it."""
+    from hub.connectors.registry import enabled_connectors
+    from hub.db.engine import create_engine
+    from hub.db.migrate import upgrade
+    from hub.simulators.population_files import read_jsonl
+
+    await jobs.sync_and_reconcile(district_engine, district, enabled_connectors(district))
+    counted = await households(district_engine)
+    report(f"district hub: {counted[0]} households, {counted[1]} persons in them")
+    await asyncio.to_thread(upgrade, national_url)
+    national_engine = create_engine(national_url)
+    district_port, national_port = free_ports(2)
+    national_base = district.model_copy(update={
+        "database": district.database.model_copy(update={"url": national_url})})
+    pair = await onboard(district, district_engine, national_base, district_port,
+                         national_port, "slrt-hub-" + district.population.regency
+                         .replace(".", ""))
+    try:
+        async with serving(pair.district, district_engine, district_port), \
+                serving(pair.national, national_engine, national_port):
+            report(f"district hub at {pair.district_url}, national hub at "
+                   f"{pair.national_url}")
+            await pull(pair, national_engine)
+            pulled = await households(national_engine)
+            report(f"national hub pulled through DCI: {pulled[0]} households, "
+                   f"{pulled[1]} persons")
+            async with district_engine.connect() as conn:
+                theirs = set((await conn.execute(select(Household.kk))).scalars())
+            async with national_engine.connect() as conn:
+                ours = set((await conn.execute(select(Household.kk))).scalars())
+            code = await subscribe_national(pair, national_engine)
+            report(f"national hub subscribed to every change: subscription {code}")
+            resident = next(r for r in read_jsonl(population / "agencies" / "dukcapil.jsonl")
+                            if r["STATUS_HIDUP"] == "HIDUP" and r["NIK"])
+            await _post(f"{agencies['dukcapil']}/_sim/append/residents",
+                        {**resident, "STATUS_HIDUP": "MATI", "TGL_KMT": "02-11-2026"})
+            report(f"Dukcapil records the death of NIK {resident['NIK']}; the district "
+                   "syncs")
+            await jobs.sync_and_reconcile(district_engine, district,
+                                          enabled_connectors(district))
+
+            async def heard() -> int:
+                return await notifications(national_engine)
+
+            told = await waited(heard)
+            report(f"national hub notified ({told} notify message(s)); it reconciles")
+            await jobs.reconcile(national_engine, pair.national)
+            async with national_engine.connect() as conn:
+                alive = (await conn.execute(select(Person.alive).where(
+                    Person.nik == resident["NIK"]))).scalar()
+            report(f"at the national hub, NIK {resident['NIK']} is now "
+                   f"{'alive' if alive else 'deceased'}")
+    finally:
+        await national_engine.dispose()
+    return Demonstrated(counted, pulled, theirs == ours, code, told, resident["NIK"], alive)
+
+
+async def _post(url: str, body: dict[str, Any]) -> None:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session, session.post(url, json=body) as response:
+        response.raise_for_status()
