@@ -302,6 +302,9 @@ class DciSenderSettings(_Section):
     require_signature: bool | None = None  # None: the [dci] default
     # Known drift of this partner to accept (see [dci].tolerate).
     tolerate: list[str] = []
+    # Messages per minute from this sender, whichever client sends them (None: only
+    # the clients' own limits apply).
+    rate_per_minute: int | None = Field(None, ge=1)
     # When the sender is a registry this hub reads ([connectors.<name>] kind = "dci"):
     # that connector, whose records its notifications update.
     connector: str | None = None
@@ -327,6 +330,9 @@ class DciSettings(_Section):
     callback_backoff_seconds: float = Field(2.0, gt=0)
     callback_backoff_max_seconds: float = Field(300.0, gt=0)
     callback_timeout_seconds: float = Field(10.0, gt=0)
+    # Answers kept for txn/status, delivered callbacks and received callbacks hold
+    # personal data: they are deleted this long after (subscriptions stay).
+    retention_hours: float = Field(72.0, gt=0)
     # Every replica runs the DCI worker (async searches, notifications, callbacks);
     # its steps claim their rows, so they never do one thing twice.
     worker: bool = True

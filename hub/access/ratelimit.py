@@ -21,9 +21,9 @@ class _Bucket:
 class RateLimiter:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
-        self._buckets: dict[int, _Bucket] = {}
+        self._buckets: dict[int | str, _Bucket] = {}
 
-    def take(self, client: int, per_minute: int) -> float | None:
+    def take(self, client: int | str, per_minute: int) -> float | None:
         """Spend one request; None when allowed, else the seconds until it would be."""
         now = self.clock()
         rate = per_minute / 60.0

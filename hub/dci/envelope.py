@@ -75,6 +75,9 @@ def parse_header(raw: Any, action: str, *, callback: bool = False,
     if raw.get("action") != action:
         raise Rejection("rjct.action.invalid", f"header.action must be {action!r} at this "
                         f"endpoint, got {raw.get('action')!r}")
+    if raw.get("is_msg_encrypted") is True:
+        raise Rejection("rjct.action.not_supported", "encrypted messages (JWE) are not "
+                        "accepted: send is_msg_encrypted false; the transport is TLS")
     sender = raw.get("sender_id")
     if not isinstance(sender, str) or not sender.strip():
         raise Rejection("rjct.action.invalid", "header.sender_id is required")

@@ -169,6 +169,14 @@ class DciEndpoints:
                                      envelope.get("signature"))
         except SenderRefused as refused:
             return _http_error(refused.status, refused.code, refused.message)
+        entry = self.senders.entry(header.sender_id)
+        if entry is not None and entry.rate_per_minute:
+            wait = self.limiter.take(f"sender:{header.sender_id}", entry.rate_per_minute)
+            if wait is not None:
+                return _http_error(429, "err.request.too_many_requests", f"sender "
+                                   f"{header.sender_id} is limited to {entry.rate_per_minute}"
+                                   " messages per minute",
+                                   **{"Retry-After": str(max(1, round(wait)))})
         try:
             await self._remember(header)
         except Rejection as rejection:

@@ -8,19 +8,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.access.audit import AuditWriter
 from hub.access.clients import ClientStore
 from hub.access.keystore import KeyStore
 from hub.config import HubSettings
+from hub.db.models import DciCallback, DciInbox, DciTransaction
 from hub.dci.notifier import Notifier
 from hub.dci.outbox import CallbackDispatcher
 from hub.dci.searching import Expressions
 from hub.dci.transactions import TransactionWorker
 
 log = logging.getLogger("hub.dci")
+PURGE_EVERY_SECONDS = 600.0
+
+
+async def purge(engine: AsyncEngine, before: datetime) -> int:
+    """Delete the answers, delivered (or dead) callbacks and received callbacks older
+    than `before`: they hold personal data and have served their purpose."""
+    async with engine.begin() as conn:
+        gone = (await conn.execute(delete(DciTransaction).where(
+            DciTransaction.created_at < before, DciTransaction.status != "pdng"))).rowcount
+        gone += (await conn.execute(delete(DciCallback).where(
+            DciCallback.created_at < before, DciCallback.status != "PENDING"))).rowcount
+        gone += (await conn.execute(delete(DciInbox).where(
+            DciInbox.received_at < before))).rowcount
+    return gone
 
 
 class DciWorker:
@@ -32,6 +50,8 @@ class DciWorker:
                                               expressions)
         self.notifier = Notifier(engine, clients, audit, hub_id)
         self.dispatcher = CallbackDispatcher(engine, settings.dci, keystore, hub_id)
+        self.engine = engine
+        self._purged_at = -PURGE_EVERY_SECONDS
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -40,11 +60,17 @@ class DciWorker:
 
     async def run_once(self) -> dict[str, int]:
         """One pass: answer, notify, deliver (in that order, so an answer goes out in
-        the same pass that made it)."""
+        the same pass that made it), and forget what is past its retention."""
         processed = await self.transactions.run_once()
         notified = await self.notifier.run_once()
         sent = await self.dispatcher.run_once()
-        return {"processed": processed, "notified": notified, **sent}
+        now = time.monotonic()
+        purged = 0
+        if now - self._purged_at > PURGE_EVERY_SECONDS:
+            self._purged_at = now
+            purged = await purge(self.engine, datetime.now(UTC) - timedelta(
+                hours=self.settings.dci.retention_hours))
+        return {"processed": processed, "notified": notified, **sent, "purged": purged}
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="dci-worker")

@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hub.access.roles import Role
 from hub.db.models import DciCallback
@@ -229,3 +229,43 @@ async def test_a_district_client_gets_only_its_region_asynchronously(
         item, = callback["message"]["search_response"]
         assert item["data"]["reg_records"] == []
         assert item["pagination"]["total_count"] == 0
+
+
+async def test_a_sender_has_its_own_rate_limit_and_encryption_is_refused(
+        settings_for, loaded_engine) -> None:
+    person, = await people_in(loaded_engine, "33.14.05", 1)
+    message = _search_message(_by_nik(person.nik))
+    async with partnered(settings_for, loaded_engine, rate_per_minute=2) as partner:
+        statuses = [(await partner.post("sync/search", partner.envelope("search", message))
+                     ).status_code for _ in range(3)]
+        assert statuses == [200, 200, 429]
+    async with partnered(settings_for, loaded_engine) as partner:
+        sealed = partner.envelope("search", message, is_msg_encrypted=True)
+        refused = await partner.post("sync/search", sealed)
+        assert refused.status_code == 400
+        assert refused.json()["header"]["status_reason_code"] == "rjct.action.not_supported"
+
+
+async def test_answers_are_forgotten_after_their_retention(settings_for,
+                                                          loaded_engine) -> None:
+    from hub.db.models import DciTransaction
+    from hub.dci.worker import purge
+
+    async with partnered(settings_for, loaded_engine) as partner:
+        await _ack(partner, "search", partner.envelope(
+            "search", _search_message(_by_nik("3314050101800001"))))
+        await _ack(partner, "search", partner.envelope(
+            "search", _search_message(_by_nik("3314050101800002"))))
+        async with loaded_engine.connect() as conn:
+            before = (await conn.execute(select(func.count()).select_from(DciTransaction)
+                                         .where(DciTransaction.status == "pdng"))).scalar_one()
+        assert before >= 2
+        await partner.work()  # answered and delivered
+        assert await purge(loaded_engine, datetime.now(UTC) + timedelta(seconds=1)) >= 4
+        async with loaded_engine.connect() as conn:
+            left = (await conn.execute(select(func.count()).select_from(DciTransaction))
+                    ).scalar_one()
+            kept = (await conn.execute(select(func.count()).select_from(DciCallback).where(
+                DciCallback.status != "PENDING"))).scalar_one()
+        assert left == 0
+        assert kept == 0
