@@ -309,7 +309,10 @@ class DciSenderSettings(_Section):
     # that connector, whose records its notifications update.
     connector: str | None = None
 
-    _drift = field_validator("tolerate")(classmethod(lambda cls, v: known_drift(v)))
+    @field_validator("tolerate")
+    @classmethod
+    def _drift(cls, value: list[str]) -> list[str]:
+        return known_drift(value)
 
 
 class DciSettings(_Section):
@@ -340,7 +343,10 @@ class DciSettings(_Section):
     poll_seconds: float = Field(1.0, gt=0)
     senders: dict[str, DciSenderSettings] = {}
 
-    _drift = field_validator("tolerate")(classmethod(lambda cls, v: known_drift(v)))
+    @field_validator("tolerate")
+    @classmethod
+    def _drift(cls, value: list[str]) -> list[str]:
+        return known_drift(value)
 
 
 class HubSettings(BaseSettings):

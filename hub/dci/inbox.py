@@ -53,6 +53,14 @@ class DciInboxEndpoints:
         self.senders = senders
 
     async def receive(self, request: Request) -> Response:
+        try:
+            return await self._receive(request)
+        except Exception:  # ours, not the sender's: it will retry
+            log.exception("DCI callback %s failed", request.url.path)
+            return _answer("ERR", "", "err.service.unavailable", "the hub could not take "
+                           "the message now; it has been logged", 500)
+
+    async def _receive(self, request: Request) -> Response:
         path = request.path_params["callback"]
         if path not in ACTIONS:
             return _answer("ERR", "", "err.request.not_found", f"no callback {path}", 404)
