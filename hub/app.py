@@ -142,21 +142,9 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
 
         return await token_endpoint(request, authenticator, settings.access.token_ttl_seconds)
 
-    from hub.dci.routes import DciEndpoints
-    from hub.dci.worker import DciWorker
+    from hub.dci.mount import mount
 
-    async def expressions(query: Any, principal: Any) -> tuple[dict[str, Any], bool]:
-        """A DCI `expression` search: GraphQL through the hub's own schema and rules."""
-        return await graphql.run(query.document, principal, query.variables,
-                                 query.operation_name, principal.purpose, queries_only="DCI")
-
-    dci = DciEndpoints(engine, settings, authenticator, graphql.limiter, audit, keystore,
-                       expressions)
-    dci_worker = DciWorker(engine, settings, clients, keystore, audit, expressions)
-    from hub.dci.inbox import DciInboxEndpoints
-
-    inbox = DciInboxEndpoints(engine, settings, dci.senders)
-    dci.wake = dci_worker.wake
+    dci = mount(engine, settings, authenticator, clients, keystore, audit, graphql)
 
     async def jwks(_: Request) -> Response:
         return JSONResponse(await keystore.jwks(),
@@ -179,11 +167,11 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
             jobs = HubScheduler(engine, settings)
             jobs.start()
         if settings.dci.worker:
-            dci_worker.start()
+            dci.worker.start()
         try:
             yield
         finally:
-            await dci_worker.stop()
+            await dci.worker.stop()
             if jobs is not None:
                 await jobs.stop()
             await audit.close()
@@ -201,14 +189,7 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
             Route("/callbacks/{agency}/referrals", referral_callback, methods=["POST"]),
             Route("/dci/oauth2/client/token", token, methods=["POST"]),
             Route("/.well-known/jwks.json", jwks),
-            *[Route(f"/dci/registry/{path}", endpoint, methods=["POST"]) for path, endpoint in (
-                ("sync/search", dci.sync_search), ("search", dci.search),
-                ("sync/txn/status", dci.sync_txn_status), ("txn/status", dci.txn_status),
-                ("subscribe", dci.subscribe), ("unsubscribe", dci.unsubscribe),
-                ("sync/enrolled", dci.sync_enrolled),
-                ("sync/enrollment/updates", dci.enrollment_updates))],
-            # This hub's callbacks, as the client of other registries.
-            Route("/dci/registry/{callback:path}", inbox.receive, methods=["POST"]),
+            *dci.routes,
             Route("/metrics", metrics_endpoint),
         ],
         lifespan=lifespan,
@@ -218,5 +199,5 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
     app.state.settings = settings
     app.state.audit = audit
     app.state.clients = clients
-    app.state.dci_worker = dci_worker
+    app.state.dci_worker = dci.worker
     return app

@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.access.audit import AuditEvent
+from hub.access.roles import Principal
 from hub.db.models import DciTransaction
 from hub.dci.envelope import Rejection, timestamp
 
@@ -64,10 +66,12 @@ def parse_question(message: Any) -> StatusQuestion:
                           attribute, value)
 
 
-async def find(conn: AsyncConnection, sender_id: str, question: StatusQuestion
-               ) -> list[Any]:
+async def find(conn: AsyncConnection, sender_id: str, client_id: int,
+               question: StatusQuestion) -> list[Any]:
+    """The sender's transactions the question names, newest first, made by this same
+    client: another client speaking as the sender does not see their answers."""
     query = select(DciTransaction.__table__).where(
-        DciTransaction.sender_id == sender_id,
+        DciTransaction.sender_id == sender_id, DciTransaction.client_id == client_id,
         DciTransaction.action == TXN_TYPES[question.txn_type])
     if question.attribute == "transaction_id":
         query = query.where(DciTransaction.transaction_id == question.value)
@@ -79,6 +83,43 @@ async def find(conn: AsyncConnection, sender_id: str, question: StatusQuestion
         wanted = set(question.value)
         rows = [r for r in rows if wanted & set(r["reference_ids"])]
     return list(rows)
+
+
+def subjects(response: dict[str, Any]) -> list[tuple[str, int, str | None]]:
+    """The persons and households a status answer shows (for the audit): read back
+    from the records' `@id` and identifiers."""
+    found: list[tuple[str, int, str | None]] = []
+
+    def note(record: Any) -> None:
+        if not isinstance(record, dict) or not isinstance(record.get("@id"), str):
+            return
+        kind, _, number = record["@id"].removeprefix("urn:slrt-hub:").partition(":")
+        if kind in ("person", "household") and number.isdigit():
+            identifiers = record.get("member_identifier") or record.get("group_identifier")
+            value = identifiers[0].get("identifier_value") if identifiers else None
+            found.append((kind, int(number), value))
+        for member in record.get("member_list") or ():
+            note(member)
+
+    status = response.get("txnstatus_response", {}).get("txn_status", {})
+    for item in status.get("search_response") or ():
+        for record in (item.get("data") or {}).get("reg_records") or ():
+            note(record)
+    return found
+
+
+def read_event(principal: Principal, answer: dict[str, Any]) -> AuditEvent | None:
+    """A status answer that repeats a search's records is a read of them: its audit
+    event, or None when it shows no one."""
+    shown = subjects(answer)
+    if not shown:
+        return None
+    event = AuditEvent(principal=principal, purpose=principal.purpose, operation_type="dci",
+                       operation="registry/txn/status", root_fields=["txn_status"],
+                       fields=["Group", "Member"])
+    for kind, subject, identifier in shown:
+        event.note(kind, subject, identifier)
+    return event
 
 
 def _items_of(row: Any, wanted: set[str] | None) -> list[dict[str, Any]]:

@@ -105,7 +105,7 @@ class TransactionWorker:
             message, header_kwargs = await self._search(row, principal)
             state = "succ"
         else:
-            message, header_kwargs = await self._status(row)
+            message, header_kwargs = await self._status(row, principal)
             state = header_kwargs.get("status", "succ")
         header = outbox.callback_header(self.hub_id, row["sender_id"], action, **header_kwargs)
         async with self.engine.begin() as conn:
@@ -131,13 +131,16 @@ class TransactionWorker:
                                           responses),
                 {"total": len(items), "completed": len(responses)})
 
-    async def _status(self, row: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    async def _status(self, row: Any, principal: Principal
+                      ) -> tuple[dict[str, Any], dict[str, Any]]:
         try:
             question = status.parse_question(row["request"])
             async with self.engine.connect() as conn:
-                found = await status.find(conn, row["sender_id"], question)
-            return (status.status_response(question, row["correlation_id"], found),
-                    {"total": 1, "completed": 1})
+                found = await status.find(conn, row["sender_id"], row["client_id"], question)
+            answer = status.status_response(question, row["correlation_id"], found)
+            if (event := status.read_event(principal, answer)) is not None:
+                self.audit.record(event)
+            return answer, {"total": 1, "completed": 1}
         except Rejection as rejection:
             return ({}, {"status": "rjct", "code": rejection.code, "message": rejection.message,
                      "total": 1})

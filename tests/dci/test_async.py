@@ -13,11 +13,12 @@ from typing import Any
 from sqlalchemy import func, select
 
 from hub.access.roles import Role
-from hub.db.models import DciCallback
+from hub.db.models import AuditLog, DciCallback
 from hub.dci import signatures
 from tests.access.conftest import people_in
 from tests.dci.partner import SENDER, Partner, partnered
 from tests.dci.spec import request_problems, response_problems
+from tests.schema.helpers import GraphQLClient, register
 
 
 def _search_message(*items: dict[str, Any]) -> dict[str, Any]:
@@ -107,6 +108,21 @@ async def test_txn_status_reports_pending_then_the_answer_sync_and_async(
         unknown = await sync_status("correlation_id", "no-such-message")
         assert unknown["search_response"][0]["status_reason_code"] == \
             "rjct.reference_id.invalid"
+        await partner.hub.flush_audit()
+        async with loaded_engine.connect() as conn:
+            entries = (await conn.execute(select(AuditLog.entry).where(
+                AuditLog.operation.like("dci registry/txn/status%")))).scalars().all()
+        assert any(person.nik in entry for entry in entries)  # a read, audited
+
+        # Another client speaking as the same sender does not see this client's answers.
+        _, other_key = await register(loaded_engine, Role.NATIONAL)
+        other = GraphQLClient(partner.hub.app, other_key)
+        partner.hub.clients.append(other)
+        body = partner.envelope("txn-status", question("transaction_id",
+                                                       message["transaction_id"]))
+        reply = (await other.http.post("/dci/registry/sync/txn/status", json=body)).json()
+        hidden = reply["message"]["txnstatus_response"]["txn_status"]["search_response"]
+        assert hidden[0]["status_reason_code"] == "rjct.reference_id.invalid"
 
         body = partner.envelope("txn-status", question("transaction_id",
                                                        message["transaction_id"]),

@@ -1,0 +1,206 @@
+"""The part every DCI endpoint shares: authentication and roles, the envelope read
+strictly, the sender and its signature checked, a replayed message id refused,
+per-client and per-sender rate limits; signed replies, acknowledgements and errors in
+the standard's shapes, and faults of ours masked."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from hub.access import keys
+from hub.access.audit import AuditWriter
+from hub.access.authn import AuthenticationFailed, Authenticator
+from hub.access.keystore import KeyStore
+from hub.access.ratelimit import RateLimiter
+from hub.access.roles import Principal, Role
+from hub.config import HubSettings
+from hub.db.models import DciMessage
+from hub.dci import outbox, searching, signatures
+from hub.dci.envelope import Header, Rejection, parse_header, reply_header, timestamp
+from hub.dci.senders import SenderRefused, SenderRegistry
+
+logger = logging.getLogger("hub.dci")
+REGISTRY_ROLES = frozenset({Role.NATIONAL, Role.DISTRICT})
+
+
+def faults_masked(endpoint: Callable[[Any, Request], Awaitable[Response]]
+                  ) -> Callable[[Any, Request], Awaitable[Response]]:
+    """A fault of ours (the database away, a bug) is logged with its traceback and
+    answered in the DCI error shape, never with a stack trace."""
+    @functools.wraps(endpoint)
+    async def wrapped(self: Any, request: Request) -> Response:
+        try:
+            return await endpoint(self, request)
+        except Exception:
+            logger.exception("DCI %s failed", request.url.path)
+            return http_error(500, "err.internal", "the hub could not process the message; "
+                               "it has been logged")
+
+    return wrapped
+
+
+def http_error(status_code: int, code: str, message: str, **headers: str) -> Response:
+    """The DCI HttpErrorResponse shape."""
+    return JSONResponse({"errors": [{"code": code, "message": message}]},
+                        status_code=status_code, headers=headers or None)
+
+
+@dataclass
+class Opened:
+    principal: Principal
+    header: Header
+    message: Any
+
+
+def ack(correlation_id: str) -> Response:
+    return JSONResponse({"message": {"ack_status": "ACK",
+                                     "timestamp": timestamp(datetime.now(UTC)),
+                                     "correlation_id": correlation_id}})
+
+
+def err(correlation_id: str, code: str, message: str, status_code: int = 400) -> Response:
+    """An asynchronous request that cannot be processed: `ERR` with the DCI error code
+    (and the `rjct.*` reason, when there is one, leading the message)."""
+    return JSONResponse({"message": {"ack_status": "ERR",
+                                     "timestamp": timestamp(datetime.now(UTC)),
+                                     "correlation_id": correlation_id,
+                                     "error": {"code": code, "message": message[:999]}}},
+                        status_code=status_code)
+
+
+class DciGateway:
+    """What every DCI endpoint does before and after its own work."""
+
+    def __init__(self, engine: AsyncEngine, settings: HubSettings,
+                 authenticator: Authenticator, limiter: RateLimiter,
+                 audit: AuditWriter, keystore: KeyStore,
+                 expressions: searching.Expressions) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.authenticator = authenticator
+        self.limiter = limiter
+        self.audit = audit
+        self.keystore = keystore
+        self.expressions = expressions
+        self.senders = SenderRegistry(settings.dci)
+        self.hub_id = settings.access.token_issuer
+        self.wake: Callable[[], None] = lambda: None  # the worker's, once it runs
+
+    async def _principal(self, request: Request,
+                         roles: frozenset[Role] = REGISTRY_ROLES) -> Principal | Response:
+        token = keys.bearer_token(request.headers.get("authorization"))
+        if token is None:
+            return http_error(401, "err.unauthenticated", "send Authorization: Bearer "
+                               "<access token or API key>", **{"WWW-Authenticate": "Bearer"})
+        try:
+            principal = await self.authenticator.authenticate(token)
+        except AuthenticationFailed as refused:
+            return http_error(401, "err.unauthenticated", refused.reason,
+                               **{"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        if principal.role not in roles:
+            return http_error(403, "err.forbidden", f"a {principal.role.value} client may "
+                               "not use this endpoint")
+        per_minute = principal.rate_per_minute or self.settings.access.rate_per_minute
+        wait = self.limiter.take(principal.client_id, per_minute)
+        if wait is not None:
+            return http_error(429, "err.rate_limited", f"rate limit of {per_minute} "
+                               "requests per minute exceeded",
+                               **{"Retry-After": str(max(1, round(wait)))})
+        return principal
+
+    async def opened(self, request: Request, roles: frozenset[Role], action: str,
+                        *, callback: bool = False) -> Opened | Response:
+        """Authenticate, read and check the envelope and its signature, refuse a
+        replayed message id."""
+        principal = await self._principal(request, roles)
+        if isinstance(principal, Response):
+            return principal
+        body = await request.body()
+        if len(body) > self.settings.access.max_body_bytes:
+            return http_error(413, "err.too_large", "the message is too large")
+        try:
+            envelope = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return http_error(400, "err.request.invalid", "the body is not JSON")
+        if not isinstance(envelope, dict):
+            return http_error(400, "err.request.invalid", "the body is a JSON object with "
+                               "header and message")
+        raw_header = envelope.get("header")
+        sender = raw_header.get("sender_id") if isinstance(raw_header, dict) else None
+        try:
+            header = parse_header(raw_header, action, callback=callback,
+                                  tolerate_string_count=self.senders.tolerates(
+                                      sender, "string_total_count"))
+        except Rejection as rejection:
+            return self.rejected(None, rejection, 400)
+        message = envelope.get("message")
+        try:
+            await self.senders.admit(principal, header, raw_header, message,
+                                     envelope.get("signature"))
+        except SenderRefused as refused:
+            return http_error(refused.status, refused.code, refused.message)
+        entry = self.senders.entry(header.sender_id)
+        if entry is not None and entry.rate_per_minute:
+            wait = self.limiter.take(f"sender:{header.sender_id}", entry.rate_per_minute)
+            if wait is not None:
+                return http_error(429, "err.request.too_many_requests", f"sender "
+                                   f"{header.sender_id} is limited to {entry.rate_per_minute}"
+                                   " messages per minute",
+                                   **{"Retry-After": str(max(1, round(wait)))})
+        try:
+            await self._remember(header)
+        except Rejection as rejection:
+            return self.rejected(header, rejection, 409)
+        return Opened(principal, header, message)
+
+    async def _remember(self, header: Header) -> None:
+        try:
+            async with self.engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    # A message id is a guard, not a record: waiting for its fsync would
+                    # double a look-up's latency. A crash may forget the last instant's
+                    # ids, and a replay of one of those would be answered again.
+                    await conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                await conn.execute(DciMessage.__table__.insert().values(
+                    sender_id=header.sender_id, message_id=header.message_id,
+                    action=header.action, received_at=datetime.now(UTC)))
+        except IntegrityError:
+            raise Rejection("rjct.message_id.duplicate", f"message {header.message_id} from "
+                            f"{header.sender_id} was received already") from None
+
+    def rejected(self, header: Header | None, rejection: Rejection, status_code: int,
+                  action: str = "on-search") -> Response:
+        return JSONResponse({"header": reply_header(
+            header, action, "rjct", sender_id=self.hub_id, code=rejection.code,
+            message=rejection.message, total=header.total_count if header else 0)},
+            status_code=status_code)
+
+    async def reply(self, header: dict[str, Any], message: dict[str, Any]) -> Response:
+        """A synchronous answer, signed with the hub's key."""
+        key = await self.keystore.current()
+        signer = signatures.Signer(self.hub_id, key.kid, key.private)
+        signature = signatures.sign(self.settings.dci.signature_scheme, signer, header,
+                                    message, int(time.time()))
+        return JSONResponse({"signature": signature, "header": header, "message": message})
+
+    def callback_target(self, header: Header, action: str) -> str | Response:
+        if not header.sender_uri:
+            return err(header.message_id, "err.sender_uri.invalid", "an asynchronous "
+                        "request needs header.sender_uri, where the answer is sent")
+        if not self.senders.callback_allowed(header.sender_id, header.sender_uri):
+            return err(header.message_id, "err.sender_uri.invalid", f"sender_uri "
+                        f"{header.sender_uri} is not a registered callback host of "
+                        f"{header.sender_id}", 403)
+        return outbox.callback_url(header.sender_uri, action)
