@@ -213,7 +213,11 @@ class MatchKey(Base):
     reading the whole registry."""
 
     __tablename__ = "match_key"
-    __table_args__ = (Index("ix_match_key_name_key_birth_year", "name_key", "birth_year"),)
+    # One index per blocking key an incremental run looks candidates up by: each
+    # pending record's key is then one index seek, not a scan of a whole village.
+    __table_args__ = (Index("ix_match_key_name_key_birth_year", "name_key", "birth_year"),
+                      Index("ix_match_key_name_key_village", "name_key", "village_code"),
+                      Index("ix_match_key_village_birth_date", "village_code", "birth_date"))
 
     record_id: Mapped[int] = mapped_column(
         ForeignKey("source_record.id", ondelete="CASCADE"), primary_key=True
@@ -226,7 +230,7 @@ class MatchKey(Base):
     birth_date: Mapped[str | None] = mapped_column(String(10))
     birth_year: Mapped[int | None] = mapped_column(SmallInteger)
     sex: Mapped[str | None] = mapped_column(String(1))
-    village_code: Mapped[str | None] = mapped_column(String(13), index=True)
+    village_code: Mapped[str | None] = mapped_column(String(13))
     district_code: Mapped[str | None] = mapped_column(String(8))
     kk: Mapped[str | None] = mapped_column(String(16), index=True)
     # DTKS household id: a changed DTKS household row touches its members through it.

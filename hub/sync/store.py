@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Select, Table, and_, bindparam, func, or_, select, text, update
+from sqlalchemy import Select, Table, bindparam, func, or_, select, text, tuple_, update
 from sqlalchemy import types as sa_types
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -125,9 +125,8 @@ async def candidate_keys(conn: AsyncConnection, *, exclude: set[int],
         for batch in chunks(sorted(values), 200):
             if len(columns) == 1:
                 condition = columns[0].in_([v[0] for v in batch])
-            else:  # OR-ed ANDs: each an index seek (a row-value IN list may scan)
-                condition = or_(*(and_(*(c == x for c, x in zip(columns, v, strict=True)))
-                                  for v in batch))
+            else:  # a row-value IN list: an index seek per value on the key's index
+                condition = tuple_(*columns).in_(batch)
             result = await conn.execute(_keyed().where(condition))
             for row in result.mappings():
                 if row["record_id"] not in exclude:
