@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -30,6 +30,7 @@ from hub.db.models import DciMessage
 from hub.dci import outbox, searching, signatures
 from hub.dci.envelope import Header, Rejection, parse_header, reply_header, timestamp
 from hub.dci.senders import SenderRefused, SenderRegistry
+from hub.dci.transactions import open_transaction
 
 logger = logging.getLogger("hub.dci")
 REGISTRY_ROLES = frozenset({Role.NATIONAL, Role.DISTRICT})
@@ -195,12 +196,35 @@ class DciGateway:
                                     message, int(time.time()))
         return JSONResponse({"signature": signature, "header": header, "message": message})
 
+    async def opened_async(self, request: Request, roles: frozenset[Role], action: str,
+                           callback: str) -> tuple[Opened, str] | Response:
+        """An asynchronous request's envelope, and where its answer (`callback`) goes."""
+        opened = await self.opened(request, roles, action)
+        if isinstance(opened, Response):
+            return opened
+        target = self.callback_target(opened.header, callback)
+        if isinstance(target, Response):
+            return target
+        return opened, target
+
+    async def keep_answer(self, conn: AsyncConnection, opened: Opened, target: str,
+                          action: str, references: list[str], response: dict[str, Any], *,
+                          status: str, callback: str, total: int, completed: int) -> None:
+        """A request answered while it is received (subscribe, unsubscribe), in the
+        caller's transaction: kept for txn/status, its answer queued for the callback."""
+        header = opened.header
+        await open_transaction(conn, opened.principal, header, action, opened.message,
+                               references, target, status_=status, response=response)
+        await outbox.enqueue(conn, header.sender_id, target, outbox.callback_header(
+            self.hub_id, header.sender_id, callback, total=total, completed=completed),
+            response)
+
     def callback_target(self, header: Header, action: str) -> str | Response:
         if not header.sender_uri:
             return err(header.message_id, "err.sender_uri.invalid", "an asynchronous "
-                        "request needs header.sender_uri, where the answer is sent")
+                       "request needs header.sender_uri, where the answer is sent")
         if not self.senders.callback_allowed(header.sender_id, header.sender_uri):
             return err(header.message_id, "err.sender_uri.invalid", f"sender_uri "
-                        f"{header.sender_uri} is not a registered callback host of "
-                        f"{header.sender_id}", 403)
+                       f"{header.sender_uri} is not a registered callback host of "
+                       f"{header.sender_id}", 403)
         return outbox.callback_url(header.sender_uri, action)

@@ -44,18 +44,17 @@ class RegistryEndpoints:
     @faults_masked
     async def search(self, request: Request) -> Response:
         """Asynchronous search: ACK now, the answer to the sender's on-search."""
-        opened = await self.gateway.opened(request, REGISTRY_ROLES, "search")
-        if isinstance(opened, Response):
-            return opened
+        received = await self.gateway.opened_async(request, REGISTRY_ROLES, "search",
+                                                   "on-search")
+        if isinstance(received, Response):
+            return received
+        opened, target = received
         header, message = opened.header, opened.message
-        target = self.gateway.callback_target(header, "on-search")
-        if isinstance(target, Response):
-            return target
         try:
             items = searching.search_requests(header, message)
         except Rejection as rejection:
             return err(header.message_id, "err.request.bad",
-                        f"{rejection.code}: {rejection.message}")
+                       f"{rejection.code}: {rejection.message}")
         async with self.gateway.engine.begin() as conn:
             await open_transaction(conn, opened.principal, header, "search", message,
                                    searching.reference_ids(items), target)
@@ -84,18 +83,17 @@ class RegistryEndpoints:
 
     @faults_masked
     async def txn_status(self, request: Request) -> Response:
-        opened = await self.gateway.opened(request, REGISTRY_ROLES, "txn-status")
-        if isinstance(opened, Response):
-            return opened
+        received = await self.gateway.opened_async(request, REGISTRY_ROLES, "txn-status",
+                                                   "txn-on-status")
+        if isinstance(received, Response):
+            return received
+        opened, target = received
         header = opened.header
-        target = self.gateway.callback_target(header, "txn-on-status")
-        if isinstance(target, Response):
-            return target
         try:
             question = status.parse_question(opened.message)
         except Rejection as rejection:
             return err(header.message_id, "err.request.bad",
-                        f"{rejection.code}: {rejection.message}")
+                       f"{rejection.code}: {rejection.message}")
         async with self.gateway.engine.begin() as conn:
             await open_transaction(conn, opened.principal, header, "txn-status",
                                    opened.message, [question.reference_id], target)

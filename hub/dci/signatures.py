@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from hub.access.tokens import b64url, unb64url
+from hub.dci.envelope import Rejection
 
 DEFAULT_TTL_SECONDS = 300
 CLOCK_SKEW_SECONDS = 60
@@ -40,13 +41,9 @@ CLOCK_SKEW_SECONDS = 60
 KeyLookup = Callable[[str, str], Ed25519PublicKey | None]
 
 
-class SignatureProblem(ValueError):
-    """A signature the hub does not accept: `code` is the DCI error code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class SignatureProblem(Rejection):
+    """A signature the hub does not accept: `code` is the DCI error code
+    (`err.signature.missing`, `err.signature.invalid`)."""
 
 
 @dataclass(frozen=True, slots=True)

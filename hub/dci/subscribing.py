@@ -20,7 +20,6 @@ from hub.dci.envelope import Header, Rejection, timestamp
 from hub.dci.frequency import next_due
 from hub.dci.gateway import REGISTRY_ROLES, DciGateway, ack, err, faults_masked
 from hub.dci.subscriptions import HUB_EVENT, SubscriptionSpec, parse_subscription
-from hub.dci.transactions import open_transaction
 
 
 class SubscriptionEndpoints:
@@ -33,18 +32,17 @@ class SubscriptionEndpoints:
     async def subscribe(self, request: Request) -> Response:
         """Subscriptions are made at once; the answer (codes, or each rejection) goes to
         the sender's on-subscribe, as the standard has it."""
-        opened = await self.gateway.opened(request, REGISTRY_ROLES, "subscribe")
-        if isinstance(opened, Response):
-            return opened
+        received = await self.gateway.opened_async(request, REGISTRY_ROLES, "subscribe",
+                                                   "on-subscribe")
+        if isinstance(received, Response):
+            return received
+        opened, target = received
         header, message, principal = opened.header, opened.message, opened.principal
-        target = self.gateway.callback_target(header, "on-subscribe")
-        if isinstance(target, Response):
-            return target
         items = message.get("subscribe_request") if isinstance(message, dict) else None
         if not isinstance(items, list) or not items or len(items) != header.total_count:
             return err(header.message_id, "err.request.bad", "rjct.total_count.invalid: "
-                        "message.subscribe_request is a non-empty list of "
-                        "header.total_count items")
+                       "message.subscribe_request is a non-empty list of "
+                       "header.total_count items")
         now = datetime.now(UTC)
         answers = []
         async with self.gateway.engine.begin() as conn:
@@ -54,12 +52,10 @@ class SubscriptionEndpoints:
                                                          raw, target, head, now))
             response = {"transaction_id": str(message.get("transaction_id") or ""),
                         "correlation_id": header.message_id, "subscribe_response": answers}
-            await open_transaction(conn, principal, header, "subscribe", message,
-                                   searching.reference_ids(items), target, status_="succ",
-                                   response=response)
-            await outbox.enqueue(conn, header.sender_id, target, outbox.callback_header(
-                self.gateway.hub_id, header.sender_id, "on-subscribe", total=len(items),
-                completed=len(answers)), response, now)
+            await self.gateway.keep_answer(
+                conn, opened, target, "subscribe", searching.reference_ids(items), response,
+                status="succ", callback="on-subscribe", total=len(items),
+                completed=len(answers))
         self.gateway.wake()
         return ack(header.message_id)
 
@@ -125,18 +121,17 @@ class SubscriptionEndpoints:
 
     @faults_masked
     async def unsubscribe(self, request: Request) -> Response:
-        opened = await self.gateway.opened(request, REGISTRY_ROLES, "unsubscribe")
-        if isinstance(opened, Response):
-            return opened
+        received = await self.gateway.opened_async(request, REGISTRY_ROLES, "unsubscribe",
+                                                   "on-unsubscribe")
+        if isinstance(received, Response):
+            return received
+        opened, target = received
         header, message = opened.header, opened.message
-        target = self.gateway.callback_target(header, "on-unsubscribe")
-        if isinstance(target, Response):
-            return target
         codes = message.get("subscription_codes") if isinstance(message, dict) else None
         if not isinstance(codes, list) or not codes or \
                 not all(isinstance(c, str) and c for c in codes):
             return err(header.message_id, "err.request.bad", "message.subscription_codes "
-                        "is a non-empty list of subscription codes")
+                       "is a non-empty list of subscription codes")
         now = datetime.now(UTC)
         ended: list[dict[str, str]] = []
         problem: Rejection | None = None
@@ -165,11 +160,9 @@ class SubscriptionEndpoints:
             if problem:
                 response |= {"status_reason_code": problem.code,
                              "status_reason_message": problem.message[:999]}
-            await open_transaction(conn, opened.principal, header, "unsubscribe", message,
-                                   [], target, status_="rjct" if problem else "succ",
-                                   response=response)
-            await outbox.enqueue(conn, header.sender_id, target, outbox.callback_header(
-                self.gateway.hub_id, header.sender_id, "on-unsubscribe", total=len(codes),
-                completed=len(ended)), response, now)
+            await self.gateway.keep_answer(
+                conn, opened, target, "unsubscribe", [], response,
+                status="rjct" if problem else "succ", callback="on-unsubscribe",
+                total=len(codes), completed=len(ended))
         self.gateway.wake()
         return ack(header.message_id)
