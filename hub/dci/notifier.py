@@ -61,11 +61,14 @@ class Notifier:
 
     async def _notify(self, sub: Any, now: datetime) -> int:
         principal = await self.clients.by_id(sub["client_id"])
+        end = as_utc(sub["end_time"])
+        if not sub["frequency"] and principal is not None and (end is None or now < end) \
+                and not await self._news(sub):
+            return 0  # due at every pass: claimed (a write) only when there is news
         async with self.engine.begin() as conn:
             # Claimed by moving its due time: a replica that read it too finds no row.
             following = next_due(sub["frequency"], now + timedelta(seconds=1)) \
                 if sub["frequency"] else now  # no frequency: every pass
-            end = as_utc(sub["end_time"])
             ended = following is None or (end is not None and now >= end)
             if principal is None:
                 ended = True  # the client was revoked: nobody to tell
@@ -98,6 +101,13 @@ class Notifier:
             await conn.execute(update(DciSubscription).where(
                 DciSubscription.code == sub["code"]).values(cursor=cursor))
         return queued
+
+    async def _news(self, sub: Any) -> bool:
+        """Whether an event the subscription asked for came after its cursor."""
+        async with self.engine.connect() as conn:
+            return (await conn.execute(select(RegistryEvent.id).where(
+                RegistryEvent.id > sub["cursor"], RegistryEvent.kind.in_(sub["event_types"]))
+                .limit(1))).first() is not None
 
     async def _items(self, conn: AsyncConnection, sub: Any, principal: Principal,
                      events: list[Any]) -> list[dict[str, Any]]:

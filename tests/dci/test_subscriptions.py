@@ -181,3 +181,26 @@ async def test_bad_subscriptions_are_refused_with_their_reason(settings_for,
             "rjct.notify_types.invalid", "rjct.notify_details.invalid", None,
             "rjct.event.already_subscribed"]
         assert "Birthday" in answers[0]["status_reason_message"]
+
+
+async def test_an_idle_subscription_costs_no_write(settings_for, loaded_engine) -> None:
+    from hub.db.models import DciSubscription
+
+    inside, _ = await _households(loaded_engine)
+    async with partnered(settings_for, loaded_engine) as partner:
+        answer, = await _subscribe(partner, _criteria("DesilChange"))
+        code = answer["subscriptions"][0]["code"]
+
+        async def due() -> Any:
+            async with loaded_engine.connect() as conn:
+                return (await conn.execute(select(DciSubscription.next_due_at).where(
+                    DciSubscription.code == code))).scalar_one()
+
+        before = await due()
+        await partner.work()
+        await partner.work()
+        assert await due() == before  # nothing new: not claimed, not written
+        await _happen(loaded_engine, (changes.DESIL_CHANGED, inside))
+        await partner.work()
+        assert await due() != before
+        assert len(await _notified(partner)) == 1
