@@ -47,7 +47,7 @@ def faults_masked(endpoint: Callable[[Any, Request], Awaitable[Response]]
         except Exception:
             logger.exception("DCI %s failed", request.url.path)
             return http_error(500, "err.internal", "the hub could not process the message; "
-                               "it has been logged")
+                              "it has been logged")
 
     return wrapped
 
@@ -104,25 +104,25 @@ class DciGateway:
         token = keys.bearer_token(request.headers.get("authorization"))
         if token is None:
             return http_error(401, "err.unauthenticated", "send Authorization: Bearer "
-                               "<access token or API key>", **{"WWW-Authenticate": "Bearer"})
+                              "<access token or API key>", **{"WWW-Authenticate": "Bearer"})
         try:
             principal = await self.authenticator.authenticate(token)
         except AuthenticationFailed as refused:
             return http_error(401, "err.unauthenticated", refused.reason,
-                               **{"WWW-Authenticate": 'Bearer error="invalid_token"'})
+                              **{"WWW-Authenticate": 'Bearer error="invalid_token"'})
         if principal.role not in roles:
             return http_error(403, "err.forbidden", f"a {principal.role.value} client may "
-                               "not use this endpoint")
+                              "not use this endpoint")
         per_minute = principal.rate_per_minute or self.settings.access.rate_per_minute
         wait = self.limiter.take(principal.client_id, per_minute)
         if wait is not None:
             return http_error(429, "err.rate_limited", f"rate limit of {per_minute} "
-                               "requests per minute exceeded",
-                               **{"Retry-After": str(max(1, round(wait)))})
+                              "requests per minute exceeded",
+                              **{"Retry-After": str(max(1, round(wait)))})
         return principal
 
     async def opened(self, request: Request, roles: frozenset[Role], action: str,
-                        *, callback: bool = False) -> Opened | Response:
+                       *, callback: bool = False) -> Opened | Response:
         """Authenticate, read and check the envelope and its signature, refuse a
         replayed message id."""
         principal = await self._principal(request, roles)
@@ -137,7 +137,7 @@ class DciGateway:
             return http_error(400, "err.request.invalid", "the body is not JSON")
         if not isinstance(envelope, dict):
             return http_error(400, "err.request.invalid", "the body is a JSON object with "
-                               "header and message")
+                              "header and message")
         raw_header = envelope.get("header")
         sender = raw_header.get("sender_id") if isinstance(raw_header, dict) else None
         try:
@@ -157,9 +157,9 @@ class DciGateway:
             wait = self.limiter.take(f"sender:{header.sender_id}", entry.rate_per_minute)
             if wait is not None:
                 return http_error(429, "err.request.too_many_requests", f"sender "
-                                   f"{header.sender_id} is limited to {entry.rate_per_minute}"
-                                   " messages per minute",
-                                   **{"Retry-After": str(max(1, round(wait)))})
+                                  f"{header.sender_id} is limited to {entry.rate_per_minute}"
+                                  " messages per minute",
+                                  **{"Retry-After": str(max(1, round(wait)))})
         try:
             await self._remember(header)
         except Rejection as rejection:
@@ -182,7 +182,7 @@ class DciGateway:
                             f"{header.sender_id} was received already") from None
 
     def rejected(self, header: Header | None, rejection: Rejection, status_code: int,
-                  action: str = "on-search") -> Response:
+                 action: str = "on-search") -> Response:
         return JSONResponse({"header": reply_header(
             header, action, "rjct", sender_id=self.hub_id, code=rejection.code,
             message=rejection.message, total=header.total_count if header else 0)},
