@@ -513,7 +513,8 @@ def federation(
 
     from hub.db.engine import create_engine
     from hub.db.migrate import upgrade
-    from hub.dci.federation import demonstrate, free_ports
+    from hub.dci.federation import demonstrate
+    from hub.ports import free_ports
     from hub.simulators.serve import SIMULATORS, running
 
     settings = _settings()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -19,26 +18,13 @@ from pathlib import Path
 from pytest_postgresql.executors import PostgreSQLExecutor
 from pytest_postgresql.janitor import DatabaseJanitor
 
+from hub.ports import free_ports
+
 SUPERUSER = "postgres"
 
 
 def free_port() -> int:
     return free_ports(1)[0]
-
-
-def free_ports(count: int) -> list[int]:
-    """Distinct free loopback ports. The probes stay bound until all are chosen: probing
-    one at a time, the OS may hand the same just-released port out twice."""
-    probes = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            probes.append(sock)
-        return [int(sock.getsockname()[1]) for sock in probes]
-    finally:
-        for sock in probes:
-            sock.close()
 
 
 def _pg_ctl_command(workdir: Path) -> str:

@@ -36,6 +36,7 @@ from hub.config import (
 from hub.connectors.dci import DciConnector, subscribe
 from hub.connectors.registry import build_connector
 from hub.db.models import DciInbox, Household, Person
+from hub.ports import free_ports
 from hub.sync import jobs
 
 NATIONAL_ID = "kemensos.national"
@@ -172,19 +173,6 @@ class Demonstrated:
     notifications: int
     died: str
     alive_at_national: bool | None
-
-
-def free_ports(count: int) -> list[int]:
-    import socket
-
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 async def demonstrate(district: HubSettings, district_engine: AsyncEngine,
