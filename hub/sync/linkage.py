@@ -146,13 +146,14 @@ def comparisons(columns: frozenset[str]) -> list[cl.CustomComparison]:
     if "sex" in columns:
         out.append(_exact("sex", "sex"))
     if "nik" in columns:
-        # A typo in the serial keeps region and birth date; two digits swapped in the
-        # birth date is another person (a sibling's NIK often differs just so).
-        # (An identity number that is not a NIK has no nik12: any one edit is near.)
-        near = ("(nik12_l = nik12_r OR nik12_l IS NULL OR nik12_r IS NULL) AND "
-                "damerau_levenshtein({l}, {r}) <= 1" if "nik12" in columns
-                else "damerau_levenshtein({l}, {r}) <= 1")
-        out.append(_exact("nik", "identity number", near=near))
+        # One edit apart is a typo in an identity number with no structure. Not in a NIK:
+        # serials are handed out in sequence per kecamatan and birth date, so neighbours
+        # born on one day hold 0001 and 0002, and a sibling's NIK may differ in one date
+        # digit only. Scored as "near", those pairs flooded review (98% were different
+        # persons); a NIK with a typo still links on name, birth date and region.
+        out.append(_exact("nik", "identity number",
+                          near=None if "nik12" in columns
+                          else "damerau_levenshtein({l}, {r}) <= 1"))
     if "kk" in columns:
         out.append(_exact("kk", "family card (KK)"))
     if columns & {"village_code", "district_code", "regency_code"}:
@@ -193,6 +194,22 @@ def settings(columns: frozenset[str], prior: float = 1e-4) -> SettingsCreator:
         retain_intermediate_calculation_columns=True,
         max_iterations=20,
     )
+
+
+def design(model: dict[str, Any]) -> list[Any]:
+    """What a model compares and how (each comparison's level conditions, the blocking
+    rules), without what training learnt: a saved model of another design is stale."""
+    return [
+        [(c["output_column_name"], [lv["sql_condition"] for lv in c["comparison_levels"]])
+         for c in model["comparisons"]],
+        sorted(str(r.get("blocking_rule", r) if isinstance(r, dict) else r)
+               for r in model.get("blocking_rules_to_generate_predictions", [])),
+    ]
+
+
+def current_design(columns: Iterable[str]) -> list[Any]:
+    return design(settings(frozenset(columns) - {"unique_id", "tf_name_norm"})
+                  .create_settings_dict("duckdb"))
 
 
 def _deterministic_rules(columns: frozenset[str]) -> list[Any]:

@@ -22,7 +22,7 @@ from hub.db.models import LinkDecision, MatchKey, MatchModel, Person, ReviewTask
 from hub.db.statistics import PlannerStatistics, analyze
 from hub.domain.matchkeys import MatchFeatures, features
 from hub.sync import store
-from hub.sync.linkage import LinkageEngine
+from hub.sync.linkage import LinkageEngine, current_design, design
 from hub.sync.matching import LINKAGE_COLUMNS, MatchOutcome, features_from_key, resolve
 
 BATCH = 5000
@@ -199,14 +199,16 @@ class Linking:
     async def _model(self, conn: AsyncConnection, engine: LinkageEngine, table: pa.Table,
                      others: pa.Table | None, *, retrain: bool, full: bool,
                      say: Progress) -> dict[str, Any]:
-        """The latest model, or a new one when there is none, when asked, or when the
-        registry has outgrown the one it was trained on."""
+        """The latest model, or a new one when there is none, when asked, when the
+        registry has outgrown the one it was trained on, or when the comparisons or
+        blocking rules have changed since (a new release of the hub)."""
         latest = (await conn.execute(
             select(MatchModel.settings, MatchModel.trained_on)
             .order_by(MatchModel.version.desc()).limit(1))).first()
         registry = (await conn.execute(select(func.count()).select_from(MatchKey))).scalar_one()
         if not retrain and latest is not None and \
-                registry < latest.trained_on * self.settings.matching.retrain_growth:
+                registry < latest.trained_on * self.settings.matching.retrain_growth and \
+                design(latest.settings) == current_design(engine.columns):
             return latest.settings
         training = table if others is None else pa.concat_tables([table, others])
         say(f"training the match model on {training.num_rows} records")

@@ -200,3 +200,17 @@ def test_the_sql_corroboration_rule_agrees_with_the_python_one() -> None:
     assert set(conflicts) == {(a, b) for a in feats for b in feats if a < b} - expected
     assert expected
     assert set(conflicts)
+
+
+def test_a_nik_one_digit_away_is_no_evidence_but_another_identity_number_is() -> None:
+    """NIK serials run in sequence per kecamatan and birth date: 0001 and 0002 are
+    neighbours, not a typo. A number without that structure keeps its typo level."""
+    from hub.sync.linkage import settings
+
+    def labels(columns: set[str]) -> list[str]:
+        model = settings(frozenset(columns)).create_settings_dict("duckdb")
+        nik = next(c for c in model["comparisons"] if c["output_column_name"] == "nik")
+        return [level["label_for_charts"] for level in nik["comparison_levels"]]
+
+    assert "near" not in labels({"name_norm", "nik", "nik12", "birth_date"})
+    assert "near" in labels({"name_norm", "nik"})

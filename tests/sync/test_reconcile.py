@@ -172,3 +172,38 @@ async def test_the_trained_model_is_versioned_and_reused(
     names = [c["output_column_name"] for c in models[0].settings["comparisons"]]
     assert {"name", "birth_date", "nik", "kk", "region"} <= set(names)
     assert json.dumps(models[0].settings)  # plain JSON, loadable by Splink alone
+
+
+async def test_a_model_of_an_older_design_is_retrained(
+        hub_engine: AsyncEngine, hub_settings: HubSettings) -> None:
+    """A release that changes the comparisons must not keep predicting with a model
+    whose levels it no longer has; one that changes nothing reuses the model."""
+    from sqlalchemy import update
+
+    from hub.db.models import MatchModel
+
+    await sync_all(hub_engine, hub_settings)
+    async with hub_engine.begin() as conn:
+        version, settings = (await conn.execute(select(MatchModel.version,
+                                                       MatchModel.settings))).one()
+        nik = next(c for c in settings["comparisons"] if c["output_column_name"] == "nik")
+        nik["comparison_levels"].insert(-1, {**nik["comparison_levels"][-1],
+                                             "sql_condition": "nik_l[1:12] = nik_r[1:12]",
+                                             "label_for_charts": "old near level"})
+        await conn.execute(update(MatchModel).where(MatchModel.version == version)
+                           .values(settings=settings))
+        await conn.execute(update(SourceRecord).values(matched_hash=None)
+                           .where(SourceRecord.id.in_(select(SourceRecord.id).where(
+                               SourceRecord.source == "dukcapil").limit(5))))
+    await Reconciler(hub_engine, hub_settings).run()
+    async with hub_engine.begin() as conn:
+        versions = (await conn.execute(select(MatchModel.version)
+                                       .order_by(MatchModel.version))).scalars().all()
+        await conn.execute(update(SourceRecord).values(matched_hash=None)
+                           .where(SourceRecord.id.in_(select(SourceRecord.id).where(
+                               SourceRecord.source == "dukcapil").limit(5))))
+    assert len(versions) == 2
+    await Reconciler(hub_engine, hub_settings).run()
+    async with hub_engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(MatchModel))
+                ).scalar_one() == 2
