@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 
-def _json_text(value: Any) -> str:
+def json_text(value: Any) -> str:
     """JSON columns (staged payloads) through orjson: several times faster than the
     standard library on the ingest path, same JSON."""
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
@@ -54,7 +54,7 @@ def create_engine(
     SQLAlchemy invalidates the whole pool, and the next request reconnects.
     """
     pool = {"pool_size": pool_size, "max_overflow": max_overflow,
-            "json_serializer": _json_text, "json_deserializer": orjson.loads}
+            "json_serializer": json_text, "json_deserializer": orjson.loads}
     if is_sqlite(url):
         ensure_sqlite_dir(url)
         engine = create_async_engine(url, echo=echo, **pool)

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.db.models import Finding, MatchKey, SourceRecord
@@ -234,8 +234,7 @@ async def write_findings(conn: AsyncConnection, persons: Iterable[int],
                if fingerprint not in seen and row.status == "OPEN"]
     counts["auto_closed"] += len(closing)
     if new_rows:
-        for batch in store.chunks(new_rows, 5000):
-            await conn.execute(insert(Finding), batch)
+        await store.bulk_insert(conn, Finding.__table__, new_rows)
     for rows in (updates, closing):
         if rows:
             await conn.execute(

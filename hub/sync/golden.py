@@ -188,8 +188,7 @@ class GoldenRecords:
         rows = [{"kind": c.kind, "household_id": c.household_id, "person_id": c.person_id,
                  "region_code": c.region_code, "detail": c.detail, "occurred_at": now}
                 for c in found]
-        for batch in store.chunks(rows, 20_000):
-            await conn.execute(insert(RegistryEvent), batch)
+        await store.bulk_insert(conn, RegistryEvent.__table__, rows)
         return len(rows)
 
     async def _dtks_households(self, conn: AsyncConnection,
@@ -310,8 +309,7 @@ class GoldenRecords:
             "card_number": e.card_number, "period_start": _date(e.period_start),
             "source": e.source, "source_record_id": e.record_id,
         } for person, items in programs.items() for e in items]
-        for batch in store.chunks(rows, 20_000):
-            await conn.execute(insert(Enrollment), batch)
+        await store.bulk_insert(conn, Enrollment.__table__, rows)
 
     async def _drop_orphans(self, conn: AsyncConnection, persons: list[int]) -> Counter[str]:
         """Persons left without any record (their records moved to another person)."""

@@ -104,7 +104,7 @@ class Linking:
             if not full:
                 await conn.execute(delete(MatchKey).where(
                     MatchKey.record_id.in_([r.id for r in batch])))
-            await conn.execute(insert(MatchKey), keys)
+            await store.bulk_insert(conn, MatchKey.__table__, keys)
             await self.statistics.wrote(conn, "match_key", len(keys))
             arrow = columns.flush()
             if arrow is not None:
@@ -258,10 +258,14 @@ class Linking:
         fresh = [c for c in members if c not in out]
         for batch in store.chunks(fresh, 20_000):
             # Placeholders: the golden phase of this same transaction fills them in.
-            rows = [{"name": "?", "name_normalized": ""} for _ in batch]
-            ids = (await conn.execute(
-                insert(Person).returning(Person.id, sort_by_parameter_order=True), rows
-            )).scalars().all()
+            if conn.dialect.name == "postgresql":
+                ids = await store.reserve_ids(conn, Person.__table__, len(batch))
+                await store.bulk_insert(conn, Person.__table__, [
+                    {"id": i, "name": "?", "name_normalized": ""} for i in ids])
+            else:
+                ids = list((await conn.execute(
+                    insert(Person).returning(Person.id, sort_by_parameter_order=True),
+                    [{"name": "?", "name_normalized": ""} for _ in batch])).scalars())
             out |= dict(zip(batch, ids, strict=True))
         return out
 
@@ -324,7 +328,7 @@ class Linking:
         # A steward's answer to the same pair stands: no new task for it.
         fresh = [row for key, row in rows.items() if key not in decided]
         if fresh:
-            await conn.execute(insert(ReviewTask), fresh)
+            await store.bulk_insert(conn, ReviewTask.__table__, fresh)
 
 
 def _with_frequencies(batches: list[pa.RecordBatch], schema: pa.Schema,

@@ -1,0 +1,67 @@
+"""The bulk writes reconciliation runs on: COPY on PostgreSQL, executemany on SQLite,
+with the same rows in the table either way."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from hub.db.engine import create_engine
+from hub.db.migrate import upgrade
+from hub.db.models import Person, RegistryEvent
+from hub.sync import store
+from tests.conftest import Databases
+
+
+async def test_bulk_insert_writes_json_nulls_and_python_defaults(
+        empty_database_url: str) -> None:
+    await asyncio.to_thread(upgrade, empty_database_url)
+    engine = create_engine(empty_database_url)
+    now = datetime.now(UTC)
+    try:
+        async with engine.begin() as conn:
+            await store.bulk_insert(conn, Person.__table__, [
+                {"name": "Siti Aminah", "name_normalized": "siti aminah",
+                 "lineage": {"name": {"source": "dukcapil"}}},
+                {"name": "Slamet", "name_normalized": "slamet", "lineage": {}},
+            ])
+            await store.bulk_insert(conn, RegistryEvent.__table__, [
+                {"kind": "Death", "person_id": None, "household_id": None,
+                 "region_code": "33.14", "detail": None, "occurred_at": now},
+                {"kind": "DesilChange", "person_id": None, "household_id": None,
+                 "region_code": None, "detail": {"from": 2, "to": 1}, "occurred_at": now},
+            ], batch=1)
+        async with engine.connect() as conn:
+            persons = (await conn.execute(select(Person.name, Person.alive, Person.lineage)
+                                          .order_by(Person.id))).all()
+            events = (await conn.execute(select(RegistryEvent.kind, RegistryEvent.detail)
+                                         .order_by(RegistryEvent.id))).all()
+    finally:
+        await engine.dispose()
+    assert [(p.name, p.alive) for p in persons] == [("Siti Aminah", True), ("Slamet", True)]
+    assert persons[0].lineage == {"name": {"source": "dukcapil"}}
+    assert [(e.kind, e.detail) for e in events] == [("Death", None),
+                                                   ("DesilChange", {"from": 2, "to": 1})]
+
+
+async def test_reserved_ids_are_fresh_and_usable(databases: Databases) -> None:
+    """PostgreSQL only: SQLite writes new persons through INSERT ... RETURNING."""
+    url = databases.url("postgresql")
+    await asyncio.to_thread(upgrade, url)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            first = await store.reserve_ids(conn, Person.__table__, 3)
+            await store.bulk_insert(conn, Person.__table__, [
+                {"id": i, "name": "?", "name_normalized": ""} for i in first])
+            second = await store.reserve_ids(conn, Person.__table__, 2)
+            assert len(set(first + second)) == 5
+            await conn.execute(Person.__table__.insert().values(name="x", name_normalized="x"))
+            ids = set((await conn.execute(select(Person.id))).scalars())
+    finally:
+        await engine.dispose()
+    assert set(first) <= ids
+    assert len(ids) == 4
+    assert not ids & set(second)
