@@ -121,6 +121,9 @@ def child(url: str, mode: str) -> dict[str, Any]:
 
 
 async def _run_child(url: str, mode: str) -> None:
+    # The linkage engine's libraries (Splink, DuckDB, sqlglot: about a second) load once
+    # per process; the hub's scheduler is a long-lived process, so no run pays it.
+    import hub.sync.linking  # noqa: F401
     from hub.sync.reconcile import Reconciler
 
     settings = load_settings()

@@ -146,14 +146,16 @@ def comparisons(columns: frozenset[str]) -> list[cl.CustomComparison]:
     if "sex" in columns:
         out.append(_exact("sex", "sex"))
     if "nik" in columns:
-        # One edit apart is a typo in an identity number with no structure. Not in a NIK:
-        # serials are handed out in sequence per kecamatan and birth date, so neighbours
-        # born on one day hold 0001 and 0002, and a sibling's NIK may differ in one date
-        # digit only. Scored as "near", those pairs flooded review (98% were different
-        # persons); a NIK with a typo still links on name, birth date and region.
-        out.append(_exact("nik", "identity number",
-                          near=None if "nik12" in columns
-                          else "damerau_levenshtein({l}, {r}) <= 1"))
+        # One edit apart is a typo in an identity number with no structure. A NIK has
+        # one: serials run in sequence per kecamatan and birth date, so neighbours born
+        # on one day hold 0001 and 0002 (scored "near" they made 98% of review tasks).
+        # One digit apart counts for a NIK only when the names agree too; with other
+        # names it is neighbours, and falls to the else level.
+        near = ("(nik12_l = nik12_r OR nik12_l IS NULL OR nik12_r IS NULL) AND "
+                "damerau_levenshtein({l}, {r}) <= 1 AND "
+                "jaro_winkler_similarity(name_norm_l, name_norm_r) >= 0.88"
+                if "nik12" in columns else "damerau_levenshtein({l}, {r}) <= 1")
+        out.append(_exact("nik", "identity number", near=near))
     if "kk" in columns:
         out.append(_exact("kk", "family card (KK)"))
     if columns & {"village_code", "district_code", "regency_code"}:

@@ -202,15 +202,34 @@ def test_the_sql_corroboration_rule_agrees_with_the_python_one() -> None:
     assert set(conflicts)
 
 
-def test_a_nik_one_digit_away_is_no_evidence_but_another_identity_number_is() -> None:
-    """NIK serials run in sequence per kecamatan and birth date: 0001 and 0002 are
-    neighbours, not a typo. A number without that structure keeps its typo level."""
+def _nik_level(columns: set[str], left: dict[str, str], right: dict[str, str]) -> str:
+    """The NIK comparison level a pair falls in, by the model's own SQL in DuckDB."""
+    import duckdb
+
     from hub.sync.linkage import settings
 
-    def labels(columns: set[str]) -> list[str]:
-        model = settings(frozenset(columns)).create_settings_dict("duckdb")
-        nik = next(c for c in model["comparisons"] if c["output_column_name"] == "nik")
-        return [level["label_for_charts"] for level in nik["comparison_levels"]]
+    model = settings(frozenset(columns)).create_settings_dict("duckdb")
+    nik = next(c for c in model["comparisons"] if c["output_column_name"] == "nik")
+    case = " ".join(f"WHEN {lv['sql_condition']} THEN '{lv['label_for_charts']}'"
+                    for lv in nik["comparison_levels"] if lv["sql_condition"] != "ELSE")
+    values = {f"{k}_l": v for k, v in left.items()} | {f"{k}_r": v for k, v in right.items()}
+    select = ", ".join(f"'{v}' AS {k}" for k, v in values.items())
+    return duckdb.sql(f"SELECT CASE {case} ELSE 'else' END FROM (SELECT {select})").fetchall()[0][0]
 
-    assert "near" not in labels({"name_norm", "nik", "nik12", "birth_date"})
-    assert "near" in labels({"name_norm", "nik"})
+
+def test_a_nik_one_digit_away_is_a_typo_only_when_the_names_agree() -> None:
+    """NIK serials run in sequence per kecamatan and birth date: 0001 and 0002 held by
+    two different names are neighbours, not a typo. A number without that structure
+    keeps the plain one-edit level."""
+    columns = {"name_norm", "nik", "nik12", "birth_date"}
+
+    def record(nik: str, name: str) -> dict[str, str]:
+        return {"nik": nik, "nik12": nik[:12], "name_norm": name}
+
+    typo = _nik_level(columns, record("3314011501800001", "SLAMET RIYADI"),
+                      record("3314011501800007", "SLAMET RIYADI"))
+    neighbours = _nik_level(columns, record("3314011501800001", "SLAMET RIYADI"),
+                            record("3314011501800002", "SRI WAHYUNI"))
+    assert (typo, neighbours) == ("near", "else")
+    assert _nik_level({"name_norm", "nik"}, {"nik": "A123457", "name_norm": "SRI"},
+                      {"nik": "A123456", "name_norm": "BUDI"}) == "near"
