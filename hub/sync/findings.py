@@ -168,16 +168,16 @@ async def lookups_for(conn: AsyncConnection, facts: Iterable[SourceFact],
     # Two index look-ups rather than a join: the planner's choice for a join inside a
     # run that has just written these tables was a hash join over all of them.
     nik_of: dict[int, str] = {}
-    for batch in store.chunks(sorted(niks)):
+    for _, among_niks in store.among(conn, MatchKey.nik, sorted(niks)):
         result = await conn.execute(select(MatchKey.record_id, MatchKey.nik, MatchKey.source)
-                                    .where(MatchKey.nik.in_(batch)))
+                                    .where(among_niks))
         for record, nik, source in result:
             nik_of[record] = nik
             if source == civil_registry:
                 civil.add(nik)
-    for batch in store.chunks(sorted(nik_of)):
+    for _, among_records in store.among(conn, SourceRecord.id, sorted(nik_of)):
         result = await conn.execute(select(SourceRecord.id, SourceRecord.person_id)
-                                    .where(SourceRecord.id.in_(batch)))
+                                    .where(among_records))
         for record, person in result:
             if person is not None:
                 holders[nik_of[record]].add(person)
@@ -198,10 +198,10 @@ async def write_findings(conn: AsyncConnection, persons: Iterable[int],
     now = datetime.now(UTC)
     counts: Counter[str] = Counter()
     current: dict[str, Any] = {}
-    for batch in store.chunks(persons):
+    for _, among_persons in store.among(conn, Finding.subject_id, persons):
         result = await conn.execute(
             select(Finding.id, Finding.fingerprint, Finding.status, Finding.evidence_hash)
-            .where(Finding.subject_type == "person", Finding.subject_id.in_(batch))
+            .where(Finding.subject_type == "person", among_persons)
         )
         current |= {row.fingerprint: row for row in result}
     new_rows, updates = [], []

@@ -73,11 +73,12 @@ class GoldenRecords:
             conn, store.pending_query(self.household_sources, full=False))]
         touched: set[int] = set()
         if changed and not full:
-            for batch in store.chunks([r.source_key for r in changed], store.CHUNK):
+            for _, among_keys in store.among(conn, MatchKey.household_key,
+                                             [r.source_key for r in changed]):
                 result = await conn.execute(
                     select(SourceRecord.person_id)
                     .join(MatchKey, MatchKey.record_id == SourceRecord.id)
-                    .where(MatchKey.household_key.in_(batch),
+                    .where(among_keys,
                            SourceRecord.person_id.is_not(None)))
                 touched |= set(result.scalars())
         await store.bulk_update(conn, SourceRecord.__table__, "id", [
@@ -159,8 +160,8 @@ class GoldenRecords:
                        Household.village_code).outerjoin(
             Household, Household.id == Person.household_id)
         if len(persons) * 2 < persons[-1] - persons[0] + 1:  # sparse: look them up
-            rows = [row for batch in store.chunks(persons, store.CHUNK) for row in
-                    await conn.execute(query.where(Person.id.in_(batch)))]
+            rows = [row for _, among_persons in store.among(conn, Person.id, persons)
+                    for row in await conn.execute(query.where(among_persons))]
         else:
             rows = list(await conn.execute(query.where(
                 Person.id.between(persons[0], persons[-1]))))
@@ -173,10 +174,9 @@ class GoldenRecords:
     async def _enrolments(conn: AsyncConnection, persons: list[int]
                           ) -> dict[int, changes.Enrolments]:
         found: dict[int, set[tuple[str, str]]] = defaultdict(set)
-        for batch in store.chunks(persons, store.CHUNK):
+        for _, among_persons in store.among(conn, Enrollment.person_id, persons):
             result = await conn.execute(select(Enrollment.person_id, Enrollment.program,
-                                               Enrollment.status)
-                                        .where(Enrollment.person_id.in_(batch)))
+                                               Enrollment.status).where(among_persons))
             for person, program, status in result:
                 found[person].add((program, status))
         return {p: frozenset(items) for p, items in found.items()}
@@ -264,14 +264,13 @@ class GoldenRecords:
                                    ) -> dict[tuple[str, str], int]:
         found: dict[tuple[str, str], int] = {}
         kks = sorted({kk for kk, _ in identity.values() if kk})
-        for batch in store.chunks(kks, store.CHUNK):
-            result = await conn.execute(select(Household.kk, Household.id)
-                                        .where(Household.kk.in_(batch)))
+        for _, among_kks in store.among(conn, Household.kk, kks):
+            result = await conn.execute(select(Household.kk, Household.id).where(among_kks))
             found |= {("kk", kk): hid for kk, hid in result}
         orphan_keys = sorted({key for kk, key in identity.values() if not kk and key})
-        for batch in store.chunks(orphan_keys, store.CHUNK):
+        for _, among_keys in store.among(conn, Household.dtks_id, orphan_keys):
             result = await conn.execute(select(Household.dtks_id, Household.id).where(
-                Household.dtks_id.in_(batch), Household.kk.is_(None)))
+                among_keys, Household.kk.is_(None)))
             found |= {("dtks", key): hid for key, hid in result}
         return found
 
@@ -303,7 +302,8 @@ class GoldenRecords:
     @staticmethod
     async def _write_enrollments(conn: AsyncConnection, persons: list[int],
                                  programs: dict[int, list[ProgramFact]]) -> None:
-        await conn.execute(delete(Enrollment).where(Enrollment.person_id.in_(persons)))
+        for _, among_persons in store.among(conn, Enrollment.person_id, persons):
+            await conn.execute(delete(Enrollment).where(among_persons))
         rows = [{
             "person_id": person, "program": e.program, "status": e.status,
             "card_number": e.card_number, "period_start": _date(e.period_start),
@@ -314,10 +314,9 @@ class GoldenRecords:
     async def _drop_orphans(self, conn: AsyncConnection, persons: list[int]) -> Counter[str]:
         """Persons left without any record (their records moved to another person)."""
         orphans: list[int] = []
-        for batch in store.chunks(persons, CHUNK):
+        for batch, among_persons in store.among(conn, SourceRecord.person_id, persons):
             linked = set((await conn.execute(
-                select(SourceRecord.person_id).where(SourceRecord.person_id.in_(batch))
-                .distinct())).scalars())
+                select(SourceRecord.person_id).where(among_persons).distinct())).scalars())
             orphans += [p for p in batch if p not in linked]
         closed = await write_findings(conn, orphans, [])
         for batch in store.chunks(orphans, store.CHUNK):

@@ -102,8 +102,9 @@ class Linking:
                 columns.add(r.id, f)
                 keys.append(_key_row(r.id, f))
             if not full:
-                await conn.execute(delete(MatchKey).where(
-                    MatchKey.record_id.in_([r.id for r in batch])))
+                for _, among_records in store.among(conn, MatchKey.record_id,
+                                                    [r.id for r in batch]):
+                    await conn.execute(delete(MatchKey).where(among_records))
             await store.bulk_insert(conn, MatchKey.__table__, keys)
             await self.statistics.wrote(conn, "match_key", len(keys))
             arrow = columns.flush()
@@ -173,9 +174,8 @@ class Linking:
                                                              for k in self.CANDIDATE_KEYS}
         table = MatchKey.__table__
         wanted = sorted({c for k in self.CANDIDATE_KEYS for c in k})
-        for batch in store.chunks(ids, store.CHUNK):
-            result = await conn.execute(select(*(table.c[c] for c in wanted))
-                                        .where(MatchKey.record_id.in_(batch)))
+        for _, among_ids in store.among(conn, MatchKey.record_id, ids):
+            result = await conn.execute(select(*(table.c[c] for c in wanted)).where(among_ids))
             for row in result.mappings():
                 for key in self.CANDIDATE_KEYS:
                     value = tuple(row[c] for c in key)
@@ -273,9 +273,9 @@ class Linking:
     async def _persons_keeping_records(conn: AsyncConnection, persons: set[int]) -> set[int]:
         """Of `persons`, those with a record this run does not re-match."""
         kept: set[int] = set()
-        for batch in store.chunks(sorted(persons), store.CHUNK):
+        for _, among_persons in store.among(conn, SourceRecord.person_id, sorted(persons)):
             result = await conn.execute(select(SourceRecord.person_id).where(
-                SourceRecord.person_id.in_(batch),
+                among_persons,
                 SourceRecord.matched_hash == SourceRecord.payload_hash).distinct())
             kept |= set(result.scalars())
         return kept
@@ -283,19 +283,18 @@ class Linking:
     async def _write_reviews(self, conn: AsyncConnection, outcome: MatchOutcome,
                              person_of: dict[int, int]) -> None:
         records = sorted({p.record for p in outcome.reviews} | set(person_of))
-        for batch in store.chunks(records, store.CHUNK):
+        for _, among_records in store.among(conn, ReviewTask.record_id, records):
             await conn.execute(update(ReviewTask).where(
-                ReviewTask.record_id.in_(batch), ReviewTask.status == "OPEN"
-            ).values(status="OBSOLETE"))
+                among_records, ReviewTask.status == "OPEN").values(status="OBSOLETE"))
         others = {p.other for p in outcome.reviews if p.other not in person_of}
         known: dict[int, Any] = {}
-        for batch in store.chunks(sorted(others | {p.record for p in outcome.reviews}),
-                                  store.CHUNK):
+        for _, among_records in store.among(
+                conn, MatchKey.record_id, sorted(others | {p.record for p in outcome.reviews})):
             result = await conn.execute(
                 select(MatchKey.record_id, SourceRecord.person_id, MatchKey.village_code,
                        MatchKey.district_code)
                 .join(SourceRecord, SourceRecord.id == MatchKey.record_id)
-                .where(MatchKey.record_id.in_(batch)))
+                .where(among_records))
             known |= {row.record_id: row for row in result}
         rows: dict[tuple[int, int], dict[str, Any]] = {}
         for pair in outcome.reviews:
@@ -316,15 +315,15 @@ class Linking:
         if not rows:
             return
         decided: set[tuple[int, int]] = set()
-        for batch in store.chunks(sorted({r for r, _ in rows}), store.CHUNK):
+        for _, among_records in store.among(conn, ReviewTask.record_id,
+                                            sorted({r for r, _ in rows})):
             result = await conn.execute(
                 select(ReviewTask.record_id, ReviewTask.candidate_person_id)
-                .where(ReviewTask.record_id.in_(batch),
-                       ReviewTask.status.in_(("LINKED", "REJECTED"))))
+                .where(among_records, ReviewTask.status.in_(("LINKED", "REJECTED"))))
             decided |= {(record, person) for record, person in result}
             # Undecided tasks of these records make way for this run's.
             await conn.execute(delete(ReviewTask).where(
-                ReviewTask.record_id.in_(batch), ReviewTask.status.in_(("OPEN", "OBSOLETE"))))
+                among_records, ReviewTask.status.in_(("OPEN", "OBSOLETE"))))
         # A steward's answer to the same pair stands: no new task for it.
         fresh = [row for key, row in rows.items() if key not in decided]
         if fresh:
