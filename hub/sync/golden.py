@@ -9,7 +9,6 @@ with one UPDATE ... FROM per chunk and table.
 
 from __future__ import annotations
 
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
@@ -34,6 +33,7 @@ from hub.domain.survivorship import (
 )
 from hub.sync import store
 from hub.sync.findings import FindingRules, PersonView, evaluate, lookups_for, write_findings
+from hub.sync.timing import Clock
 
 CHUNK = 5000
 HouseholdOf = tuple[int | None, int | None, str | None]  # (household id, desil, village)
@@ -88,15 +88,8 @@ class GoldenRecords:
     async def refresh(self, conn: AsyncConnection, persons: Iterable[int]) -> Counter[str]:
         today = date.today()
         found: Counter[str] = Counter()
-        spent: Counter[str] = Counter()
-        clock = time.perf_counter()
-
-        def lap(step: str) -> None:
-            nonlocal clock
-            now = time.perf_counter()
-            spent[step] += now - clock
-            clock = now
-
+        clock = Clock()
+        lap = clock.lap
         ordered = sorted(persons)
         for batch in store.chunks(ordered, CHUNK):
             records = await self._records(conn, batch)
@@ -140,7 +133,7 @@ class GoldenRecords:
             lap("findings")
         found += await self._drop_orphans(conn, ordered)
         lap("orphans")
-        found.update({f"seconds_golden_{k}": round(v, 2) for k, v in spent.items()})
+        found.update(clock.seconds("golden"))
         return found
 
     async def _records(self, conn: AsyncConnection,

@@ -24,6 +24,7 @@ from hub.domain.matchkeys import MatchFeatures, features
 from hub.sync import store
 from hub.sync.linkage import LinkageEngine, current_design, design
 from hub.sync.matching import LINKAGE_COLUMNS, MatchOutcome, resolve
+from hub.sync.timing import Clock
 
 BATCH = 5000
 Progress = Callable[[str], None]
@@ -137,9 +138,11 @@ class Linking:
     async def match(self, conn: AsyncConnection, pending: Pending, *, full: bool,
                     retrain: bool, say: Progress) -> MatchOutcome:
         engine = LinkageEngine(LINKAGE_COLUMNS)
+        clock = Clock()
         try:
             existing_rows = await (store.anchored_keys(conn) if full
                                    else self._candidates(conn, pending))
+            clock.lap("candidates")
             existing_person = {row["record_id"]: row["person_id"] for row in existing_rows}
             unique = dict(pending.unique)
             unique_sources = set(self.settings.matching.unique_sources)
@@ -149,17 +152,21 @@ class Linking:
             table = _with_frequencies(pending.batches, engine.schema(), frequencies)
             pending.batches = []
             others = _existing_table(existing_rows, engine.schema(), frequencies)
+            clock.lap("frequencies")
             engine.model = await self._model(conn, engine, table, others, retrain=retrain,
                                              full=full, say=say)
+            clock.lap("model")
             decisions = await conn.execute(select(LinkDecision.record_id, LinkDecision.person_id)
                                            .where(LinkDecision.decision == "NOT_LINK"))
             ids = set(pending.ids)
             forbidden = [(r, p) for r, p in decisions if r in ids]
             say(f"matching {len(pending.ids)} records against {len(existing_rows)} linked ones")
             m = self.settings.matching
-            return resolve(table, pending.ids, others, existing_person, unique, engine,
-                           upper=m.upper_threshold, lower=m.lower_threshold,
-                           unique_sources=m.unique_sources, forbidden=forbidden)
+            outcome = resolve(table, pending.ids, others, existing_person, unique, engine,
+                              upper=m.upper_threshold, lower=m.lower_threshold,
+                              unique_sources=m.unique_sources, forbidden=forbidden)
+            outcome.counts |= clock.seconds("match")
+            return outcome
         finally:
             engine.close()
 

@@ -20,6 +20,7 @@ from typing import Any
 from hub.domain.matchkeys import MatchFeatures
 from hub.sync.clustering import Assignment, Edge, cluster
 from hub.sync.linkage import Input, LinkageEngine
+from hub.sync.timing import Clock
 
 LINKAGE_COLUMNS = ("name_norm", "name_key", "first_name", "birth_date", "birth_year", "sex",
                    "nik", "nik12", "kk", "village_code", "district_code", "regency_code")
@@ -62,7 +63,7 @@ class MatchOutcome:
     reviews: list[ReviewPair]
     nik_conflicts: list[tuple[int, int]]
     predictions: int
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, float] = field(default_factory=dict)
 
 
 def resolve(
@@ -81,16 +82,21 @@ def resolve(
     """Link the `pending` records among themselves and to `existing` ones (whose
     persons `existing_person` gives). `unique` names the source of each record from a
     one-record-per-person source. `engine` must hold a trained model."""
+    clock = Clock()
     left = engine.load(pending)
     right = engine.load(existing) if existing is not None else None
     links, conflicts = engine.nik_pairs(left, right)
+    clock.lap("nik")
     scored = engine.predict_edges(left, right, threshold=lower) if pending_ids else []
+    clock.lap("predict")
     edges = [Edge(a, b, 1.0, "NIK") for a, b in links]
     edges += [Edge(a, b, p, "PROBABILISTIC") for a, b, p in scored]
     assignment = cluster(pending_ids, existing_person, unique, edges, threshold=upper,
                          unique_sources=unique_sources, forbidden=list(forbidden))
+    clock.lap("cluster")
     reviews = _reviews(scored, assignment, set(pending_ids), existing_person, upper, engine)
     engine.release()
+    clock.lap("reviews")
     counts = {
         "linked_nik": sum(1 for m in assignment.method.values() if m == "NIK"),
         "linked_probabilistic": sum(1 for m in assignment.method.values()
@@ -99,7 +105,7 @@ def resolve(
         "review_pairs": len(reviews),
         "refused_edges": len(assignment.refused),
         "nik_conflicts": len(conflicts),
-    }
+    } | clock.seconds("match")
     return MatchOutcome(assignment, reviews, conflicts, len(scored), counts)
 
 

@@ -29,6 +29,7 @@ from hub.db.statistics import PlannerStatistics
 from hub.domain.survivorship import SurvivorshipRules
 from hub.sync.findings import FindingRules
 from hub.sync.golden import GoldenRecords
+from hub.sync.timing import Clock
 
 if TYPE_CHECKING:
     from hub.sync.linking import Linking
@@ -109,15 +110,8 @@ class Reconciler:
                 select(SourceRecord.id).where(SourceRecord.person_id.is_not(None)).limit(1)
             )).first()
             full = linked is None
-        clock = time.perf_counter()
-        seconds: dict[str, float] = {}
-
-        def phase(name: str) -> None:
-            nonlocal clock
-            now = time.perf_counter()
-            seconds[name] = round(now - clock, 2)
-            clock = now
-
+        clock = Clock()
+        phase = clock.lap
         say("reading pending records")
         from hub.sync.linkage import schema_for
         from hub.sync.matching import LINKAGE_COLUMNS
@@ -143,7 +137,7 @@ class Reconciler:
         counts["persons_touched"] = len(touched)
         counts |= dict(await self.golden.refresh(conn, touched))
         phase("golden")
-        counts |= {f"seconds_{name}": value for name, value in seconds.items()}
+        counts |= {f"seconds_{name}": round(value, 2) for name, value in clock.spent.items()}
         return counts
 
     async def refresh(self, conn: AsyncConnection, persons: set[int]) -> Counter[str]:
