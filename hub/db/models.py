@@ -108,12 +108,21 @@ class Person(Base):
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
+PENDING_SQL = "matched_hash IS NULL OR matched_hash <> payload_hash"
+
+
 class SourceRecord(Base):
     """One agency's record as it arrived: the raw payload is kept so nothing is lost,
     and its hash makes a re-run that sees nothing new write nothing."""
 
     __tablename__ = "source_record"
-    __table_args__ = (UniqueConstraint("source", "source_key"),)
+    # The records a reconciliation run has still to match: a partial index holds only
+    # those, so an incremental run finds its 1% without reading the other 99%.
+    __table_args__ = (
+        UniqueConstraint("source", "source_key"),
+        Index("ix_source_record_pending", "id",
+              postgresql_where=text(PENDING_SQL), sqlite_where=text(PENDING_SQL)),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     source: Mapped[str] = mapped_column(String(40))

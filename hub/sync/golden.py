@@ -69,8 +69,7 @@ class GoldenRecords:
 
     async def household_changes(self, conn: AsyncConnection, *, full: bool) -> tuple[int, set[int]]:
         """Changed DTKS household rows (desil, address): their members are touched."""
-        changed = [r async for r in store.stream(
-            conn, store.pending_query(self.household_sources, full=False))]
+        changed = [r async for r in store.pending(conn, self.household_sources, full=False)]
         touched: set[int] = set()
         if changed and not full:
             for _, among_keys in store.among(conn, MatchKey.household_key,

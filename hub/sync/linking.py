@@ -116,8 +116,7 @@ class Linking:
         if full:  # every record is re-matched: its old key goes
             await conn.execute(delete(MatchKey).where(MatchKey.record_id.in_(
                 select(SourceRecord.id).where(SourceRecord.link_locked.is_(False)))))
-        async for record in store.stream(conn, store.pending_query(self.person_sources,
-                                                                    full=full)):
+        async for record in store.pending(conn, self.person_sources, full=full):
             batch.append(record)
             if len(batch) == BATCH:
                 await flush()
@@ -171,7 +170,7 @@ class Linking:
             engine.close()
 
     # The blocking rules' keys (hub.sync.linkage.blocking_rules) that an index can serve.
-    CANDIDATE_KEYS = (("nik12",), ("nik",), ("kk",), ("name_key", "birth_year"),
+    CANDIDATE_KEYS = (("nik12",), ("nik",), ("kk",), ("name_key", "birth_year", "district_code"),
                       ("name_key", "village_code"), ("village_code", "birth_date"))
 
     async def _candidates(self, conn: AsyncConnection, pending: Pending) -> list[Any]:

@@ -90,7 +90,8 @@ def resolve(
     scored = engine.predict_edges(left, right, threshold=lower) if pending_ids else []
     clock.lap("predict")
     edges = [Edge(a, b, 1.0, "NIK") for a, b in links]
-    edges += [Edge(a, b, p, "PROBABILISTIC") for a, b, p in scored]
+    # Only pairs at or above `upper` can join clusters; the rest are for review only.
+    edges += [Edge(a, b, p, "PROBABILISTIC") for a, b, p in scored if p >= upper]
     assignment = cluster(pending_ids, existing_person, unique, edges, threshold=upper,
                          unique_sources=unique_sources, forbidden=list(forbidden))
     clock.lap("cluster")

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, Table, any_, bindparam, func, or_, select, text, tuple_, update
+from sqlalchemy import Select, Table, any_, bindparam, func, select, text, tuple_, update
 from sqlalchemy import types as sa_types
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.db.engine import json_text
-from hub.db.models import MatchKey, SourceRecord
+from hub.db.models import PENDING_SQL, MatchKey, SourceRecord
 
 T = TypeVar("T")
 CHUNK = 500
@@ -89,11 +89,36 @@ def pending_query(sources: Sequence[str], *, full: bool) -> Select[Any]:
     query = select(*_COLUMNS).where(SourceRecord.source.in_(sources), _usable())
     if full:
         return query.where(SourceRecord.link_locked.is_(False)).order_by(SourceRecord.id)
-    return query.where(
-        or_(SourceRecord.matched_hash.is_(None),
-            SourceRecord.matched_hash != SourceRecord.payload_hash),
-        SourceRecord.link_locked.is_(False),
-    ).order_by(SourceRecord.id)
+    # Word for word the predicate of the partial index ix_source_record_pending: the
+    # planners use a partial index only for a condition they can match to it.
+    return query.where(text(f"({PENDING_SQL})"), SourceRecord.link_locked.is_(False)
+                       ).order_by(SourceRecord.id)
+
+
+async def pending(conn: AsyncConnection, sources: Sequence[str], *,
+                  full: bool) -> AsyncIterator[StagedRecord]:
+    """The pending records of `sources` (every unpinned one when `full`), by id.
+
+    An incremental run finds them through the partial index. PostgreSQL's planner
+    cannot know that `matched_hash <> payload_hash` holds for 1% of the rows (it guesses
+    99.5%) and would read the whole table, payloads and all: so the ids are taken from
+    the index with sequential scans off for that one statement, then the records."""
+    if full or conn.dialect.name != "postgresql":
+        async for record in stream(conn, pending_query(sources, full=full)):
+            yield record
+        return
+    await conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    try:
+        ids = list((await conn.execute(
+            pending_query(sources, full=False).with_only_columns(SourceRecord.id)
+        )).scalars())
+    finally:
+        await conn.exec_driver_sql("SET LOCAL enable_seqscan TO DEFAULT")
+    for _, among_ids in among(conn, SourceRecord.id, ids):
+        result = await conn.execute(select(*_COLUMNS).where(among_ids)
+                                    .order_by(SourceRecord.id))
+        for row in result:
+            yield _staged(row)
 
 
 async def records_of_persons(conn: AsyncConnection, sources: Sequence[str],
