@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.db.models import Enrollment, Household, MatchKey, Person, RegistryEvent, SourceRecord
@@ -238,9 +238,7 @@ class GoldenRecords:
         await store.bulk_update(conn, Household.__table__, "id", rows_update)
         created: set[int] = set()
         for batch in store.chunks(rows_new, 20_000):
-            ids = (await conn.execute(
-                insert(Household).returning(Household.id, sort_by_parameter_order=True),
-                [v for _, v in batch])).scalars().all()
+            ids = await store.insert_with_ids(conn, Household.__table__, [v for _, v in batch])
             found |= {group: hid for (group, _), hid in zip(batch, ids, strict=True)}
             created.update(ids)
         out: dict[int, HouseholdOf] = {p: (None, None, None) for p in goldens}

@@ -264,14 +264,8 @@ class Linking:
         fresh = [c for c in members if c not in out]
         for batch in store.chunks(fresh, 20_000):
             # Placeholders: the golden phase of this same transaction fills them in.
-            if conn.dialect.name == "postgresql":
-                ids = await store.reserve_ids(conn, Person.__table__, len(batch))
-                await store.bulk_insert(conn, Person.__table__, [
-                    {"id": i, "name": "?", "name_normalized": ""} for i in ids])
-            else:
-                ids = list((await conn.execute(
-                    insert(Person).returning(Person.id, sort_by_parameter_order=True),
-                    [{"name": "?", "name_normalized": ""} for _ in batch])).scalars())
+            ids = await store.insert_with_ids(conn, Person.__table__, [
+                {"name": "?", "name_normalized": ""} for _ in batch])
             out |= dict(zip(batch, ids, strict=True))
         return out
 

@@ -12,7 +12,6 @@ from hub.db.engine import create_engine
 from hub.db.migrate import upgrade
 from hub.db.models import Person, RegistryEvent
 from hub.sync import store
-from tests.conftest import Databases
 
 
 async def test_bulk_insert_writes_json_nulls_and_python_defaults(
@@ -46,22 +45,18 @@ async def test_bulk_insert_writes_json_nulls_and_python_defaults(
                                                    ("DesilChange", {"from": 2, "to": 1})]
 
 
-async def test_reserved_ids_are_fresh_and_usable(databases: Databases) -> None:
-    """PostgreSQL only: SQLite writes new persons through INSERT ... RETURNING."""
-    url = databases.url("postgresql")
-    await asyncio.to_thread(upgrade, url)
-    engine = create_engine(url)
+async def test_inserted_rows_get_fresh_ids_in_order(empty_database_url: str) -> None:
+    await asyncio.to_thread(upgrade, empty_database_url)
+    engine = create_engine(empty_database_url)
     try:
         async with engine.begin() as conn:
-            first = await store.reserve_ids(conn, Person.__table__, 3)
-            await store.bulk_insert(conn, Person.__table__, [
-                {"id": i, "name": "?", "name_normalized": ""} for i in first])
-            second = await store.reserve_ids(conn, Person.__table__, 2)
-            assert len(set(first + second)) == 5
-            await conn.execute(Person.__table__.insert().values(name="x", name_normalized="x"))
-            ids = set((await conn.execute(select(Person.id))).scalars())
+            first = await store.insert_with_ids(conn, Person.__table__, [
+                {"name": name, "name_normalized": name.lower()} for name in ("A", "B", "C")])
+            await conn.execute(Person.__table__.insert().values(name="X", name_normalized="x"))
+            second = await store.insert_with_ids(conn, Person.__table__, [
+                {"name": "D", "name_normalized": "d"}])
+            names = dict((await conn.execute(select(Person.id, Person.name))).all())
     finally:
         await engine.dispose()
-    assert set(first) <= ids
-    assert len(ids) == 4
-    assert not ids & set(second)
+    assert [names[i] for i in first + second] == ["A", "B", "C", "D"]
+    assert len(names) == 5
