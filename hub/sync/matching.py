@@ -92,7 +92,13 @@ def resolve(
     edges = [Edge(a, b, 1.0, "NIK") for a, b in links]
     # Only pairs at or above `upper` can join clusters; the rest are for review only.
     edges += [Edge(a, b, p, "PROBABILISTIC") for a, b, p in scored if p >= upper]
-    assignment = cluster(pending_ids, existing_person, unique, edges, threshold=upper,
+    # Persons no strong edge reaches cannot take part: leaving their records out keeps
+    # an incremental run's clustering to its pending records' neighbourhood.
+    reached = {existing_person[r] for e in edges for r in (e.left, e.right)
+               if r in existing_person}
+    assignment = cluster(pending_ids,
+                         {r: p for r, p in existing_person.items() if p in reached},
+                         unique, edges, threshold=upper,
                          unique_sources=unique_sources, forbidden=list(forbidden))
     clock.lap("cluster")
     reviews = _reviews(scored, assignment, set(pending_ids), existing_person, upper, engine)
