@@ -137,7 +137,7 @@ class Reconciler:
         counts["persons_touched"] = len(touched)
         counts |= dict(await self.golden.refresh(conn, touched))
         phase("golden")
-        counts |= {f"seconds_{name}": round(value, 2) for name, value in clock.spent.items()}
+        counts |= clock.seconds()
         return counts
 
     async def refresh(self, conn: AsyncConnection, persons: set[int]) -> Counter[str]:

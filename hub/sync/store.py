@@ -119,13 +119,13 @@ async def pending(conn: AsyncConnection, sources: Sequence[str], *,
         async for record in stream(conn, pending_query(sources, full=False)):
             yield record
         return
+    # No try/finally: a failed statement aborts the transaction, and the setting (LOCAL
+    # to it) goes with it.
     await conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
-    try:
-        ids = list((await conn.execute(
-            pending_query(sources, full=False).with_only_columns(SourceRecord.id)
-        )).scalars())
-    finally:
-        await conn.exec_driver_sql("SET LOCAL enable_seqscan TO DEFAULT")
+    ids = list((await conn.execute(
+        pending_query(sources, full=False).with_only_columns(SourceRecord.id)
+    )).scalars())
+    await conn.exec_driver_sql("SET LOCAL enable_seqscan TO DEFAULT")
     for _, among_ids in among(conn, SourceRecord.id, ids):
         result = await conn.execute(select(*_COLUMNS).where(among_ids)
                                     .order_by(SourceRecord.id))

@@ -18,5 +18,7 @@ class Clock:
         self.spent[step] += now - self._last
         self._last = now
 
-    def seconds(self, prefix: str) -> dict[str, float]:
-        return {f"seconds_{prefix}_{step}": round(value, 2) for step, value in self.spent.items()}
+    def seconds(self, prefix: str = "") -> dict[str, float]:
+        """As run counts: `seconds_{prefix}_{step}` (`seconds_{step}` without a prefix)."""
+        head = f"seconds_{prefix}_" if prefix else "seconds_"
+        return {f"{head}{step}": round(value, 2) for step, value in self.spent.items()}
