@@ -56,10 +56,12 @@ def registry_changes(before: Mapping[int, PersonState], after: Mapping[int, Pers
                      enrolments_after: Mapping[int, Enrolments]) -> list[Change]:
     changes: list[Change] = []
     desil_told: set[int] = set()
+    village_of: dict[int, str | None] = {}
+    for state in after.values():
+        if state.household_id in new_households:
+            village_of.setdefault(state.household_id, state.village_code)
     for household in sorted(new_households):
-        village = next((s.village_code for s in after.values()
-                        if s.household_id == household), None)
-        changes.append(Change(NEW_HOUSEHOLD, household, None, village))
+        changes.append(Change(NEW_HOUSEHOLD, household, None, village_of.get(household)))
     for person in sorted(after):
         now, then = after[person], before.get(person)
         old_household = then.household_id if then else None
