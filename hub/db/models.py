@@ -131,7 +131,10 @@ class SourceRecord(Base):
     payload_hash: Mapped[str] = mapped_column(String(64))
     first_seen: Mapped[datetime] = mapped_column(server_default=func.now())
     last_seen: Mapped[datetime] = mapped_column(server_default=func.now())
-    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
+    # Deferrable: a reconciliation run links records to the persons its golden phase
+    # creates later in the same transaction (PostgreSQL; see migration 0011).
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", deferrable=True, initially="IMMEDIATE"), index=True)
     quarantine_reason: Mapped[str | None] = mapped_column(Text)
     # The record in the hub's terms (field names, formats), mapped by the connector;
     # null while quarantined.
@@ -244,6 +247,10 @@ class MatchKey(Base):
     kk: Mapped[str | None] = mapped_column(String(16), index=True)
     # DTKS household id: a changed DTKS household row touches its members through it.
     household_key: Mapped[str | None] = mapped_column(String(40), index=True)
+    # The record's person, as `source_record.person_id` (written with it, by the link
+    # phase and by stewards): look-ups by a key get the person without a visit to the
+    # wide record row.
+    person_id: Mapped[int | None] = mapped_column(Id)
 
 
 class ReviewTask(Base):

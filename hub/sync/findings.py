@@ -20,7 +20,7 @@ import orjson
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.db.models import Finding, MatchKey, SourceRecord
+from hub.db.models import Finding, MatchKey
 from hub.domain.survivorship import Golden, ProgramFact, SourceFact
 from hub.sync import store
 
@@ -165,22 +165,14 @@ async def lookups_for(conn: AsyncConnection, facts: Iterable[SourceFact],
     niks.discard(None)
     holders: dict[str, set[int]] = defaultdict(set)
     civil: set[str] = set()
-    # Two index look-ups rather than a join: the planner's choice for a join inside a
-    # run that has just written these tables was a hash join over all of them.
-    nik_of: dict[int, str] = {}
     for _, among_niks in store.among(conn, MatchKey.nik, sorted(niks)):
-        result = await conn.execute(select(MatchKey.record_id, MatchKey.nik, MatchKey.source)
+        result = await conn.execute(select(MatchKey.nik, MatchKey.source, MatchKey.person_id)
                                     .where(among_niks))
-        for record, nik, source in result:
-            nik_of[record] = nik
+        for nik, source, person in result:
+            if person is not None:
+                holders[nik].add(person)
             if source == civil_registry:
                 civil.add(nik)
-    for _, among_records in store.among(conn, SourceRecord.id, sorted(nik_of)):
-        result = await conn.execute(select(SourceRecord.id, SourceRecord.person_id)
-                                    .where(among_records))
-        for record, person in result:
-            if person is not None:
-                holders[nik_of[record]].add(person)
     loaded = civil or (await conn.execute(
         select(MatchKey.record_id).where(MatchKey.source == civil_registry).limit(1)
     )).first() is not None

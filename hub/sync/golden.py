@@ -74,11 +74,8 @@ class GoldenRecords:
         if changed and not full:
             for _, among_keys in store.among(conn, MatchKey.household_key,
                                              [r.source_key for r in changed]):
-                result = await conn.execute(
-                    select(SourceRecord.person_id)
-                    .join(MatchKey, MatchKey.record_id == SourceRecord.id)
-                    .where(among_keys,
-                           SourceRecord.person_id.is_not(None)))
+                result = await conn.execute(select(MatchKey.person_id).where(
+                    among_keys, MatchKey.person_id.is_not(None)))
                 touched |= set(result.scalars())
         await store.bulk_update(conn, SourceRecord.__table__, "id", [
             {"id": r.id, "matched_hash": r.payload_hash} for r in changed])
@@ -111,7 +108,7 @@ class GoldenRecords:
             kept = [p for p, state in after.items()
                     if changes.household_kept(before.get(p), state, new_households)]
             enrolled_before = await self._enrolments(conn, kept)
-            await self._write_persons(conn, goldens, households)
+            await self._write_persons(conn, goldens, households, existing=set(before))
             await self._write_enrollments(conn, batch, programs)
             lap("write")
             found["registry_events"] += await self._record(conn, changes.registry_changes(
@@ -265,7 +262,9 @@ class GoldenRecords:
         return found
 
     async def _write_persons(self, conn: AsyncConnection, goldens: dict[int, Golden],
-                             of: dict[int, HouseholdOf]) -> None:
+                             of: dict[int, HouseholdOf], *, existing: set[int]) -> None:
+        """Update the persons that exist; insert those this run has so far only drawn
+        ids for (`linking`, on PostgreSQL)."""
         rows = []
         households = {p: h[0] for p, h in of.items()}
         for person, golden in goldens.items():
@@ -283,7 +282,10 @@ class GoldenRecords:
                 "region_code": person_region(household[2] if household else None,
                                              v.get("village_code"), v.get("nik")),
             })
-        await store.bulk_update(conn, Person.__table__, "id", rows)
+        await store.bulk_update(conn, Person.__table__, "id",
+                                [r for r in rows if r["id"] in existing])
+        await store.bulk_insert(conn, Person.__table__,
+                                [r for r in rows if r["id"] not in existing])
         heads = [{"id": households[p], "head_person_id": p} for p, g in goldens.items()
                  if households.get(p) and g.values.get("relation") == "HEAD"]
         await store.bulk_update(conn, Household.__table__, "id",

@@ -27,6 +27,7 @@ from hub.sync.matching import LINKAGE_COLUMNS, MatchOutcome, resolve
 from hub.sync.timing import Clock
 
 BATCH = 5000
+PERSON_LINK = "fk_source_record_person_id_person"  # source_record.person_id -> person.id
 Progress = Callable[[str], None]
 
 
@@ -39,7 +40,13 @@ class Pending:
     previous: dict[int, int] = field(default_factory=dict)
     unique: dict[int, str] = field(default_factory=dict)
     batches: list[pa.RecordBatch] = field(default_factory=list)
+    # What a match key keeps beside the linkage columns, in the order of `ids`.
+    sources: list[str] = field(default_factory=list)
+    household_keys: list[str | None] = field(default_factory=list)
     name_counts: Counter[str] = field(default_factory=Counter)
+    # The linkage input (`batches` with term frequencies): the match keys are written
+    # from it once the records have their persons.
+    table: pa.Table | None = None
 
 
 class _Columns:
@@ -64,12 +71,8 @@ class _Columns:
         return batch
 
 
-def _key_row(record: int, f: MatchFeatures) -> dict[str, Any]:
-    return {"record_id": record, "source": f.source, "nik": f.nik,
-            "nik12": f.nik12, "name_norm": f.name_norm[:120], "name_key": f.name_key[:120],
-            "birth_date": f.birth_date, "birth_year": f.birth_year, "sex": f.sex,
-            "village_code": f.village_code, "district_code": f.district_code, "kk": f.kk,
-            "household_key": f.household_key}
+KEY_COLUMNS = ("nik", "nik12", "name_norm", "name_key", "birth_date", "birth_year", "sex",
+               "village_code", "district_code", "kk")
 
 
 class Linking:
@@ -89,7 +92,6 @@ class Linking:
 
         async def flush() -> None:
             villages = await self._dtks_villages(conn, batch)
-            keys = []
             for r in batch:
                 f = features(r.source, r.normalized,
                              village_code=villages.get(r.normalized.get("household_key")))
@@ -100,14 +102,13 @@ class Linking:
                 if r.source in unique_sources:
                     pending.unique[r.id] = r.source
                 pending.name_counts[f.name_norm] += 1
+                pending.sources.append(f.source)
+                pending.household_keys.append(f.household_key)
                 columns.add(r.id, f)
-                keys.append(_key_row(r.id, f))
-            if not full:
+            if not full:  # the new keys go in with the links
                 for _, among_records in store.among(conn, MatchKey.record_id,
                                                     [r.id for r in batch]):
                     await conn.execute(delete(MatchKey).where(among_records))
-            await store.bulk_insert(conn, MatchKey.__table__, keys)
-            await self.statistics.wrote(conn, "match_key", len(keys))
             arrow = columns.flush()
             if arrow is not None:
                 pending.batches.append(arrow)
@@ -150,6 +151,7 @@ class Linking:
             frequencies = await self._frequencies(conn, pending, existing_rows, full=full)
             table = _with_frequencies(pending.batches, engine.schema(), frequencies)
             pending.batches = []
+            pending.table = table
             others = _existing_table(existing_rows, engine.schema(), frequencies)
             clock.lap("frequencies")
             engine.model = await self._model(conn, engine, table, others, retrain=retrain,
@@ -175,19 +177,13 @@ class Linking:
 
     async def _candidates(self, conn: AsyncConnection, pending: Pending) -> list[Any]:
         """Linked records sharing a blocking key with a pending one."""
-        ids = pending.ids
-        keys: dict[tuple[str, ...], set[tuple[Any, ...]]] = {k: set()
-                                                             for k in self.CANDIDATE_KEYS}
-        table = MatchKey.__table__
-        wanted = sorted({c for k in self.CANDIDATE_KEYS for c in k})
-        for _, among_ids in store.among(conn, MatchKey.record_id, ids):
-            result = await conn.execute(select(*(table.c[c] for c in wanted)).where(among_ids))
-            for row in result.mappings():
-                for key in self.CANDIDATE_KEYS:
-                    value = tuple(row[c] for c in key)
-                    if all(v is not None for v in value):
-                        keys[key].add(value)
-        return await store.candidate_keys(conn, exclude=set(ids), keys=keys)
+        table = pa.Table.from_batches(pending.batches)
+        keys: dict[tuple[str, ...], set[tuple[Any, ...]]] = {}
+        for key in self.CANDIDATE_KEYS:
+            columns = [table.column(c).to_pylist() for c in key]
+            keys[key] = {value for value in zip(*columns, strict=True)
+                         if all(v is not None for v in value)}
+        return await store.candidate_keys(conn, exclude=set(pending.ids), keys=keys)
 
     async def _frequencies(self, conn: AsyncConnection, pending: Pending,
                            existing: list[Any], *, full: bool) -> dict[str, float]:
@@ -198,9 +194,10 @@ class Linking:
             total = max(1, sum(names.values()))
             return {name: count / total for name, count in names.items()}
         wanted = set(names) | {row["name_norm"] for row in existing}
+        # The pending records' keys are not stored yet: theirs count on top.
         counts, total = await store.name_frequencies(conn, wanted)
-        total = max(1, total)
-        return {name: max(1, counts.get(name, 0)) / total for name in wanted}
+        total = max(1, total + len(pending.ids))
+        return {name: max(1, counts.get(name, 0) + names[name]) / total for name in wanted}
 
     async def _model(self, conn: AsyncConnection, engine: LinkageEngine, table: pa.Table,
                      others: pa.Table | None, *, retrain: bool, full: bool,
@@ -211,7 +208,9 @@ class Linking:
         latest = (await conn.execute(
             select(MatchModel.settings, MatchModel.trained_on)
             .order_by(MatchModel.version.desc()).limit(1))).first()
-        registry = (await conn.execute(select(func.count()).select_from(MatchKey))).scalar_one()
+        # The pending records' keys are written with their links, after this.
+        registry = (await conn.execute(select(func.count()).select_from(MatchKey))
+                    ).scalar_one() + table.num_rows
         if not retrain and latest is not None and \
                 registry < latest.trained_on * self.settings.matching.retrain_growth and \
                 design(latest.settings) == current_design(engine.columns):
@@ -237,9 +236,32 @@ class Linking:
                  "link_score": round(assignment.score[r], 6), "matched_hash": digest}
                 for r, digest in zip(pending.ids, pending.hashes, strict=True)]
         await store.bulk_update(conn, SourceRecord.__table__, "id", rows)
+        await self._write_keys(conn, pending, person_of)
         await analyze(conn, "source_record", "person")  # person_id was null; now it is not
         await self._write_reviews(conn, outcome, person_of)
         return set(person_of.values()) | set(pending.previous.values())
+
+    async def _write_keys(self, conn: AsyncConnection, pending: Pending,
+                          person_of: dict[int, int]) -> None:
+        """The pending records' match keys, with the persons they now belong to."""
+        assert pending.table is not None
+        done = 0
+        for part in pending.table.to_batches(BATCH):
+            columns = {name: part.column(name).to_pylist() for name in KEY_COLUMNS}
+            ids = part.column("unique_id").to_pylist()
+            rows = []
+            for i, record in enumerate(ids):
+                row = {name: columns[name][i] for name in KEY_COLUMNS}
+                row["name_norm"] = row["name_norm"][:120]
+                row["name_key"] = row["name_key"][:120]
+                row |= {"record_id": record, "person_id": person_of[record],
+                        "source": pending.sources[done + i],
+                        "household_key": pending.household_keys[done + i]}
+                rows.append(row)
+            done += len(ids)
+            await store.bulk_insert(conn, MatchKey.__table__, rows)
+        await self.statistics.wrote(conn, "match_key", done)
+        pending.table = None
 
     async def _new_persons(self, conn: AsyncConnection, clusters: dict[int, int],
                            pending: Pending, *, reuse: bool) -> dict[int, int]:
@@ -262,12 +284,20 @@ class Linking:
                         claimed.add(person)
                         break
         fresh = [c for c in members if c not in out]
-        for batch in store.chunks(fresh, 20_000):
-            # Placeholders: the golden phase of this same transaction fills them in.
-            ids = await store.insert_with_ids(conn, Person.__table__, [
-                {"name": "?", "name_normalized": ""} for _ in batch])
-            out |= dict(zip(batch, ids, strict=True))
-        return out
+        if not fresh:
+            return out
+        if conn.dialect.name == "postgresql":
+            # Ids only: the golden phase of this transaction writes each new person
+            # once, whole, and the links to them are checked at commit (migration 0011).
+            await conn.exec_driver_sql(f"SET CONSTRAINTS {PERSON_LINK} DEFERRED")
+            ids = await store.next_ids(conn, Person.__table__, len(fresh))
+        else:
+            # No sequence to draw from: placeholders the golden phase fills in.
+            ids = []
+            for batch in store.chunks(fresh, 20_000):
+                ids += await store.insert_with_ids(conn, Person.__table__, [
+                    {"name": "?", "name_normalized": ""} for _ in batch])
+        return out | dict(zip(fresh, ids, strict=True))
 
     @staticmethod
     async def _persons_keeping_records(conn: AsyncConnection, persons: set[int]) -> set[int]:
@@ -291,10 +321,8 @@ class Linking:
         for _, among_records in store.among(
                 conn, MatchKey.record_id, sorted(others | {p.record for p in outcome.reviews})):
             result = await conn.execute(
-                select(MatchKey.record_id, SourceRecord.person_id, MatchKey.village_code,
-                       MatchKey.district_code)
-                .join(SourceRecord, SourceRecord.id == MatchKey.record_id)
-                .where(among_records))
+                select(MatchKey.record_id, MatchKey.person_id, MatchKey.village_code,
+                       MatchKey.district_code).where(among_records))
             known |= {row.record_id: row for row in result}
         rows: dict[tuple[int, int], dict[str, Any]] = {}
         for pair in outcome.reviews:

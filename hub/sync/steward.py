@@ -16,7 +16,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.config import HubSettings
-from hub.db.models import Finding, LinkDecision, Person, ReviewTask, SourceRecord
+from hub.db.models import Finding, LinkDecision, MatchKey, Person, ReviewTask, SourceRecord
 from hub.domain.names import normalize_name
 from hub.sync.reconcile import Reconciler
 
@@ -59,6 +59,8 @@ class Steward:
             person_id=person, link_method="MANUAL", link_score=1.0, link_locked=True,
             matched_hash=SourceRecord.payload_hash,
         ))
+        await conn.execute(update(MatchKey).where(MatchKey.record_id.in_(records))
+                           .values(person_id=person))
         await conn.execute(insert(LinkDecision), [
             {"record_id": r, "person_id": person, "decision": "LINK", "decided_by": by,
              "reason": reason} for r in records])

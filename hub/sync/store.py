@@ -200,14 +200,13 @@ async def candidate_keys(conn: AsyncConnection, *, exclude: set[int],
 
 def _keyed() -> Select[Any]:
     """Match keys of linked records, with the person each record is linked to."""
-    return (select(MatchKey, SourceRecord.person_id)
-            .join(SourceRecord, SourceRecord.id == MatchKey.record_id)
-            .where(SourceRecord.person_id.is_not(None)))
+    return select(MatchKey).where(MatchKey.person_id.is_not(None))
 
 
 async def anchored_keys(conn: AsyncConnection) -> list[Any]:
     """The pinned (steward-decided) records a full run keeps as they are."""
-    result = await conn.execute(_keyed().where(SourceRecord.link_locked.is_(True)))
+    result = await conn.execute(_keyed().where(MatchKey.record_id.in_(
+        select(SourceRecord.id).where(SourceRecord.link_locked.is_(True)))))
     return list(result.mappings())
 
 
@@ -288,11 +287,17 @@ async def insert_with_ids(conn: AsyncConnection, table: Table,
         return list((await conn.execute(
             table.insert().returning(table.c.id, sort_by_parameter_order=True), rows
         )).scalars())
-    ids = list((await conn.execute(text(
-        "SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"
-    ), {"t": table.name, "n": len(rows)})).scalars())
+    ids = await next_ids(conn, table, len(rows))
     await bulk_insert(conn, table, [{"id": i, **row} for i, row in zip(ids, rows, strict=True)])
     return ids
+
+
+async def next_ids(conn: AsyncConnection, table: Table, count: int) -> list[int]:
+    """`count` ids drawn from the sequence of `table`'s id (PostgreSQL), for rows the
+    caller writes later."""
+    return list((await conn.execute(text(
+        "SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"
+    ), {"t": table.name, "n": count})).scalars())
 
 
 async def bulk_update(conn: AsyncConnection, table: Table, key: str,

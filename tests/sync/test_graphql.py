@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.access.roles import Role
 from hub.config import HubSettings
-from hub.db.models import LinkDecision, SourceRecord, SyncRequest
+from hub.db.models import LinkDecision, MatchKey, SourceRecord, SyncRequest
 from hub.sync.reconcile import Reconciler
 from tests.schema.helpers import GraphQLClient, make_client
 from tests.sync.conftest import sync_all
@@ -30,6 +30,16 @@ async def _nik_of_a_person(engine: AsyncEngine) -> str:
     async with engine.connect() as conn:
         return (await conn.execute(select(SourceRecord.source_key).where(
             SourceRecord.source == "dukcapil").limit(1))).scalar_one()
+
+
+async def _keys_astray(engine: AsyncEngine) -> int:
+    """Match keys whose person is not their record's (the two are written together)."""
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(MatchKey.person_id, SourceRecord.person_id)
+                                   .join(SourceRecord, SourceRecord.id == MatchKey.record_id)
+                                   )).all()
+    assert rows
+    return sum(1 for key_person, record_person in rows if key_person != record_person)
 
 
 async def test_person_lineage_names_the_winning_records(synced: GraphQLClient,
@@ -92,6 +102,7 @@ async def test_split_then_rerun_keeps_the_steward_decision(
                               p=str(person), r=[str(r) for r in others])
     new_person = int(split["splitPerson"]["id"])
     assert new_person != person
+    assert await _keys_astray(hub_engine) == 0
 
     # A full automatic rebuild must not put them back together.
     await Reconciler(hub_engine, hub_settings).run(full=True)
@@ -103,11 +114,13 @@ async def test_split_then_rerun_keeps_the_steward_decision(
     assert owners[record] == person
     assert {owners[r] for r in others} == {new_person}
     assert set(decisions) == {"LINK", "NOT_LINK"}
+    assert await _keys_astray(hub_engine) == 0
 
     merged = await synced.data("""mutation($k: ID!, $m: ID!) { mergePersons(keep: $k,
         merge: $m) { id lineage { field } } }""",
                                k=str(person), m=str(new_person))
     assert merged["mergePersons"]["id"] == str(person)
+    assert await _keys_astray(hub_engine) == 0
     gone = await synced.data("query($nik: String!) { person(nik: $nik) { id } }", nik=nik)
     assert gone["person"]["id"] == str(person)
 

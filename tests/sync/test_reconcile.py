@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.config import HubSettings
-from hub.db.models import Enrollment, Finding, Household, Person, SourceRecord, SyncRun
+from hub.db.models import Enrollment, Finding, Household, MatchKey, Person, SourceRecord, SyncRun
 from hub.simulators.population_files import read_jsonl
 from hub.sync import jobs
 from hub.sync.evaluation import quality
@@ -92,6 +92,11 @@ async def test_a_death_reaches_the_golden_record_and_raises_a_finding_incrementa
     assert counts["full"] == 0
     assert counts["pending"] == 1
     assert counts["persons_touched"] == 1
+    async with hub_engine.connect() as conn:
+        # The re-matched record's key is back, with its person.
+        key_person = (await conn.execute(select(MatchKey.person_id).where(
+            MatchKey.source == "dukcapil", MatchKey.nik == enrolled.nik))).scalar_one()
+    assert key_person == enrolled.id
     async with hub_engine.connect() as conn:
         person = (await conn.execute(select(Person).where(Person.id == enrolled.id))
                   ).mappings().one()
