@@ -227,7 +227,8 @@ class MatchKey(Base):
     __tablename__ = "match_key"
     # One index per blocking key an incremental run looks candidates up by: each
     # pending record's key is then one index seek, not a scan of a whole village.
-    __table_args__ = (Index("ix_match_key_name_key_birth_year", "name_key", "birth_year"),
+    __table_args__ = (Index("ix_match_key_name_key_birth_year_district", "name_key",
+                            "birth_year", "district_code"),
                       Index("ix_match_key_name_key_village", "name_key", "village_code"),
                       Index("ix_match_key_village_birth_date", "village_code", "birth_date"))
 
@@ -290,6 +291,17 @@ class LinkDecision(Base):
     decided_by: Mapped[str] = mapped_column(String(80))
     reason: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class NameFrequency(Base):
+    """How many match keys carry each normalised name: the term frequencies an
+    incremental run scores with, kept in step with `match_key` by the runs that write
+    it. Counting them from `match_key` itself read most of the table every run."""
+
+    __tablename__ = "name_frequency"
+
+    name_norm: Mapped[str] = mapped_column(String(120), primary_key=True)
+    records: Mapped[int] = mapped_column(Integer)
 
 
 class MatchModel(Base):

@@ -106,9 +106,13 @@ class Linking:
                 pending.household_keys.append(f.household_key)
                 columns.add(r.id, f)
             if not full:  # the new keys go in with the links
+                dropped: Counter[str] = Counter()
                 for _, among_records in store.among(conn, MatchKey.record_id,
                                                     [r.id for r in batch]):
-                    await conn.execute(delete(MatchKey).where(among_records))
+                    dropped.update((await conn.execute(
+                        delete(MatchKey).where(among_records).returning(MatchKey.name_norm)
+                    )).scalars())
+                await store.count_names(conn, Counter({n: -c for n, c in dropped.items()}))
             arrow = columns.flush()
             if arrow is not None:
                 pending.batches.append(arrow)
@@ -140,19 +144,21 @@ class Linking:
         engine = LinkageEngine(LINKAGE_COLUMNS)
         clock = Clock()
         try:
-            existing_rows = await (store.anchored_keys(conn) if full
-                                   else self._candidates(conn, pending))
+            existing = await (store.anchored_keys(conn) if full
+                              else self._candidates(conn, pending))
             clock.lap("candidates")
-            existing_person = {row["record_id"]: row["person_id"] for row in existing_rows}
+            records = existing["record_id"]
+            existing_person = dict(zip(records, existing["person_id"], strict=True))
             unique = dict(pending.unique)
             unique_sources = set(self.settings.matching.unique_sources)
-            unique |= {row["record_id"]: row["source"] for row in existing_rows
-                       if row["source"] in unique_sources}
-            frequencies = await self._frequencies(conn, pending, existing_rows, full=full)
+            unique |= {r: s for r, s in zip(records, existing["source"], strict=True)
+                       if s in unique_sources}
+            frequencies = await self._frequencies(conn, pending, existing["name_norm"],
+                                                  full=full)
             table = _with_frequencies(pending.batches, engine.schema(), frequencies)
             pending.batches = []
             pending.table = table
-            others = _existing_table(existing_rows, engine.schema(), frequencies)
+            others = _existing_table(existing, engine.schema(), frequencies)
             clock.lap("frequencies")
             engine.model = await self._model(conn, engine, table, others, retrain=retrain,
                                              full=full, say=say)
@@ -161,7 +167,7 @@ class Linking:
                                            .where(LinkDecision.decision == "NOT_LINK"))
             ids = set(pending.ids)
             forbidden = [(r, p) for r, p in decisions if r in ids]
-            say(f"matching {len(pending.ids)} records against {len(existing_rows)} linked ones")
+            say(f"matching {len(pending.ids)} records against {len(records)} linked ones")
             m = self.settings.matching
             outcome = resolve(table, pending.ids, others, existing_person, unique, engine,
                               upper=m.upper_threshold, lower=m.lower_threshold,
@@ -175,7 +181,7 @@ class Linking:
     CANDIDATE_KEYS = (("nik12",), ("nik",), ("kk",), ("name_key", "birth_year", "district_code"),
                       ("name_key", "village_code"), ("village_code", "birth_date"))
 
-    async def _candidates(self, conn: AsyncConnection, pending: Pending) -> list[Any]:
+    async def _candidates(self, conn: AsyncConnection, pending: Pending) -> store.Keys:
         """Linked records sharing a blocking key with a pending one."""
         table = pa.Table.from_batches(pending.batches)
         keys: dict[tuple[str, ...], set[tuple[Any, ...]]] = {}
@@ -186,14 +192,15 @@ class Linking:
         return await store.candidate_keys(conn, exclude=set(pending.ids), keys=keys)
 
     async def _frequencies(self, conn: AsyncConnection, pending: Pending,
-                           existing: list[Any], *, full: bool) -> dict[str, float]:
-        """How common each name is in the whole registry (term frequency)."""
+                           existing: list[str], *, full: bool) -> dict[str, float]:
+        """How common each name is in the whole registry (term frequency); `existing`
+        are the names of the linked records in play."""
         names = Counter(pending.name_counts)
         if full:
-            names.update(row["name_norm"] for row in existing)
+            names.update(existing)
             total = max(1, sum(names.values()))
             return {name: count / total for name, count in names.items()}
-        wanted = set(names) | {row["name_norm"] for row in existing}
+        wanted = set(names) | set(existing)
         # The pending records' keys are not stored yet: theirs count on top.
         counts, total = await store.name_frequencies(conn, wanted)
         total = max(1, total + len(pending.ids))
@@ -236,14 +243,15 @@ class Linking:
                  "link_score": round(assignment.score[r], 6), "matched_hash": digest}
                 for r, digest in zip(pending.ids, pending.hashes, strict=True)]
         await store.bulk_update(conn, SourceRecord.__table__, "id", rows)
-        await self._write_keys(conn, pending, person_of)
+        await self._write_keys(conn, pending, person_of, full=full)
         await analyze(conn, "source_record", "person")  # person_id was null; now it is not
         await self._write_reviews(conn, outcome, person_of)
         return set(person_of.values()) | set(pending.previous.values())
 
     async def _write_keys(self, conn: AsyncConnection, pending: Pending,
-                          person_of: dict[int, int]) -> None:
-        """The pending records' match keys, with the persons they now belong to."""
+                          person_of: dict[int, int], *, full: bool) -> None:
+        """The pending records' match keys, with the persons they now belong to, and
+        the counts of their names."""
         assert pending.table is not None
         done = 0
         for part in pending.table.to_batches(BATCH):
@@ -260,6 +268,10 @@ class Linking:
                 rows.append(row)
             done += len(ids)
             await store.bulk_insert(conn, MatchKey.__table__, rows)
+            if not full:
+                await store.count_names(conn, Counter(row["name_norm"] for row in rows))
+        if full:
+            await store.recount_names(conn)
         await self.statistics.wrote(conn, "match_key", done)
         pending.table = None
 
@@ -366,16 +378,16 @@ def _with_frequencies(batches: list[pa.RecordBatch], schema: pa.Schema,
     return table.set_column(table.schema.get_field_index("tf_name_norm"), "tf_name_norm", tf)
 
 
-def _existing_table(rows: list[Any], schema: pa.Schema,
+def _existing_table(keys: store.Keys, schema: pa.Schema,
                     frequencies: dict[str, float]) -> pa.Table | None:
     """Stored match keys as linkage input, column by column: at a million persons an
     incremental run reads hundreds of thousands of them."""
-    if not rows:
+    if not keys["record_id"]:
         return None
-    data: dict[str, list[Any]] = {"unique_id": [row["record_id"] for row in rows]}
+    data: dict[str, list[Any]] = {"unique_id": keys["record_id"]}
     for name in ("name_norm", "name_key", "birth_date", "birth_year", "sex", "nik", "nik12",
                  "kk", "village_code", "district_code"):
-        data[name] = [row[name] for row in rows]
+        data[name] = keys[name]
     data["first_name"] = [(name.split(maxsplit=1) or [None])[0] for name in data["name_norm"]]
     data["regency_code"] = [".".join(district.split(".")[:2]) if district else None
                             for district in data["district_code"]]

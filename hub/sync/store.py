@@ -6,18 +6,33 @@ PostgreSQL plans a short IN list better than a huge one.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, Table, any_, bindparam, func, select, text, tuple_, update
+from sqlalchemy import (
+    Select,
+    Table,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy import types as sa_types
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.db.engine import json_text
-from hub.db.models import PENDING_SQL, MatchKey, SourceRecord
+from hub.db.models import PENDING_SQL, MatchKey, NameFrequency, SourceRecord
 
 T = TypeVar("T")
 CHUNK = 500
@@ -166,15 +181,29 @@ async def records_by_key(conn: AsyncConnection, source: str,
     return out
 
 
+# What linking needs of a stored match key; `Keys` holds them column by column.
+KEYED = ("record_id", "person_id", "source", "nik", "nik12", "name_norm", "name_key",
+         "birth_date", "birth_year", "sex", "village_code", "district_code", "kk")
+Keys = dict[str, list[Any]]
+
+
+def _columns(rows: Iterable[Sequence[Any]]) -> Keys:
+    """Rows of `_keyed()` as columns: hundreds of thousands of candidates in an
+    incremental run at a million persons go to Arrow column by column, and a mapping
+    per row cost seconds."""
+    columns = list(zip(*rows, strict=True))
+    return {name: list(columns[i]) if columns else [] for i, name in enumerate(KEYED)}
+
+
 async def candidate_keys(conn: AsyncConnection, *, exclude: set[int],
-                         keys: dict[tuple[str, ...], set[tuple[Any, ...]]]) -> list[Any]:
+                         keys: dict[tuple[str, ...], set[tuple[Any, ...]]]) -> Keys:
     """Linked records sharing a blocking key with the pending ones: a superset of the
     pairs the blocking rules would form, found through indexes. `keys` maps a column
     tuple, e.g. ("name_key", "birth_year"), to the values the pending records have.
 
     PostgreSQL gets each key's values as arrays, one statement per key (the planner
     joins them to the key's index); elsewhere they go in IN lists of 200."""
-    found: dict[int, Any] = {}
+    found: dict[int, Sequence[Any]] = {}
     postgres = conn.dialect.name == "postgresql"
     for names, values in keys.items():
         if not values:
@@ -192,47 +221,61 @@ async def candidate_keys(conn: AsyncConnection, *, exclude: set[int],
             else:  # a row-value IN list: an index seek per value on the key's index
                 condition = tuple_(*columns).in_(batch)
             result = await conn.execute(_keyed().where(condition))
-            for row in result.mappings():
-                if row["record_id"] not in exclude:
-                    found[row["record_id"]] = row
-    return list(found.values())
+            for row in result:
+                if row[0] not in exclude:
+                    found[row[0]] = row
+    return _columns(found.values())
 
 
 def _keyed() -> Select[Any]:
     """Match keys of linked records, with the person each record is linked to."""
-    return select(MatchKey).where(MatchKey.person_id.is_not(None))
+    return select(*(MatchKey.__table__.c[n] for n in KEYED)).where(
+        MatchKey.person_id.is_not(None))
 
 
-async def anchored_keys(conn: AsyncConnection) -> list[Any]:
+async def anchored_keys(conn: AsyncConnection) -> Keys:
     """The pinned (steward-decided) records a full run keeps as they are."""
     result = await conn.execute(_keyed().where(MatchKey.record_id.in_(
         select(SourceRecord.id).where(SourceRecord.link_locked.is_(True)))))
-    return list(result.mappings())
+    return _columns(result)
 
 
 async def name_frequencies(conn: AsyncConnection, names: set[str]) -> tuple[dict[str, int], int]:
-    """How many match keys carry each of `names`, and how many there are in all.
-
-    No index serves a count by name, so each look-up reads the table: on PostgreSQL
-    one statement joins it to the names given as an array (an incremental run at a
-    million persons asks for a hundred thousand names: chunked, that was hundreds of
-    scans); elsewhere in chunks."""
-    total = (await conn.execute(select(func.count()).select_from(MatchKey))).scalar_one()
+    """How many match keys carry each of `names`, and how many there are in all, from
+    `name_frequency` (kept in step with `match_key` by `count_names`)."""
+    total = (await conn.execute(select(func.coalesce(func.sum(NameFrequency.records), 0))
+                                )).scalar_one()
     counts: dict[str, int] = {}
-    if conn.dialect.name == "postgresql":
-        given = func.unnest(bindparam("names", sorted(names), type_=ARRAY(sa_types.Text()))
-                            ).table_valued("name").render_derived()
-        result = await conn.execute(
-            select(MatchKey.name_norm, func.count()).join(given, given.c.name == MatchKey.name_norm)
-            .group_by(MatchKey.name_norm))
-        return {name: count for name, count in result}, total
-    for batch in chunks(sorted(names)):
-        result = await conn.execute(
-            select(MatchKey.name_norm, func.count()).where(MatchKey.name_norm.in_(batch))
-            .group_by(MatchKey.name_norm)
-        )
+    for _, among_names in among(conn, NameFrequency.name_norm, sorted(names)):
+        result = await conn.execute(select(NameFrequency.name_norm, NameFrequency.records)
+                                    .where(among_names))
         counts.update({name: count for name, count in result})
-    return counts, total
+    return counts, int(total)
+
+
+async def count_names(conn: AsyncConnection, change: Counter[str]) -> None:
+    """Add `change` (match keys written, or removed as negative counts) to
+    `name_frequency`; names no key carries any more leave it."""
+    rows = [{"name_norm": name, "records": n} for name, n in sorted(change.items()) if n]
+    if not rows:
+        return
+    upsert = (postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert)(
+        NameFrequency)
+    for part in chunks(rows, CHUNK):
+        statement = upsert.values(part)
+        await conn.execute(statement.on_conflict_do_update(
+            index_elements=[NameFrequency.name_norm],
+            set_={"records": NameFrequency.records + statement.excluded.records}))
+    if any(n < 0 for n in change.values()):
+        await conn.execute(delete(NameFrequency).where(NameFrequency.records <= 0))
+
+
+async def recount_names(conn: AsyncConnection) -> None:
+    """`name_frequency` from `match_key` afresh (a full run rewrote the keys)."""
+    await conn.execute(delete(NameFrequency))
+    await conn.execute(insert(NameFrequency).from_select(
+        ["name_norm", "records"],
+        select(MatchKey.name_norm, func.count()).group_by(MatchKey.name_norm)))
 
 
 async def bulk_insert(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]],

@@ -12,7 +12,16 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.config import HubSettings
-from hub.db.models import Enrollment, Finding, Household, MatchKey, Person, SourceRecord, SyncRun
+from hub.db.models import (
+    Enrollment,
+    Finding,
+    Household,
+    MatchKey,
+    NameFrequency,
+    Person,
+    SourceRecord,
+    SyncRun,
+)
 from hub.simulators.population_files import read_jsonl
 from hub.sync import jobs
 from hub.sync.evaluation import quality
@@ -72,10 +81,23 @@ async def _append(url: str, feed: str, record: dict) -> None:
         assert response.status == 200, await response.text()
 
 
+async def _name_counts(engine: AsyncEngine) -> dict[str, int]:
+    async with engine.connect() as conn:
+        return dict((await conn.execute(select(NameFrequency.name_norm,
+                                               NameFrequency.records))).all())
+
+
+async def _names_of_keys(engine: AsyncEngine) -> dict[str, int]:
+    async with engine.connect() as conn:
+        return dict((await conn.execute(select(MatchKey.name_norm, func.count())
+                                        .group_by(MatchKey.name_norm))).all())
+
+
 async def test_a_death_reaches_the_golden_record_and_raises_a_finding_incrementally(
         hub_engine: AsyncEngine, hub_settings: HubSettings, sync_population: Path,
         agencies: dict[str, str]) -> None:
     await sync_all(hub_engine, hub_settings)
+    assert await _name_counts(hub_engine) == await _names_of_keys(hub_engine)
     async with hub_engine.connect() as conn:
         enrolled = (await conn.execute(
             select(Person.id, Person.nik).join(Enrollment, Enrollment.person_id == Person.id)
@@ -97,6 +119,7 @@ async def test_a_death_reaches_the_golden_record_and_raises_a_finding_incrementa
         key_person = (await conn.execute(select(MatchKey.person_id).where(
             MatchKey.source == "dukcapil", MatchKey.nik == enrolled.nik))).scalar_one()
     assert key_person == enrolled.id
+    assert await _name_counts(hub_engine) == await _names_of_keys(hub_engine)
     async with hub_engine.connect() as conn:
         person = (await conn.execute(select(Person).where(Person.id == enrolled.id))
                   ).mappings().one()
