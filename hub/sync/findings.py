@@ -142,9 +142,9 @@ def evaluate(view: PersonView, lookups: Lookups, rules: FindingRules,
                           if r["source"] != rules.civil_registry), rules.civil_registry)
             raise_("IDENTITY_MISMATCH", nik, owner, nik=nik, records=mine,
                    other_persons=sorted(others))
-    per_source = Counter(f.source for f in view.facts)
-    for source, count in sorted(per_source.items()):
-        if count > 1 and source in rules.person_sources:
+    sources = [f.source for f in view.facts]
+    for source in sorted({s for s in sources if sources.count(s) > 1}):
+        if source in rules.person_sources:
             raise_("DUPLICATE_PERSON", source, agency_of(source), source=source,
                    records=[_record(f, "nik", "name", "birth_date")
                             for f in view.facts if f.source == source])

@@ -198,9 +198,8 @@ class GoldenRecords:
         when no KK is known), its welfare data from DTKS; and the households created."""
         identity: dict[int, tuple[str | None, str | None]] = {}
         for person, golden in goldens.items():
-            keys = Counter(f.values.get("household_key") for f in by_person[person]
-                           if f.values.get("household_key") in dtks)
-            key = keys.most_common(1)[0][0] if keys else None
+            key = _most_common([k for f in by_person[person]
+                                if (k := f.values.get("household_key")) in dtks])
             kk = golden.values.get("kk")
             if kk or key:
                 identity[person] = (kk, key)
@@ -211,8 +210,7 @@ class GoldenRecords:
         rows_new, rows_update = [], []
         facts_of: dict[tuple[str, str], tuple[int | None, str]] = {}
         for group, members in groups.items():
-            keys = Counter(identity[p][1] for p in members if identity[p][1])
-            key = keys.most_common(1)[0][0] if keys else None
+            key = _most_common([k for p in members if (k := identity[p][1])])
             welfare = dtks.get(key) if key else None
             village, lineage = _household_village(members, goldens, welfare)
             if village is None:
@@ -325,6 +323,14 @@ class GoldenRecords:
             await conn.execute(delete(Person).where(Person.id.in_(batch)))
         closed["orphans_removed"] = len(orphans)
         return closed
+
+
+def _most_common(items: list[str]) -> str | None:
+    """The most frequent of `items` (the first seen among equals). Nearly always there
+    are none or one: a Counter per person was seconds at a million persons."""
+    if len(items) < 2:
+        return items[0] if items else None
+    return Counter(items).most_common(1)[0][0]
 
 
 def _household_village(members: list[int], goldens: dict[int, Golden],
