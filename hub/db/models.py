@@ -252,8 +252,6 @@ class MatchKey(Base):
     # phase and by stewards): look-ups by a key get the person without a visit to the
     # wide record row.
     person_id: Mapped[int | None] = mapped_column(Id)
-    # The mother's name as the record gives it, normalised (compared, not blocked on).
-    mother_name: Mapped[str | None] = mapped_column(String(120))
 
 
 class ReviewTask(Base):

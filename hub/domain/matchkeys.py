@@ -66,9 +66,6 @@ class MatchFeatures:
     regency_code: str | None
     kk: str | None
     household_key: str | None = None
-    # The mother's full name (nama ibu kandung), normalised: Dukcapil and the education
-    # office record it, and it tells apart namesakes born the same year in one village.
-    mother_name: str | None = None
 
     @property
     def nik12(self) -> str | None:
@@ -134,7 +131,6 @@ def features(source: str, normalized: dict[str, Any], *,
         regency_code=regency,
         kk=kk,
         household_key=normalized.get("household_key"),
-        mother_name=normalize_name(normalized.get("mother_name")) or None,
     )
 
 

@@ -31,7 +31,6 @@ ROLES = {
     "id": "an identity number (NIK or any other)", "kk": "family card (KK) number",
     "region": "a region code (village, district ...)", "address": "address",
     "postcode": "postcode", "city": "city or place", "phone": "phone number",
-    "mother_name": "mother's full name (nama ibu kandung)",
 }
 _SEX = {"l": "M", "m": "M", "1": "M", "laki-laki": "M", "laki": "M", "male": "M",
         "pria": "M", "p": "F", "f": "F", "2": "F", "perempuan": "F", "wanita": "F",
@@ -179,7 +178,6 @@ def prepare(table: Table, mapping: FieldMap, first_id: int, *, day_first: bool) 
         ident = _digits(mapping.value(row, "id"))
         village, district, regency = _region(mapping.value(row, "region"))
         sex = mapping.value(row, "sex")
-        mother = mapping.value(row, "mother_name")
         out: dict[str, Any] = {
             "unique_id": first_id + index - 1, "name_norm": name_norm,
             "name_key": phonetic_of_normalized(name_norm),
@@ -192,7 +190,6 @@ def prepare(table: Table, mapping: FieldMap, first_id: int, *, day_first: bool) 
             else None,
             "kk": _digits(mapping.value(row, "kk")),
             "village_code": village, "district_code": district, "regency_code": regency,
-            "mother_name": (normalize_name(str(mother)) or None) if mother else None,
             "tf_name_norm": 0.0,
         }
         for role in ("address", "postcode", "city", "phone"):
@@ -218,8 +215,6 @@ def _columns(mapping: FieldMap) -> set[str]:
         columns.add("kk")
     if "region" in roles:
         columns |= {"village_code", "district_code", "regency_code"}
-    if "mother_name" in roles:
-        columns.add("mother_name")
     columns |= {role for role in ("address", "postcode", "city", "phone") if role in roles}
     return columns
 

@@ -43,7 +43,6 @@ COLUMN_TYPES: dict[str, pa.DataType] = {
     "village_code": pa.string(),
     "district_code": pa.string(),
     "regency_code": pa.string(),
-    "mother_name": pa.string(),
     "address": pa.string(),
     "postcode": pa.string(),
     "city": pa.string(),
@@ -159,11 +158,6 @@ def comparisons(columns: frozenset[str]) -> list[cl.CustomComparison]:
         out.append(_exact("nik", "identity number", near=near))
     if "kk" in columns:
         out.append(_exact("kk", "family card (KK)"))
-    if "mother_name" in columns:
-        # The relative a record names: siblings share it, so it weighs as evidence of
-        # the family, and the name and birth date still have to tell the person.
-        out.append(_exact("mother_name", "mother's name", near=(
-            "jaro_winkler_similarity({l}, {r}) >= 0.88")))
     if columns & {"village_code", "district_code", "regency_code"}:
         out.append(_region_comparison(columns))
     out.extend(_free_text(column) for column in FREE_TEXT if column in columns)

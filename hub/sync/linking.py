@@ -72,7 +72,7 @@ class _Columns:
 
 
 KEY_COLUMNS = ("nik", "nik12", "name_norm", "name_key", "birth_date", "birth_year", "sex",
-               "village_code", "district_code", "kk", "mother_name")
+               "village_code", "district_code", "kk")
 
 
 class Linking:
@@ -262,8 +262,6 @@ class Linking:
                 row = {name: columns[name][i] for name in KEY_COLUMNS}
                 row["name_norm"] = row["name_norm"][:120]
                 row["name_key"] = row["name_key"][:120]
-                if row["mother_name"]:
-                    row["mother_name"] = row["mother_name"][:120]
                 row |= {"record_id": record, "person_id": person_of[record],
                         "source": pending.sources[done + i],
                         "household_key": pending.household_keys[done + i]}
@@ -388,7 +386,7 @@ def _existing_table(keys: store.Keys, schema: pa.Schema,
         return None
     data: dict[str, list[Any]] = {"unique_id": keys["record_id"]}
     for name in ("name_norm", "name_key", "birth_date", "birth_year", "sex", "nik", "nik12",
-                 "kk", "village_code", "district_code", "mother_name"):
+                 "kk", "village_code", "district_code"):
         data[name] = keys[name]
     data["first_name"] = [(name.split(maxsplit=1) or [None])[0] for name in data["name_norm"]]
     data["regency_code"] = [".".join(district.split(".")[:2]) if district else None

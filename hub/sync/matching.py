@@ -23,8 +23,7 @@ from hub.sync.linkage import Input, LinkageEngine
 from hub.sync.timing import Clock
 
 LINKAGE_COLUMNS = ("name_norm", "name_key", "first_name", "birth_date", "birth_year", "sex",
-                   "nik", "nik12", "kk", "village_code", "district_code", "regency_code",
-                   "mother_name")
+                   "nik", "nik12", "kk", "village_code", "district_code", "regency_code")
 
 
 def linkage_row(record_id: int, f: MatchFeatures, frequency: float) -> dict[str, Any]:
@@ -33,8 +32,7 @@ def linkage_row(record_id: int, f: MatchFeatures, frequency: float) -> dict[str,
         "first_name": f.first_name, "birth_date": f.birth_date, "birth_year": f.birth_year,
         "sex": f.sex, "nik": f.nik, "nik12": f.nik12, "kk": f.kk,
         "village_code": f.village_code, "district_code": f.district_code,
-        "regency_code": f.regency_code, "mother_name": f.mother_name,
-        "tf_name_norm": frequency,
+        "regency_code": f.regency_code, "tf_name_norm": frequency,
     }
 
 
@@ -48,7 +46,6 @@ def features_from_key(row: Mapping[str, Any]) -> MatchFeatures:
         birth_date=row["birth_date"], birth_year=row["birth_year"], sex=row["sex"],
         village_code=row["village_code"], district_code=district,
         regency_code=".".join(district.split(".")[:2]) if district else None, kk=row["kk"],
-        mother_name=row["mother_name"],
     )
 
 

@@ -184,8 +184,7 @@ async def records_by_key(conn: AsyncConnection, source: str,
 
 # What linking needs of a stored match key; `Keys` holds them column by column.
 KEYED = ("record_id", "person_id", "source", "nik", "nik12", "name_norm", "name_key",
-         "birth_date", "birth_year", "sex", "village_code", "district_code", "kk",
-         "mother_name")
+         "birth_date", "birth_year", "sex", "village_code", "district_code", "kk")
 Keys = dict[str, list[Any]]
 
 

@@ -202,24 +202,19 @@ def test_the_sql_corroboration_rule_agrees_with_the_python_one() -> None:
     assert set(conflicts)
 
 
-def _level(columns: set[str], comparison: str, left: dict[str, str],
-           right: dict[str, str]) -> str:
-    """The level of `comparison` a pair falls in, by the model's own SQL in DuckDB."""
+def _nik_level(columns: set[str], left: dict[str, str], right: dict[str, str]) -> str:
+    """The NIK comparison level a pair falls in, by the model's own SQL in DuckDB."""
     import duckdb
 
     from hub.sync.linkage import settings
 
     model = settings(frozenset(columns)).create_settings_dict("duckdb")
-    found = next(c for c in model["comparisons"] if c["output_column_name"] == comparison)
+    nik = next(c for c in model["comparisons"] if c["output_column_name"] == "nik")
     case = " ".join(f"WHEN {lv['sql_condition']} THEN '{lv['label_for_charts']}'"
-                    for lv in found["comparison_levels"] if lv["sql_condition"] != "ELSE")
+                    for lv in nik["comparison_levels"] if lv["sql_condition"] != "ELSE")
     values = {f"{k}_l": v for k, v in left.items()} | {f"{k}_r": v for k, v in right.items()}
-    select = ", ".join(f"{'NULL' if v is None else repr(v)} AS {k}" for k, v in values.items())
+    select = ", ".join(f"'{v}' AS {k}" for k, v in values.items())
     return duckdb.sql(f"SELECT CASE {case} ELSE 'else' END FROM (SELECT {select})").fetchall()[0][0]
-
-
-def _nik_level(columns: set[str], left: dict[str, str], right: dict[str, str]) -> str:
-    return _level(columns, "nik", left, right)
 
 
 def test_a_nik_one_digit_away_is_a_typo_only_when_the_names_agree() -> None:
@@ -238,26 +233,3 @@ def test_a_nik_one_digit_away_is_a_typo_only_when_the_names_agree() -> None:
     assert (typo, neighbours) == ("near", "else")
     assert _nik_level({"name_norm", "nik"}, {"nik": "A123457", "name_norm": "SRI"},
                       {"nik": "A123456", "name_norm": "BUDI"}) == "near"
-
-
-def test_the_mothers_name_is_normalised_and_compared() -> None:
-    """Dukcapil (NAMA_LGKP_IBU) and the education office (nama_ibu) name the mother;
-    titles and spelling fall away as in any name."""
-    civil = features("dukcapil", {"name": "Indah", "mother_name": "HJ. SOEMIYATI SOEKARTI"})
-    school = features("education", {"name": "Indah", "mother_name": "Sumiyati Sukarti"})
-    unknown = features("bpjs", {"name": "Indah"})
-    assert civil.mother_name == school.mother_name == "SUMIYATI SUKARTI"
-    assert unknown.mother_name is None
-    columns = {"name_norm", "mother_name"}
-
-    def mother(name: str | None) -> dict[str, str | None]:
-        return {"mother_name": name}
-
-    assert _level(columns, "mother_name", mother("SUMIYATI SUKARTI"),
-                  mother("SUMIYATI SUKARTI")) == "exact"
-    assert _level(columns, "mother_name", mother("SUMIYATI SUKARTI"),
-                  mother("SUMIATI SUKARTI")) == "near"
-    assert _level(columns, "mother_name", mother("SUMIYATI SUKARTI"),
-                  mother("LESTARI")) == "else"
-    assert _level(columns, "mother_name", mother("SUMIYATI SUKARTI"),
-                  mother(None)) == "mother_name is NULL"
