@@ -71,10 +71,6 @@ class _Columns:
         return batch
 
 
-KEY_COLUMNS = ("nik", "nik12", "name_norm", "name_key", "birth_date", "birth_year", "sex",
-               "village_code", "district_code", "kk")
-
-
 class Linking:
     def __init__(self, settings: HubSettings, person_sources: list[str],
                  household_sources: list[str], statistics: PlannerStatistics) -> None:
@@ -255,11 +251,11 @@ class Linking:
         assert pending.table is not None
         done = 0
         for part in pending.table.to_batches(BATCH):
-            columns = {name: part.column(name).to_pylist() for name in KEY_COLUMNS}
+            columns = {name: part.column(name).to_pylist() for name in store.KEY_COLUMNS}
             ids = part.column("unique_id").to_pylist()
             rows = []
             for i, record in enumerate(ids):
-                row = {name: columns[name][i] for name in KEY_COLUMNS}
+                row = {name: columns[name][i] for name in store.KEY_COLUMNS}
                 row["name_norm"] = row["name_norm"][:120]
                 row["name_key"] = row["name_key"][:120]
                 row |= {"record_id": record, "person_id": person_of[record],
@@ -385,8 +381,7 @@ def _existing_table(keys: store.Keys, schema: pa.Schema,
     if not keys["record_id"]:
         return None
     data: dict[str, list[Any]] = {"unique_id": keys["record_id"]}
-    for name in ("name_norm", "name_key", "birth_date", "birth_year", "sex", "nik", "nik12",
-                 "kk", "village_code", "district_code"):
+    for name in store.KEY_COLUMNS:
         data[name] = keys[name]
     data["first_name"] = [(name.split(maxsplit=1) or [None])[0] for name in data["name_norm"]]
     data["regency_code"] = [".".join(district.split(".")[:2]) if district else None

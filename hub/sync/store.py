@@ -182,9 +182,11 @@ async def records_by_key(conn: AsyncConnection, source: str,
     return out
 
 
-# What linking needs of a stored match key; `Keys` holds them column by column.
-KEYED = ("record_id", "person_id", "source", "nik", "nik12", "name_norm", "name_key",
-         "birth_date", "birth_year", "sex", "village_code", "district_code", "kk")
+# The linkage features a match key keeps, and what linking reads of a stored key;
+# `Keys` holds them column by column.
+KEY_COLUMNS = ("nik", "nik12", "name_norm", "name_key", "birth_date", "birth_year", "sex",
+               "village_code", "district_code", "kk")
+KEYED = ("record_id", "person_id", "source", *KEY_COLUMNS)
 Keys = dict[str, list[Any]]
 
 
