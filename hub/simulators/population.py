@@ -29,7 +29,7 @@ from hub.domain.regions import Region, catalog
 REFERENCE_DATE = date(2026, 7, 1)  # "today" of the synthetic world: output never drifts
 # Bumped whenever the same seed would give different output, so cached districts that
 # an older generator wrote are made again rather than served stale.
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 
 
 def scrambled(number: int, digits: int) -> str:
@@ -57,6 +57,9 @@ class NoiseProfile:
     dtks_duplicate_nik: float = 0.01
     dtks_nik_typo: float = 0.01
     dtks_duplicate_person: float = 0.005
+    # NoKK left blank or one digit off (enumerators copy it by hand, as they do the NIK).
+    # An assumed rate: no public figure separates it from the invalid NIKs.
+    dtks_kk_problem: float = 0.04
     name_variant: float = 0.10
     name_typo: float = 0.04
     unknown_birth_date: float = 0.03
@@ -78,7 +81,7 @@ class NoiseProfile:
         if name == "harsh":
             return cls(
                 dtks_invalid_nik=0.30, dtks_duplicate_nik=0.03, dtks_nik_typo=0.03,
-                dtks_duplicate_person=0.02,
+                dtks_duplicate_person=0.02, dtks_kk_problem=0.12,
                 name_variant=0.25, name_typo=0.10, unknown_birth_date=0.08,
                 swapped_day_month=0.03, dtks_sees_death=0.10, bpjs_sees_death=0.30,
                 moved_households=0.06, shared_dwelling=0.08, education_missing_nik=0.20,
@@ -408,8 +411,9 @@ class PopulationGenerator:
             relation = "OTHER" if shared else p.relation
             yield AgencyRecord("dtks_individual", key, p.id, hh.id, {
                 "IDARTBDT": key, "IDBDT": idbdt, "NIK": self._dtks_nik(p.nik),
-                "NoKK": p.kk, "Nama": self._noisy_name(p.name), "JnsKel": 1 if p.sex is Sex.MALE
-                else 2, "TmpLahir": p.birth_place, "TglLahir": self._noisy_date(p.birth_date),
+                "NoKK": self._dtks_kk(p.kk), "Nama": self._noisy_name(p.name),
+                "JnsKel": 1 if p.sex is Sex.MALE else 2, "TmpLahir": p.birth_place,
+                "TglLahir": self._noisy_date(p.birth_date),
                 "HubKRT": RELATION_CODES[relation], "Umur": p.age(),
                 "Ada_pbi": int((p.id, "PBI_JKN") in programs),
                 "Ada_kip": int((p.id, "KIP_PIP") in programs),
@@ -508,6 +512,12 @@ class PopulationGenerator:
         if roll < noise.dtks_nik_typo:
             return _typo_digit(rng, nik)
         return nik
+
+    def _dtks_kk(self, kk: str) -> str:
+        rng = self.rng
+        if rng.random() >= self.noise.dtks_kk_problem:
+            return kk
+        return "" if rng.random() < 0.5 else _typo_digit(rng, kk)
 
     def _noisy_name(self, name: str, weight: float = 1.0) -> str:
         rng, noise = self.rng, self.noise

@@ -82,6 +82,20 @@ def test_dtks_noise_follows_the_reported_rates(district):
     assert 0.003 <= duplicated / len(rows) <= 0.04
 
 
+def test_dtks_kk_numbers_are_sometimes_blank_or_off_by_a_digit(district):
+    kk_of = {p["id"]: p["kk"] for p in read_jsonl(district / "persons.jsonl")}
+    with (district / "ground_truth.csv").open() as handle:
+        person_of = {r["source_key"]: int(r["person_id"]) for r in csv.DictReader(handle)
+                     if r["source"] == "dtks_individual"}
+    rows = list(read_jsonl(district / "agencies" / "dtks_individual.jsonl"))
+    blank = sum(not r["NoKK"] for r in rows)
+    off = [r["NoKK"] for r in rows if r["NoKK"] and r["NoKK"] != kk_of[person_of[r["IDARTBDT"]]]]
+    assert 0.01 <= blank / len(rows) <= 0.03
+    assert 0.01 <= len(off) / len(rows) <= 0.03
+    # Off by one digit of the serial: still a well-formed KK, so nothing flags it.
+    assert all(len(kk) == 16 and kk.isdigit() for kk in off)
+
+
 def test_some_people_are_in_dtks_twice(district):
     with (district / "ground_truth.csv").open() as handle:
         per_person = Counter(r["person_id"] for r in csv.DictReader(handle)
