@@ -248,6 +248,8 @@ class MatchKey(Base):
     kk: Mapped[str | None] = mapped_column(String(16), index=True)
     # DTKS household id: a changed DTKS household row touches its members through it.
     household_key: Mapped[str | None] = mapped_column(String(40), index=True)
+    # The other members of its family in the same list (`hub.domain.relatives`).
+    relatives: Mapped[str | None] = mapped_column(Text)
     # The record's person, as `source_record.person_id` (written with it, by the link
     # phase and by stewards): look-ups by a key get the person without a visit to the
     # wide record row.

@@ -66,6 +66,9 @@ class MatchFeatures:
     regency_code: str | None
     kk: str | None
     household_key: str | None = None
+    # The other members of its family (`relatives`): known only with the whole list,
+    # so a run fills it in after reading every record.
+    relatives: str | None = None
 
     @property
     def nik12(self) -> str | None:

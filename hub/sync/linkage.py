@@ -40,6 +40,7 @@ COLUMN_TYPES: dict[str, pa.DataType] = {
     "nik": pa.string(),
     "nik12": pa.string(),
     "kk": pa.string(),
+    "relatives": pa.string(),  # hub.domain.relatives: name keys, space-separated
     "village_code": pa.string(),
     "district_code": pa.string(),
     "regency_code": pa.string(),
@@ -109,6 +110,26 @@ def _exact(column: str, description: str, *, near: str | None = None) -> cl.Cust
     )
 
 
+def _family_comparison() -> cl.CustomComparison:
+    """The KK number, and where it does not settle it (one side has none, or they
+    differ: a KK is copied by hand as often as a NIK) the relatives in each record's
+    family. One comparison, not two: for records with one KK, the relatives agree
+    because the KK does, and two fields would count that twice."""
+    common = ("list_has_any(string_split(relatives_l, ' '), "
+              "string_split(relatives_r, ' '))")
+    return cl.CustomComparison(
+        output_column_name="kk",
+        comparison_description="family card (KK) and relatives",
+        comparison_levels=[
+            CustomLevel(f"(kk_l IS NULL OR kk_r IS NULL) AND NOT coalesce({common}, false)",
+                        "unknown").configure(is_null_level=True),
+            CustomLevel("kk_l = kk_r", "exact"),
+            CustomLevel(common, "a relative in common"),
+            ElseLevel(),
+        ],
+    )
+
+
 def _region_comparison(columns: frozenset[str]) -> cl.CustomComparison:
     present = [c for c in ("village_code", "district_code", "regency_code") if c in columns]
     unknown = " AND ".join(f"({c}_l IS NULL OR {c}_r IS NULL)" for c in present)
@@ -157,7 +178,8 @@ def comparisons(columns: frozenset[str]) -> list[cl.CustomComparison]:
                 if "nik12" in columns else "damerau_levenshtein({l}, {r}) <= 1")
         out.append(_exact("nik", "identity number", near=near))
     if "kk" in columns:
-        out.append(_exact("kk", "family card (KK)"))
+        out.append(_family_comparison() if "relatives" in columns
+                   else _exact("kk", "family card (KK)"))
     if columns & {"village_code", "district_code", "regency_code"}:
         out.append(_region_comparison(columns))
     out.extend(_free_text(column) for column in FREE_TEXT if column in columns)

@@ -21,6 +21,8 @@ from hub.config import HubSettings
 from hub.db.models import LinkDecision, MatchKey, MatchModel, Person, ReviewTask, SourceRecord
 from hub.db.statistics import PlannerStatistics, analyze
 from hub.domain.matchkeys import MatchFeatures, features
+from hub.domain.relatives import family_of
+from hub.domain.relatives import relatives as relatives_of
 from hub.sync import store
 from hub.sync.linkage import LinkageEngine, current_design, design
 from hub.sync.matching import LINKAGE_COLUMNS, MatchOutcome, resolve
@@ -44,6 +46,10 @@ class Pending:
     sources: list[str] = field(default_factory=list)
     household_keys: list[str | None] = field(default_factory=list)
     name_counts: Counter[str] = field(default_factory=Counter)
+    # Families the pending records belonged to before (their stored keys said so): a
+    # record that left one changes its other members' relatives.
+    left_households: set[str] = field(default_factory=set)
+    left_kks: set[str] = field(default_factory=set)
     # The linkage input (`batches` with term frequencies): the match keys are written
     # from it once the records have their persons.
     table: pa.Table | None = None
@@ -105,9 +111,14 @@ class Linking:
                 dropped: Counter[str] = Counter()
                 for _, among_records in store.among(conn, MatchKey.record_id,
                                                     [r.id for r in batch]):
-                    dropped.update((await conn.execute(
-                        delete(MatchKey).where(among_records).returning(MatchKey.name_norm)
-                    )).scalars())
+                    for name, household, kk in await conn.execute(
+                            delete(MatchKey).where(among_records).returning(
+                                MatchKey.name_norm, MatchKey.household_key, MatchKey.kk)):
+                        dropped[name] += 1
+                        if household:
+                            pending.left_households.add(household)
+                        if kk:
+                            pending.left_kks.add(kk)
                 await store.count_names(conn, Counter({n: -c for n, c in dropped.items()}))
             arrow = columns.flush()
             if arrow is not None:
@@ -140,6 +151,8 @@ class Linking:
         engine = LinkageEngine(LINKAGE_COLUMNS)
         clock = Clock()
         try:
+            relatives = await self._relatives(conn, pending, full=full)
+            clock.lap("relatives")
             existing = await (store.anchored_keys(conn) if full
                               else self._candidates(conn, pending))
             clock.lap("candidates")
@@ -151,7 +164,7 @@ class Linking:
                        if s in unique_sources}
             frequencies = await self._frequencies(conn, pending, existing["name_norm"],
                                                   full=full)
-            table = _with_frequencies(pending.batches, engine.schema(), frequencies)
+            table = _linkage_input(pending.batches, engine.schema(), frequencies, relatives)
             pending.batches = []
             pending.table = table
             others = _existing_table(existing, engine.schema(), frequencies)
@@ -186,6 +199,36 @@ class Linking:
             keys[key] = {value for value in zip(*columns, strict=True)
                          if all(v is not None for v in value)}
         return await store.candidate_keys(conn, exclude=set(pending.ids), keys=keys)
+
+    async def _relatives(self, conn: AsyncConnection, pending: Pending, *,
+                         full: bool) -> list[str | None]:
+        """The pending records' relatives (in the order of `pending.ids`), from their
+        families as this run reads them and as the stored keys hold them; the stored
+        keys of those families get their relatives anew."""
+        kks: list[str | None] = []
+        name_keys: list[str | None] = []
+        for batch in pending.batches:
+            kks += batch.column("kk").to_pylist()
+            name_keys += batch.column("name_key").to_pylist()
+        families = [family_of(source, household, kk) for source, household, kk in zip(
+            pending.sources, pending.household_keys, kks, strict=True)]
+        touched = set(families) | {
+            family_of(source, household, None) for source in self.person_sources
+            for household in pending.left_households} | {
+            family_of(source, None, kk) for source in self.person_sources
+            for kk in pending.left_kks}
+        touched.discard(None)
+        stored = [row for row in await store.family_keys(
+            conn, households={h for h in pending.household_keys if h} | pending.left_households,
+            kks={k for k in kks if k} | pending.left_kks, every=full)
+            if family_of(row[1], row[2], row[3]) in touched]
+        found = relatives_of([*families, *(family_of(r[1], r[2], r[3]) for r in stored)],
+                             [*name_keys, *(r[4] for r in stored)])
+        mine, theirs = found[:len(families)], found[len(families):]
+        await store.bulk_update(conn, MatchKey.__table__, "record_id", [
+            {"record_id": row[0], "relatives": now}
+            for row, now in zip(stored, theirs, strict=True) if now != row[5]])
+        return mine
 
     async def _frequencies(self, conn: AsyncConnection, pending: Pending,
                            existing: list[str], *, full: bool) -> dict[str, float]:
@@ -230,6 +273,7 @@ class Linking:
                     full: bool) -> set[int]:
         """Persons for new clusters, the links, the match keys' persons and the review
         tasks; returns every person touched (gaining or losing records)."""
+        clock = Clock()
         assignment = outcome.assignment
         cluster_person = await self._new_persons(conn, assignment.new_cluster, pending,
                                                  reuse=full)
@@ -238,16 +282,31 @@ class Linking:
         rows = [{"id": r, "person_id": person_of[r], "link_method": assignment.method[r],
                  "link_score": round(assignment.score[r], 6), "matched_hash": digest}
                 for r, digest in zip(pending.ids, pending.hashes, strict=True)]
+        clock.lap("persons")
         await store.bulk_update(conn, SourceRecord.__table__, "id", rows)
+        clock.lap("records")
         await self._write_keys(conn, pending, person_of, full=full)
+        clock.lap("keys")
         await analyze(conn, "source_record", "person")  # person_id was null; now it is not
+        clock.lap("analyze")
         await self._write_reviews(conn, outcome, person_of)
+        clock.lap("reviews")
+        outcome.counts |= clock.seconds("link")
         return set(person_of.values()) | set(pending.previous.values())
 
     async def _write_keys(self, conn: AsyncConnection, pending: Pending,
                           person_of: dict[int, int], *, full: bool) -> None:
         """The pending records' match keys, with the persons they now belong to, and
         the counts of their names."""
+        done = await self._copy_keys(conn, pending, person_of, full=full)
+        if full:
+            await store.recount_names(conn)
+        await self.statistics.wrote(conn, "match_key", done)
+        pending.table = None
+
+    @staticmethod
+    async def _copy_keys(conn: AsyncConnection, pending: Pending, person_of: dict[int, int],
+                         *, full: bool) -> int:
         assert pending.table is not None
         done = 0
         for part in pending.table.to_batches(BATCH):
@@ -266,10 +325,7 @@ class Linking:
             await store.bulk_insert(conn, MatchKey.__table__, rows)
             if not full:
                 await store.count_names(conn, Counter(row["name_norm"] for row in rows))
-        if full:
-            await store.recount_names(conn)
-        await self.statistics.wrote(conn, "match_key", done)
-        pending.table = None
+        return done
 
     async def _new_persons(self, conn: AsyncConnection, clusters: dict[int, int],
                            pending: Pending, *, reuse: bool) -> dict[int, int]:
@@ -366,12 +422,16 @@ class Linking:
             await store.bulk_insert(conn, ReviewTask.__table__, fresh)
 
 
-def _with_frequencies(batches: list[pa.RecordBatch], schema: pa.Schema,
-                      frequencies: dict[str, float]) -> pa.Table:
+def _linkage_input(batches: list[pa.RecordBatch], schema: pa.Schema,
+                   frequencies: dict[str, float], relatives: list[str | None]) -> pa.Table:
+    """The pending records as linkage input, with what is known only of all of them
+    together: their names' frequencies and their relatives."""
     table = pa.Table.from_batches(batches, schema=schema)
     names = table.column("name_norm").to_pylist()
     tf = pa.array([frequencies.get(n, 0.0) for n in names], pa.float64())
-    return table.set_column(table.schema.get_field_index("tf_name_norm"), "tf_name_norm", tf)
+    table = table.set_column(table.schema.get_field_index("tf_name_norm"), "tf_name_norm", tf)
+    return table.set_column(table.schema.get_field_index("relatives"), "relatives",
+                            pa.array(relatives, pa.string()))
 
 
 def _existing_table(keys: store.Keys, schema: pa.Schema,

@@ -23,14 +23,15 @@ from hub.sync.linkage import Input, LinkageEngine
 from hub.sync.timing import Clock
 
 LINKAGE_COLUMNS = ("name_norm", "name_key", "first_name", "birth_date", "birth_year", "sex",
-                   "nik", "nik12", "kk", "village_code", "district_code", "regency_code")
+                   "nik", "nik12", "kk", "relatives", "village_code", "district_code",
+                   "regency_code")
 
 
 def linkage_row(record_id: int, f: MatchFeatures, frequency: float) -> dict[str, Any]:
     return {
         "unique_id": record_id, "name_norm": f.name_norm, "name_key": f.name_key,
         "first_name": f.first_name, "birth_date": f.birth_date, "birth_year": f.birth_year,
-        "sex": f.sex, "nik": f.nik, "nik12": f.nik12, "kk": f.kk,
+        "sex": f.sex, "nik": f.nik, "nik12": f.nik12, "kk": f.kk, "relatives": f.relatives,
         "village_code": f.village_code, "district_code": f.district_code,
         "regency_code": f.regency_code, "tf_name_norm": frequency,
     }
@@ -46,6 +47,7 @@ def features_from_key(row: Mapping[str, Any]) -> MatchFeatures:
         birth_date=row["birth_date"], birth_year=row["birth_year"], sex=row["sex"],
         village_code=row["village_code"], district_code=district,
         regency_code=".".join(district.split(".")[:2]) if district else None, kk=row["kk"],
+        relatives=row.get("relatives"),
     )
 
 

@@ -125,11 +125,11 @@ class Reconciler:
             outcome = await self.linking.match(conn, pending, full=full, retrain=retrain,
                                                say=say)
             phase("match")
-            counts |= outcome.counts
-            counts["predictions"] = outcome.predictions
             say("writing links")
             touched |= await self.linking.write(conn, pending, outcome, full=full)
             phase("link")
+            counts |= outcome.counts  # with the link phase's steps
+            counts["predictions"] = outcome.predictions
         changed, members = await self.golden.household_changes(conn, full=full)
         counts["household_records"] = changed
         touched |= members

@@ -185,7 +185,7 @@ async def records_by_key(conn: AsyncConnection, source: str,
 # The linkage features a match key keeps, and what linking reads of a stored key;
 # `Keys` holds them column by column.
 KEY_COLUMNS = ("nik", "nik12", "name_norm", "name_key", "birth_date", "birth_year", "sex",
-               "village_code", "district_code", "kk")
+               "village_code", "district_code", "kk", "relatives")
 KEYED = ("record_id", "person_id", "source", *KEY_COLUMNS)
 Keys = dict[str, list[Any]]
 
@@ -263,6 +263,25 @@ async def anchored_keys(conn: AsyncConnection) -> Keys:
     result = await conn.execute(_keyed().where(MatchKey.record_id.in_(
         select(SourceRecord.id).where(SourceRecord.link_locked.is_(True)))))
     return _columns(result)
+
+
+FAMILY = ("record_id", "source", "household_key", "kk", "name_key", "relatives")
+
+
+async def family_keys(conn: AsyncConnection, *, households: set[str], kks: set[str],
+                      every: bool = False) -> list[Sequence[Any]]:
+    """Stored match keys (`FAMILY` columns) of records in these DTKS households or with
+    these KK numbers; with `every`, all of them (a full run, which has deleted all
+    but the pinned records' keys)."""
+    columns = [MatchKey.__table__.c[n] for n in FAMILY]
+    if every:
+        return list(await conn.execute(select(*columns)))
+    rows: dict[int, Sequence[Any]] = {}
+    for column, values in ((MatchKey.household_key, households), (MatchKey.kk, kks)):
+        for _, among_values in among(conn, column, sorted(values)):
+            rows |= {row[0]: row for row in await conn.execute(
+                select(*columns).where(among_values))}
+    return list(rows.values())
 
 
 async def name_frequencies(conn: AsyncConnection, names: set[str]) -> tuple[dict[str, int], int]:

@@ -233,3 +233,39 @@ def test_a_nik_one_digit_away_is_a_typo_only_when_the_names_agree() -> None:
     assert (typo, neighbours) == ("near", "else")
     assert _nik_level({"name_norm", "nik"}, {"nik": "A123457", "name_norm": "SRI"},
                       {"nik": "A123456", "name_norm": "BUDI"}) == "near"
+
+
+def _level(columns: set[str], comparison: str, left: dict[str, str | None],
+           right: dict[str, str | None]) -> str:
+    """The level of `comparison` a pair falls in, by the model's own SQL in DuckDB."""
+    import duckdb
+
+    from hub.sync.linkage import settings
+
+    model = settings(frozenset(columns)).create_settings_dict("duckdb")
+    levels = next(c for c in model["comparisons"] if c["output_column_name"] == comparison)
+    case = " ".join(f"WHEN {lv['sql_condition']} THEN '{lv['label_for_charts']}'"
+                    for lv in levels["comparison_levels"] if lv["sql_condition"] != "ELSE")
+    values = {f"{k}_l": v for k, v in left.items()} | {f"{k}_r": v for k, v in right.items()}
+    select = ", ".join(f"{'NULL' if v is None else repr(v)}::VARCHAR AS {k}"
+                       for k, v in values.items())
+    return duckdb.sql(f"SELECT CASE {case} ELSE 'else' END FROM (SELECT {select})").fetchall()[0][0]
+
+
+def test_relatives_speak_where_the_kk_numbers_do_not() -> None:
+    columns = {"name_norm", "kk", "relatives"}
+
+    def record(kk: str | None, family: str | None) -> dict[str, str | None]:
+        return {"kk": kk, "relatives": family}
+
+    kk, typo = "3314010101200001", "3314010101200007"
+    assert _level(columns, "kk", record(kk, "BUDI"), record(kk, None)) == "exact"
+    assert _level(columns, "kk", record(kk, "BUDI SITI"), record(typo, "AMIR SITI")) \
+        == "a relative in common"
+    assert _level(columns, "kk", record(None, "BUDI SITI"), record(kk, "SITI")) \
+        == "a relative in common"
+    assert _level(columns, "kk", record(kk, "BUDI"), record(typo, "AMIR")) == "else"
+    assert _level(columns, "kk", record(None, "BUDI"), record(kk, "AMIR")) == "unknown"
+    assert _level(columns, "kk", record(None, None), record(kk, None)) == "unknown"
+    # Without relatives to compare (a user's file), the KK alone.
+    assert _level({"name_norm", "kk"}, "kk", {"kk": kk}, {"kk": typo}) == "else"

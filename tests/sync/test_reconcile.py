@@ -22,6 +22,8 @@ from hub.db.models import (
     SourceRecord,
     SyncRun,
 )
+from hub.domain.matchkeys import phonetic_key
+from hub.domain.relatives import family_of, relatives
 from hub.simulators.population_files import read_jsonl
 from hub.sync import jobs
 from hub.sync.evaluation import quality
@@ -139,6 +141,55 @@ async def test_a_death_reaches_the_golden_record_and_raises_a_finding_incrementa
         status = (await conn.execute(select(Finding.status).where(
             Finding.id == finding["id"]))).scalar_one()
     assert status == "AUTO_CLOSED"
+
+
+async def _families(engine: AsyncEngine
+                    ) -> dict[int, tuple[tuple[str, str] | None, str, str | None]]:
+    """Each match key's family, name key and stored relatives."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(MatchKey.record_id, MatchKey.source,
+                                         MatchKey.household_key, MatchKey.kk,
+                                         MatchKey.name_key, MatchKey.relatives))
+        return {r.record_id: (family_of(r.source, r.household_key, r.kk), r.name_key,
+                              r.relatives) for r in rows}
+
+
+def _expected_relatives(keys: dict[int, tuple[tuple[str, str] | None, str, str | None]]
+                        ) -> dict[int, str | None]:
+    records = list(keys)
+    found = relatives([keys[r][0] for r in records], [keys[r][1] for r in records])
+    return dict(zip(records, found, strict=True))
+
+
+async def test_relatives_are_kept_per_family_and_follow_a_renamed_member(
+        hub_engine: AsyncEngine, hub_settings: HubSettings, sync_population: Path,
+        agencies: dict[str, str]) -> None:
+    await sync_all(hub_engine, hub_settings)
+    keys = await _families(hub_engine)
+    assert {r: stored for r, (_, _, stored) in keys.items()} == _expected_relatives(keys)
+    residents = list(read_jsonl(sync_population / "agencies" / "dukcapil.jsonl"))
+    families: dict[str, list[dict]] = {}
+    for resident in residents:
+        families.setdefault(resident["NO_KK"], []).append(resident)
+    renamed, sibling = next(f for f in families.values() if len(f) >= 2)[:2]
+    sibling_key = next(r for r, (family, _, _) in keys.items()
+                       if family == ("dukcapil", sibling["NO_KK"])
+                       and keys[r][1] == phonetic_key(sibling["NAMA_LGKP"]))
+    old = phonetic_key(renamed["NAMA_LGKP"])
+    assert old in (keys[sibling_key][2] or "").split()
+
+    # One member's name is corrected; the others' relatives follow it incrementally.
+    await _append(agencies["dukcapil"], "residents",
+                  {**renamed, "NAMA_LGKP": "ZULKARNAEN WIBISONO"})
+    outcome = await sync_all(hub_engine, hub_settings)
+    assert outcome.reconcile is not None
+    assert outcome.reconcile.counts["full"] == 0
+    keys = await _families(hub_engine)
+    assert {r: stored for r, (_, _, stored) in keys.items()} == _expected_relatives(keys)
+    now = (keys[sibling_key][2] or "").split()
+    assert phonetic_key("ZULKARNAEN WIBISONO") in now
+    assert old not in now or sum(1 for person in families[sibling["NO_KK"]]
+                                 if phonetic_key(person["NAMA_LGKP"]) == old) > 1
 
 
 async def test_findings_cover_every_kind_with_evidence_and_owner(
