@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -298,7 +299,9 @@ class Linking:
                           person_of: dict[int, int], *, full: bool) -> None:
         """The pending records' match keys, with the persons they now belong to, and
         the counts of their names."""
-        done = await self._copy_keys(conn, pending, person_of, full=full)
+        # A full run has deleted every key but the pinned records': it loads anew.
+        async with (store.bulk_load(conn, MatchKey.__table__) if full else nullcontext()):
+            done = await self._copy_keys(conn, pending, person_of, full=full)
         if full:
             await store.recount_names(conn)
         await self.statistics.wrote(conn, "match_key", done)

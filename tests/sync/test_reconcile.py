@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.config import HubSettings
@@ -75,6 +76,32 @@ async def test_a_second_run_with_nothing_new_touches_nothing(
     async with hub_engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(Person))).scalar_one() \
             == persons
+
+
+def _shape(sync_conn: Any, table: str) -> tuple[list[Any], list[Any]]:
+    found = inspect(sync_conn)
+    indexes = sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                     for i in found.get_indexes(table))
+    keys = sorted((k["name"], tuple(k["constrained_columns"]), k["referred_table"],
+                   json.dumps(k.get("options", {}), sort_keys=True))
+                  for k in found.get_foreign_keys(table))
+    return indexes, keys
+
+
+async def test_a_full_run_leaves_the_tables_it_bulk_loads_as_the_migrations_made_them(
+        hub_engine: AsyncEngine, hub_settings: HubSettings) -> None:
+    """A full run loads match keys without their indexes and foreign key (PostgreSQL)
+    and builds them again: every one must be back, as it was."""
+    async with hub_engine.connect() as conn:
+        before = await conn.run_sync(_shape, "match_key")
+    await sync_all(hub_engine, hub_settings)
+    async with hub_engine.connect() as conn:
+        after = await conn.run_sync(_shape, "match_key")
+        keys = (await conn.execute(select(func.count()).select_from(MatchKey))).scalar_one()
+    assert keys > 0
+    assert before[0]
+    assert before[1]
+    assert after == before
 
 
 async def _append(url: str, feed: str, record: dict) -> None:
