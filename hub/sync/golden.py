@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -48,8 +49,14 @@ def _date(value: Any) -> date | None:
 
 
 def _fact(r: store.StagedRecord) -> SourceFact:
-    return SourceFact(r.id, r.source, r.source_key,
-                      r.last_seen.isoformat() if r.last_seen else "", r.normalized)
+    return SourceFact(r.id, r.source, r.source_key, _seen(r.last_seen), r.normalized)
+
+
+@lru_cache(maxsize=4096)
+def _seen(at: datetime | None) -> str:
+    """A record's last sighting as lineage shows it. Cached: the records one sync run
+    staged share its timestamp, and a full run formats millions of them."""
+    return at.isoformat() if at else ""
 
 
 def _lineage(fact: SourceFact) -> dict[str, Any]:
