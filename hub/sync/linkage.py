@@ -205,7 +205,10 @@ def blocking_rules(columns: frozenset[str]) -> list[Any]:
     elif "nik" in columns:
         rules.append(block_on("nik"))
     if "kk" in columns:
-        rules.append(block_on("kk"))
+        # Within one KK, the birth year: a family's records paired with each other
+        # were 40% of all pairs at 100,000 persons, nearly all of them two relatives.
+        rules.append(block_on("kk", "birth_year") if "birth_year" in columns
+                     else block_on("kk"))
     if "village_code" in columns:
         rules.append(block_on("name_key", "village_code"))
         if "birth_date" in columns:

@@ -188,7 +188,8 @@ class Linking:
             engine.close()
 
     # The blocking rules' keys (hub.sync.linkage.blocking_rules) that an index can serve.
-    CANDIDATE_KEYS = (("nik12",), ("nik",), ("kk",), ("name_key", "birth_year", "district_code"),
+    CANDIDATE_KEYS = (("nik12",), ("nik",), ("kk", "birth_year"),
+                      ("name_key", "birth_year", "district_code"),
                       ("name_key", "village_code"), ("village_code", "birth_date"))
 
     async def _candidates(self, conn: AsyncConnection, pending: Pending) -> store.Keys:
