@@ -27,6 +27,7 @@ from hub.config import HubSettings
 from hub.db.models import SourceRecord, SyncRun
 from hub.db.statistics import PlannerStatistics
 from hub.domain.survivorship import SurvivorshipRules
+from hub.sync.collector import patient_collector
 from hub.sync.findings import FindingRules
 from hub.sync.golden import GoldenRecords
 from hub.sync.timing import Clock
@@ -89,8 +90,9 @@ class Reconciler:
                 .returning(SyncRun.id)
             )).scalar_one()
         try:
-            async with self.engine.begin() as conn:
-                counts = await self._run(conn, full=full, retrain=retrain, say=say)
+            with patient_collector():
+                async with self.engine.begin() as conn:
+                    counts = await self._run(conn, full=full, retrain=retrain, say=say)
         except BaseException as error:
             async with self.engine.begin() as conn:
                 await conn.execute(update(SyncRun).where(SyncRun.id == run).values(
