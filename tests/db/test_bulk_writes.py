@@ -60,3 +60,23 @@ async def test_inserted_rows_get_fresh_ids_in_order(empty_database_url: str) -> 
         await engine.dispose()
     assert [names[i] for i in first + second] == ["A", "B", "C", "D"]
     assert len(names) == 5
+
+
+async def test_the_planners_row_estimate_follows_analyze(empty_database_url: str) -> None:
+    from hub.db.statistics import analyze, estimated_rows
+
+    await asyncio.to_thread(upgrade, empty_database_url)
+    engine = create_engine(empty_database_url)
+    try:
+        async with engine.begin() as conn:
+            await store.bulk_insert(conn, Person.__table__, [
+                {"name": f"Orang {i}", "name_normalized": f"orang {i}", "lineage": {}}
+                for i in range(500)])
+            await analyze(conn, "person")
+            estimate = await estimated_rows(conn, "person")
+            missing = await estimated_rows(conn, "no_such_table")
+    finally:
+        await engine.dispose()
+    # PostgreSQL knows after ANALYZE; SQLite keeps no estimate, and says 0.
+    assert estimate == (500 if "postgresql" in empty_database_url else 0)
+    assert missing == 0
