@@ -115,8 +115,7 @@ def _family_comparison() -> cl.CustomComparison:
     differ: a KK is copied by hand as often as a NIK) the relatives in each record's
     family. One comparison, not two: for records with one KK, the relatives agree
     because the KK does, and two fields would count that twice."""
-    common = ("list_has_any(string_split(relatives_l, ' '), "
-              "string_split(relatives_r, ' '))")
+    common = "list_has_any(relatives_l, relatives_r)"  # lists by now: see `load`
     return cl.CustomComparison(
         output_column_name="kk",
         comparison_description="family card (KK) and relatives",
@@ -364,8 +363,12 @@ class LinkageEngine:
         name = f"records_{self._tables}"
         arrow = self._as_table(data)
         self._con.register(f"{name}_arrow", arrow)
-        self._sql(f"CREATE TABLE {name} AS SELECT * EXCLUDE (tf_name_norm) "
-                          f"FROM {name}_arrow")
+        # Relatives travel as text (as the database keeps them) and are compared as
+        # lists: split once per record here, not twice per scored pair.
+        lists = (" REPLACE (string_split(relatives, ' ') AS relatives)"
+                 if "relatives" in arrow.schema.names else "")
+        self._sql(f"CREATE TABLE {name} AS SELECT * EXCLUDE (tf_name_norm){lists} "
+                  f"FROM {name}_arrow")
         self._sql(f"INSERT INTO name_frequencies SELECT name_norm, "
                           f"max(tf_name_norm) FROM {name}_arrow GROUP BY name_norm")
         self._con.unregister(f"{name}_arrow")

@@ -22,7 +22,7 @@ from hub.config import HubSettings
 from hub.db.models import LinkDecision, MatchKey, MatchModel, Person, ReviewTask, SourceRecord
 from hub.db.statistics import PlannerStatistics, analyze, estimated_rows
 from hub.domain.matchkeys import MatchFeatures, features
-from hub.domain.relatives import family_of
+from hub.domain.relatives import Family, family_of
 from hub.domain.relatives import relatives as relatives_of
 from hub.sync import store
 from hub.sync.linkage import LinkageEngine, current_design, design
@@ -220,16 +220,21 @@ class Linking:
             family_of(source, None, kk) for source in self.person_sources
             for kk in pending.left_kks}
         touched.discard(None)
-        stored = [row for row in await store.family_keys(
-            conn, households={h for h in pending.household_keys if h} | pending.left_households,
-            kks={k for k in kks if k} | pending.left_kks, every=full)
-            if family_of(row[1], row[2], row[3]) in touched]
-        found = relatives_of([*families, *(family_of(r[1], r[2], r[3]) for r in stored)],
-                             [*name_keys, *(r[4] for r in stored)])
+        households = {h for h in pending.household_keys if h} | pending.left_households
+        numbers = {k for k in kks if k} | pending.left_kks
+        stored: list[tuple[int, Family, str, str | None]] = []
+        for record, source, household, kk, name_key, before in await store.family_keys(
+                conn, households=households, kks=numbers, every=full):
+            family = family_of(source, household, kk)
+            if family in touched:
+                stored.append((record, family, name_key, before))
+        found = relatives_of([*families, *(family for _, family, _, _ in stored)],
+                             [*name_keys, *(name_key for _, _, name_key, _ in stored)])
         mine, theirs = found[:len(families)], found[len(families):]
         await store.bulk_update(conn, MatchKey.__table__, "record_id", [
-            {"record_id": row[0], "relatives": now}
-            for row, now in zip(stored, theirs, strict=True) if now != row[5]])
+            {"record_id": record, "relatives": now}
+            for (record, _, _, before), now in zip(stored, theirs, strict=True)
+            if now != before])
         return mine
 
     async def _frequencies(self, conn: AsyncConnection, pending: Pending,

@@ -247,8 +247,12 @@ def _level(columns: set[str], comparison: str, left: dict[str, str | None],
     case = " ".join(f"WHEN {lv['sql_condition']} THEN '{lv['label_for_charts']}'"
                     for lv in levels["comparison_levels"] if lv["sql_condition"] != "ELSE")
     values = {f"{k}_l": v for k, v in left.items()} | {f"{k}_r": v for k, v in right.items()}
-    select = ", ".join(f"{'NULL' if v is None else repr(v)}::VARCHAR AS {k}"
-                       for k, v in values.items())
+    def literal(column: str, value: str | None) -> str:
+        text = "NULL::VARCHAR" if value is None else f"{value!r}::VARCHAR"
+        # As the engine loads them (LinkageEngine.load): relatives as a list.
+        return f"string_split({text}, ' ')" if column.startswith("relatives") else text
+
+    select = ", ".join(f"{literal(k, v)} AS {k}" for k, v in values.items())
     return duckdb.sql(f"SELECT CASE {case} ELSE 'else' END FROM (SELECT {select})").fetchall()[0][0]
 
 
