@@ -59,7 +59,11 @@ def identity(nik: Any, name: str | None, birth: date | None, sex: str | None,
 
 
 def _text_or_none(value: Any) -> Any:
-    return None if value is None else str(value)
+    """Blank is no number: a spreadsheet's empty cell and an API's empty string say the
+    same, and must stage alike (a DTKS export and its API did not, for blank KKs)."""
+    if value is None:
+        return None
+    return str(value).strip() or None
 
 
 def _checked_date(value: str | None) -> str | None:
