@@ -279,13 +279,13 @@ async def family_keys(conn: AsyncConnection, *, households: set[str], kks: set[s
     but the pinned records' keys)."""
     columns = [MatchKey.__table__.c[n] for n in FAMILY]
     if every:
-        return list(await conn.execute(select(*columns)))
-    rows: dict[int, Sequence[Any]] = {}
+        return list(await rows(conn, select(*columns)))
+    found: dict[int, Sequence[Any]] = {}  # by record: a key may be in both look-ups
     for column, values in ((MatchKey.household_key, households), (MatchKey.kk, kks)):
         for _, among_values in among(conn, column, sorted(values)):
-            rows |= {row[0]: row for row in await conn.execute(
-                select(*columns).where(among_values))}
-    return list(rows.values())
+            found |= {row[0]: row for row in await rows(conn, select(*columns).where(
+                among_values))}
+    return list(found.values())
 
 
 async def name_frequencies(conn: AsyncConnection, names: set[str]) -> tuple[dict[str, int], int]:
