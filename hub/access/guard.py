@@ -36,6 +36,8 @@ class ForbiddenError(HubError):
 
 def _person(person: Any, context: Any) -> bool:
     if not context.principal.scope.allows(person.region_code):
+        # Withheld, but the attempt is the citizen's to know (their audit trail).
+        context.audit.note("withheld", int(person.id), person.nik)
         return False
     context.audit.note("person", int(person.id), person.nik)
     return True
@@ -43,6 +45,7 @@ def _person(person: Any, context: Any) -> bool:
 
 def _household(household: Any, context: Any) -> bool:
     if not context.principal.scope.allows(household.village_code):
+        context.audit.note("withheld_h", int(household.id), household.kk)
         return False
     context.audit.note("household", int(household.id), household.kk)
     return True
@@ -59,9 +62,13 @@ def _finding(finding: Any, context: Any) -> bool:
 
 
 def _review_task(task: Any, context: Any) -> bool:
-    if not context.principal.scope.allows(task.region_code):
+    """A task shows two persons (its record's and the candidate): both must be in scope."""
+    scope = context.principal.scope
+    if not (scope.allows(task.record_region) and scope.allows(task.candidate_region)):
         return False
     context.audit.note("person", task.candidate_person_id, None)
+    if task.record_person_id is not None:
+        context.audit.note("person", task.record_person_id, None)
     return True
 
 

@@ -22,6 +22,14 @@ class BadUserInput(HubError):
 
 
 MASKED_MESSAGE = "Internal server error"
+ECHO_LIMIT = 200
+MESSAGE_LIMIT = 400
+
+
+def clip(text: str, limit: int = ECHO_LIMIT) -> str:
+    """At most `limit` characters of something a client sent, for an error message: an
+    error that echoes a megabyte of input is a megabyte the hub sends back (and logs)."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 def should_mask(error: GraphQLError) -> bool:
@@ -35,7 +43,10 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
     happened. Done once, where responses are serialised, instead of in a per-request
     schema extension on the hot path."""
     if not should_mask(error):
-        return error.formatted
+        formatted = error.formatted
+        if len(formatted["message"]) > MESSAGE_LIMIT:  # a message that echoes its input
+            formatted["message"] = clip(formatted["message"], MESSAGE_LIMIT)
+        return formatted
     masked = GraphQLError(MASKED_MESSAGE, nodes=error.nodes, path=error.path,
                           extensions={"code": "INTERNAL_SERVER_ERROR"})
     return masked.formatted

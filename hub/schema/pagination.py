@@ -12,7 +12,7 @@ import binascii
 import json
 from typing import Any
 
-from hub.schema.errors import BadUserInput
+from hub.schema.errors import BadUserInput, clip
 
 _VERSION = "v1"
 
@@ -28,11 +28,22 @@ def decode_cursor(kind: str, cursor: str) -> list[Any]:
         version, found_kind, key = json.loads(base64.urlsafe_b64decode(padded))
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
         raise BadUserInput(
-            f"cursor {cursor!r} is not a cursor this API issued", argument="after"
+            f"cursor {clip(cursor)!r} is not a cursor this API issued", argument="after"
         ) from None
     if version != _VERSION or found_kind != kind or not isinstance(key, list):
-        raise BadUserInput(f"cursor {cursor!r} does not belong to this list", argument="after")
+        raise BadUserInput(f"cursor {clip(cursor)!r} does not belong to this list",
+                           argument="after")
     return key
+
+
+def decode_id_cursor(kind: str, cursor: str) -> int:
+    """The row id a one-key cursor holds; a cursor altered to hold anything else (text,
+    a float, a number no id column holds) is refused like a foreign one."""
+    key = decode_cursor(kind, cursor)
+    if len(key) != 1 or type(key[0]) is not int or not 0 <= key[0] < 2**63:
+        raise BadUserInput(f"cursor {clip(cursor)!r} is not a cursor this API issued",
+                           argument="after")
+    return key[0]
 
 
 def page_size(first: int | None, default: int, maximum: int) -> int:

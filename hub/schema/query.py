@@ -11,7 +11,7 @@ from hub.db.models import Region as RegionRow
 from hub.domain.kk import InvalidKK, parse_kk
 from hub.domain.nik import InvalidNik, parse_nik
 from hub.domain.regions import InvalidRegionCode, normalize_region_code
-from hub.schema.errors import BadUserInput
+from hub.schema.errors import BadUserInput, clip
 from hub.schema.loaders import fetch_all
 from hub.schema.pagination import decode_cursor, encode_cursor, page_size
 from hub.schema.statistics import in_regions
@@ -42,14 +42,14 @@ def _valid_nik(nik: str) -> str:
     try:
         return parse_nik(nik).nik
     except InvalidNik as exc:
-        raise BadUserInput(str(exc), argument="nik", problem=exc.problem.value) from None
+        raise BadUserInput(clip(str(exc)), argument="nik", problem=exc.problem.value) from None
 
 
 def _valid_region(code: str, argument: str) -> str:
     try:
         return normalize_region_code(code)
     except InvalidRegionCode as exc:
-        raise BadUserInput(str(exc), argument=argument) from None
+        raise BadUserInput(clip(str(exc)), argument=argument) from None
 
 
 @strawberry.type
@@ -114,7 +114,11 @@ async def household_page(info: HubInfo, code: str, desil: int | None, first: int
     order = (HouseholdRow.village_code, HouseholdRow.id)
     statement = select(HouseholdRow.__table__).where(*conditions)
     if after:
-        village, last_id = decode_cursor("household", after)
+        key = decode_cursor("household", after)
+        if (len(key) != 2 or not isinstance(key[0], str) or type(key[1]) is not int
+                or not 0 <= key[1] < 2**63):
+            raise BadUserInput("after is not a cursor of this list", argument="after")
+        village, last_id = key
         statement = statement.where(tuple_(*order) > tuple_(village, last_id))
     rows = await fetch_all(info.context.engine, statement.order_by(*order).limit(limit + 1))
     edges = [

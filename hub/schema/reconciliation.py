@@ -12,6 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import RowMapping
 from strawberry.scalars import JSON
 
+from hub.access.evidence import persons_named, visible_evidence
+from hub.access.guard import ForbiddenError
+from hub.access.roles import RegionScope
 from hub.db.models import Finding as FindingRow
 from hub.db.models import Person as PersonRow
 from hub.db.models import ReviewTask as ReviewTaskRow
@@ -19,14 +22,16 @@ from hub.db.models import SourceRecord as SourceRecordRow
 from hub.db.models import SyncRequest as SyncRequestRow
 from hub.db.models import SyncRun as SyncRunRow
 from hub.domain.dates import as_utc
-from hub.schema.errors import BadUserInput, HubError
+from hub.domain.regions import RegionLevel, level_of
+from hub.schema.errors import BadUserInput, HubError, clip
 from hub.schema.loaders import fetch_all
-from hub.schema.pagination import decode_cursor, encode_cursor, page_size
+from hub.schema.pagination import decode_id_cursor, encode_cursor, page_size
 from hub.schema.types import HubInfo, PageInfo, Person, load_one
 from hub.sync.findings import KINDS
 from hub.sync.steward import NotFound, Steward, StewardError
 
 DEFAULT_PAGE = 50
+WHOLE_AREAS = frozenset({RegionLevel.PROVINCE, RegionLevel.REGENCY})
 
 FindingKind = strawberry.enum(Enum("FindingKind", {k: k for k in KINDS}),
                               description="What a finding is about.")
@@ -55,11 +60,16 @@ def _steward_error(error: StewardError) -> HubError:
 
 
 def _id(value: Any, argument: str) -> int:
+    """A database id: a whole number the id columns can hold (64-bit), else a clear
+    error rather than a driver's overflow."""
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
-        raise BadUserInput(f"{argument} must be a numeric id, got {value!r}",
-                           argument=argument) from None
+        number = 0
+    if not 0 < number < 2**63:
+        raise BadUserInput(f"{argument} must be a positive numeric id, got "
+                           f"{clip(str(value))!r}", argument=argument)
+    return number
 
 
 def _region_filter(column: Any, code: str) -> Any:
@@ -86,20 +96,31 @@ class Finding:
     status: str
     owner_agency: str | None = strawberry.field(description="The agency expected to act.")
     region_code: str | None
-    evidence: JSON = strawberry.field(description="The records that disagree, as they are.")
     created_at: datetime
     updated_at: datetime
     resolved_reason: str | None
     resolved_by: str | None
     subject_id: strawberry.Private[int]
+    raw_evidence: strawberry.Private[dict[str, Any] | None]
 
     @classmethod
     def from_row(cls, row: RowMapping) -> Finding:
         return cls(id=strawberry.ID(str(row["id"])), kind=row["kind"], status=row["status"],
                    owner_agency=row["owner_agency"], region_code=row["region_code"],
-                   evidence=row["evidence"], created_at=row["created_at"],
+                   raw_evidence=row["evidence"], created_at=row["created_at"],
                    updated_at=row["updated_at"], resolved_reason=row["resolved_reason"],
                    resolved_by=row["resolved_by"], subject_id=row["subject_id"])
+
+    @strawberry.field(description="The records that disagree, as they are, less what the "
+                      "client's role may not read (another agency's records, a desil an "
+                      "agency may not see) and persons outside its regions.")
+    async def evidence(self, info: HubInfo) -> JSON:
+        principal = info.context.principal
+        named = persons_named(self.raw_evidence)
+        rows = await info.context.loaders.person.load_many(named) if named else []
+        in_scope = {row["id"] for row in rows
+                    if row is not None and principal.scope.allows(row["region_code"])}
+        return visible_evidence(self.raw_evidence, principal, in_scope)
 
     @strawberry.field(description="The person the finding is about (null once removed).")
     async def person(self, info: HubInfo) -> Person | None:
@@ -154,6 +175,21 @@ class ReviewTask:
     region_code: str | None
     record_id: strawberry.Private[int]
     candidate_person_id: strawberry.Private[int]
+    # Where both persons of the pair live: the guard shows a task only when both are in
+    # the client's regions (a task's own region is only its record's).
+    record_person_id: strawberry.Private[int | None]
+    record_region: strawberry.Private[str | None]
+    candidate_region: strawberry.Private[str | None]
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> ReviewTask:
+        return cls(id=strawberry.ID(str(row["id"])), probability=row["probability"],
+                   evidence=row["evidence"], status=row["status"],
+                   region_code=row["region_code"], record_id=row["record_id"],
+                   candidate_person_id=row["candidate_person_id"],
+                   record_person_id=row["record_person_id"],
+                   record_region=row["record_region"],
+                   candidate_region=row["candidate_region"])
 
     @strawberry.field
     async def record(self, info: HubInfo) -> SourceRecord | None:
@@ -246,8 +282,8 @@ class ReconciliationQuery:
         if status is not None:
             statement = statement.where(FindingRow.status == status.value)
         if after:
-            (last,) = decode_cursor("finding", after)
-            statement = statement.where(FindingRow.id < int(last))
+            last = decode_id_cursor("finding", after)
+            statement = statement.where(FindingRow.id < last)
         rows = await fetch_all(info.context.engine,
                                statement.order_by(FindingRow.id.desc()).limit(limit + 1))
         edges = [FindingEdge(cursor=encode_cursor("finding", [r["id"]]),
@@ -269,24 +305,23 @@ class ReconciliationQuery:
             rows = (await conn.execute(statement)).all()
         return [FindingCount(region_code=r, kind=k, open=n) for r, k, n in rows]
 
-    @strawberry.field(description="Review tasks for data stewards, oldest first.")
+    @strawberry.field(description="Review tasks for data stewards, oldest first: only "
+                      "those whose record's person and candidate both lie in the client's "
+                      "regions.")
     async def review_tasks(self, info: HubInfo, status: str = "OPEN",
                            region: str | None = None, first: int | None = None,
                            after: str | None = None) -> list[ReviewTask]:
         limit = page_size(first, DEFAULT_PAGE, info.context.settings.server.max_page_size)
-        statement = _visible(info, select(ReviewTaskRow.__table__).where(
-            ReviewTaskRow.status == status), ReviewTaskRow.region_code)
+        statement = _review_tasks(info.context.principal.scope).where(
+            ReviewTaskRow.status == status)
         if region:
             statement = statement.where(_region_filter(ReviewTaskRow.region_code, region))
         if after:
-            (last,) = decode_cursor("review", after)
-            statement = statement.where(ReviewTaskRow.id > int(last))
+            last = decode_id_cursor("review", after)
+            statement = statement.where(ReviewTaskRow.id > last)
         rows = await fetch_all(info.context.engine,
                                statement.order_by(ReviewTaskRow.id).limit(limit))
-        return [ReviewTask(id=strawberry.ID(str(r["id"])), probability=r["probability"],
-                           evidence=r["evidence"], status=r["status"],
-                           region_code=r["region_code"], record_id=r["record_id"],
-                           candidate_person_id=r["candidate_person_id"]) for r in rows]
+        return [ReviewTask.from_row(r) for r in rows]
 
     @strawberry.field(description="Sync and reconciliation runs, newest first.")
     async def sync_runs(self, info: HubInfo, connector: str | None = None,
@@ -330,6 +365,12 @@ class ReconciliationMutation:
                          "reconciliation after); the scheduler leader runs it.")
     async def trigger_sync(self, info: HubInfo, connector: str | None = None,
                            full: bool = False) -> SyncRequest:
+        principal = info.context.principal
+        if not principal.scope.everywhere and not any(
+                level_of(code) in WHOLE_AREAS for code in principal.regions):
+            raise ForbiddenError("a sync reads every region the agencies hold: only a client "
+                                 "whose regions include a whole regency or province may "
+                                 "trigger one")
         if connector is not None and connector not in info.context.settings.connectors:
             raise BadUserInput(f"no connector named {connector!r}; configured: "
                                f"{', '.join(info.context.settings.connectors)}",
@@ -359,77 +400,78 @@ class ReconciliationMutation:
                          "candidate person, NOT_LINK keeps them apart for good.")
     async def resolve_review_task(self, info: HubInfo, id: strawberry.ID,
                                   decision: ReviewDecision, reason: str | None = None) -> str:
-        await _require_review_task(info, _id(id, "id"))
-        try:
-            return await _steward(info).resolve_review(
-                _id(id, "id"), decision is ReviewDecision.LINK, _who(info), reason)
-        except StewardError as error:
-            raise _steward_error(error) from None
+        task = _id(id, "id")
+        return await _decide(info, lambda s: s.resolve_review(
+            task, decision is ReviewDecision.LINK, _who(info), reason))
 
     @strawberry.mutation(description="Put a source record into a person, pinned.")
     async def link_record(self, info: HubInfo, record_id: strawberry.ID,
                           person_id: strawberry.ID, reason: str | None = None) -> Person:
-        await _require_record(info, _id(record_id, "recordId"))
-        await _require_persons(info, [_id(person_id, "personId")])
-        return await _person_after(info, lambda s: s.link(
-            _id(record_id, "recordId"), _id(person_id, "personId"), _who(info), reason))
+        record, person = _id(record_id, "recordId"), _id(person_id, "personId")
+        return await _person_after(info, lambda s: s.link(record, person, _who(info), reason))
 
     @strawberry.mutation(description="Take a record out of its person into a new one.")
     async def unlink_record(self, info: HubInfo, record_id: strawberry.ID,
                             reason: str | None = None) -> Person:
-        await _require_record(info, _id(record_id, "recordId"))
-        return await _person_after(info, lambda s: s.unlink(_id(record_id, "recordId"),
-                                                            _who(info), reason))
+        record = _id(record_id, "recordId")
+        return await _person_after(info, lambda s: s.unlink(record, _who(info), reason))
 
     @strawberry.mutation(description="Merge person `merge` into person `keep`.")
     async def merge_persons(self, info: HubInfo, keep: strawberry.ID, merge: strawberry.ID,
                             reason: str | None = None) -> Person:
-        await _require_persons(info, [_id(keep, "keep"), _id(merge, "merge")])
-        return await _person_after(info, lambda s: s.merge(
-            _id(keep, "keep"), _id(merge, "merge"), _who(info), reason))
+        kept, merged = _id(keep, "keep"), _id(merge, "merge")
+        return await _person_after(info, lambda s: s.merge(kept, merged, _who(info), reason))
 
     @strawberry.mutation(description="Move some records of a person into a new person.")
     async def split_person(self, info: HubInfo, person_id: strawberry.ID,
                            record_ids: list[strawberry.ID], reason: str | None = None) -> Person:
-        await _require_persons(info, [_id(person_id, "personId")])
-        return await _person_after(info, lambda s: s.split(
-            _id(person_id, "personId"), [_id(r, "recordIds") for r in record_ids],
-            _who(info), reason))
+        person = _id(person_id, "personId")
+        records = [_id(r, "recordIds") for r in record_ids]
+        return await _person_after(info, lambda s: s.split(person, records, _who(info), reason))
+
+
+def _review_tasks(scope: RegionScope) -> Any:
+    """Review tasks with the regions of both persons of the pair, filtered to those the
+    scope holds whole."""
+    task = ReviewTaskRow.__table__
+    record = SourceRecordRow.__table__
+    owner = PersonRow.__table__.alias("record_person")
+    candidate = PersonRow.__table__.alias("candidate_person")
+    statement = (
+        select(task, record.c.person_id.label("record_person_id"),
+               owner.c.region_code.label("record_region"),
+               candidate.c.region_code.label("candidate_region"))
+        .select_from(task.join(record, record.c.id == task.c.record_id)
+                     .outerjoin(owner, owner.c.id == record.c.person_id)
+                     .outerjoin(candidate, candidate.c.id == task.c.candidate_person_id)))
+    for column in (owner.c.region_code, candidate.c.region_code):
+        condition = scope.condition(column)
+        if condition is not None:
+            statement = statement.where(condition)
+    return statement
 
 
 def _steward(info: HubInfo) -> Steward:
-    return Steward(info.context.engine, info.context.settings)
+    """A steward bound to the client's regions: it checks every person a decision
+    touches inside the decision's transaction."""
+    return Steward(info.context.engine, info.context.settings,
+                   in_scope=info.context.principal.scope.allows)
+
+
+async def _decide(info: HubInfo, action: Any) -> Any:
+    steward = _steward(info)
+    try:
+        return await action(steward)
+    except StewardError as error:
+        raise _steward_error(error) from None
+    finally:
+        for person in steward.touched:
+            info.context.audit.note("person", person, None)
 
 
 def _who(info: HubInfo) -> str:
     """The steward a decision is recorded under: the authenticated client."""
     return info.context.principal.name[:80]
-
-
-async def _require_persons(info: HubInfo, ids: list[int]) -> None:
-    """A mutation acts only on persons the client may see; others read as absent."""
-    rows = await fetch_all(info.context.engine, select(PersonRow.id, PersonRow.region_code)
-                           .where(PersonRow.id.in_(ids)))
-    regions = {row["id"]: row["region_code"] for row in rows}
-    scope = info.context.principal.scope
-    for person in ids:
-        if person not in regions or not scope.allows(regions[person]):
-            raise NotFoundError(f"no person {person}")
-        info.context.audit.note("person", person, None)
-
-
-async def _require_record(info: HubInfo, record: int) -> None:
-    rows = await fetch_all(info.context.engine, select(SourceRecordRow.person_id).where(
-        SourceRecordRow.id == record))
-    if not rows:
-        raise NotFoundError(f"no source record {record}")
-    if rows[0]["person_id"] is not None:
-        try:
-            await _require_persons(info, [rows[0]["person_id"]])
-        except NotFoundError:
-            raise NotFoundError(f"no source record {record}") from None
-    elif not info.context.principal.scope.everywhere:
-        raise NotFoundError(f"no source record {record}")
 
 
 async def _require_finding(info: HubInfo, finding: int) -> None:
@@ -441,19 +483,8 @@ async def _require_finding(info: HubInfo, finding: int) -> None:
     info.context.audit.note("person", rows[0]["subject_id"], None)
 
 
-async def _require_review_task(info: HubInfo, task: int) -> None:
-    statement = _visible(info, select(ReviewTaskRow.candidate_person_id).where(
-        ReviewTaskRow.id == task), ReviewTaskRow.region_code)
-    if not await fetch_all(info.context.engine, statement):
-        raise NotFoundError(f"no review task {task}")
-
-
 async def _person_after(info: HubInfo, action: Any) -> Person:
-    try:
-        person = await action(_steward(info))
-    except StewardError as error:
-        raise _steward_error(error) from None
-
+    person = await _decide(info, action)
     rows = await fetch_all(info.context.engine, select(PersonRow.__table__).where(
         PersonRow.id == person))
     return Person.from_row(rows[0])

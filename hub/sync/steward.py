@@ -5,11 +5,16 @@ Every decision pins the records it moves (`link_locked`) and is kept as a
 `LinkDecision`, so no later automatic run overturns it: pinned records are never
 re-matched, and a NOT_LINK decision forbids the automatic link for good. The persons a
 decision touches get their golden records and findings rebuilt at once.
+
+A steward acts only inside its regions: every person a decision touches (the record's
+current person, the target, both sides of a merge, the person split) is checked in the
+decision's own transaction, so no path (and no race with a reconciliation that moves a
+record meanwhile) reaches a person outside them. Out of scope reads as absent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import insert, select, update
@@ -33,10 +38,48 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+InScope = Callable[[str | None], bool]  # a region code -> may this steward act there
+
+
+def _everywhere(_: str | None) -> bool:
+    return True
+
+
 class Steward:
-    def __init__(self, engine: AsyncEngine, settings: HubSettings) -> None:
+    def __init__(self, engine: AsyncEngine, settings: HubSettings,
+                 in_scope: InScope = _everywhere) -> None:
         self.engine = engine
         self.reconciler = Reconciler(engine, settings)
+        self.in_scope = in_scope
+        self.touched: set[int] = set()  # persons the decisions read or changed (for audit)
+
+    async def _touch(self, conn: AsyncConnection, persons: Iterable[int | None],
+                     absent: str) -> None:
+        """Every person must exist and lie in the steward's regions; otherwise the whole
+        decision is NotFound with `absent` (the same words for both, so the answer tells
+        nothing of persons elsewhere). None stands for a record linked to nobody, which
+        has no region: only a steward whose scope is everywhere may touch it."""
+        persons = list(persons)
+        if None in persons and not self.in_scope(None):
+            raise NotFound(absent)
+        wanted = {p for p in persons if p is not None}
+        if not wanted:
+            return
+        rows = (await conn.execute(select(Person.id, Person.region_code)
+                                   .where(Person.id.in_(wanted)))).all()
+        regions = dict(rows)
+        for person in sorted(wanted):
+            if person not in regions or not self.in_scope(regions[person]):
+                raise NotFound(absent)
+        self.touched |= wanted
+
+    async def _owned_records(self, conn: AsyncConnection, ids: Iterable[int]
+                             ) -> dict[int, int | None]:
+        """The records and their persons, each of which the steward may touch."""
+        found = await self._records(conn, ids)
+        for record, person in found.items():
+            await self._touch(conn, [person], f"no source record {record}")
+        return found
 
     async def _records(self, conn: AsyncConnection, ids: Iterable[int]) -> dict[int, int | None]:
         ids = list(ids)
@@ -49,8 +92,7 @@ class Steward:
         return found
 
     async def _person_exists(self, conn: AsyncConnection, person: int) -> None:
-        if (await conn.execute(select(Person.id).where(Person.id == person))).first() is None:
-            raise NotFound(f"no person {person}")
+        await self._touch(conn, [person], f"no person {person}")
 
     async def _move(self, conn: AsyncConnection, records: Iterable[int], person: int,
                     by: str, reason: str | None) -> None:
@@ -95,7 +137,7 @@ class Steward:
     async def link(self, record: int, person: int, by: str, reason: str | None = None) -> int:
         """Put `record` into `person`."""
         async with self.engine.begin() as conn:
-            previous = (await self._records(conn, [record]))[record]
+            previous = (await self._owned_records(conn, [record]))[record]
             await self._person_exists(conn, person)
             await self._move(conn, [record], person, by, reason)
             await self.reconciler.refresh(conn, {person, previous} - {None})
@@ -105,7 +147,7 @@ class Steward:
         """Take `record` out of its person into a person of its own; never again
         linked to the old one automatically."""
         async with self.engine.begin() as conn:
-            previous = (await self._records(conn, [record]))[record]
+            previous = (await self._owned_records(conn, [record]))[record]
             if previous is None:
                 raise StewardError(f"record {record} is not linked to anyone")
             person = await self._new_person(conn, record)
@@ -138,6 +180,7 @@ class Steward:
         if not records:
             raise StewardError("name at least one record to split off")
         async with self.engine.begin() as conn:
+            await self._person_exists(conn, person)
             owners = await self._records(conn, records)
             strangers = [r for r, p in owners.items() if p != person]
             if strangers:
@@ -160,11 +203,12 @@ class Steward:
                    ).mappings().first()
             if row is None:
                 raise NotFound(f"no review task {task}")
-            if row["status"] != "OPEN":
-                raise StewardError(f"review task {task} is already {row['status']}")
+            absent = f"no review task {task}"
             previous = (await self._records(conn, [row["record_id"]]))[row["record_id"]]
             person = row["candidate_person_id"]
-            await self._person_exists(conn, person)
+            await self._touch(conn, [previous, person], absent)
+            if row["status"] != "OPEN":
+                raise StewardError(f"review task {task} is already {row['status']}")
             if link:
                 await self._move(conn, [row["record_id"]], person, by, reason)
                 await self._pin_rest(conn, person, by, reason)
