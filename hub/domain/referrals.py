@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -106,3 +107,12 @@ def verification_code(secret: str, referral_id: int, ticket: str, service: str) 
                       hashlib.sha256).digest()
     code = base64.b32encode(digest).decode()[:10]
     return f"{code[:5]}-{code[5:]}"
+
+
+_CODE = re.compile(r"[A-Z2-7]{5}-[A-Z2-7]{5}")
+
+
+def looks_like_code(text: str) -> bool:
+    """Whether `text` has the shape of a verification code (what a desk types in, any
+    case): anything else is no letter of ours, and need not reach the database."""
+    return bool(_CODE.fullmatch(text.strip().upper()))

@@ -25,7 +25,7 @@ from hub.domain.names import normalize_name
 from hub.domain.referrals import SETTLED, Desk, IllegalTransition, ReferralStatus
 from hub.schema.errors import BadUserInput, HubError
 from hub.schema.loaders import fetch_all
-from hub.schema.pagination import decode_cursor, encode_cursor, page_size
+from hub.schema.pagination import decode_id_cursor, encode_cursor, page_size
 from hub.schema.query import _valid_nik, _valid_region
 from hub.schema.reconciliation import NotFoundError, _id, _visible
 from hub.schema.types import HubInfo, PageInfo, Person, load_one
@@ -222,7 +222,7 @@ class ReferralConnection:
 
 @strawberry.input(description="A case as the front office takes it. Name the person by "
                   "personId (from searchPersons), NIK or KK; for someone the registry does "
-                  "not hold, give name and villageCode.")
+                  "not hold, give newPerson: true with name and villageCode.")
 class CaseInput:
     kind: CaseKind  # type: ignore[valid-type]
     category: CaseCategory  # type: ignore[valid-type]
@@ -235,6 +235,13 @@ class CaseInput:
     name: str | None = None
     village_code: str | None = None
     officer: str | None = None
+    new_person: bool = strawberry.field(
+        default=False, description="Register someone the registry does not hold (name and "
+        "villageCode required): they go to a home visit. Without it, a person the client "
+        "cannot see is NOT_FOUND, whether they are unknown or live elsewhere.")
+
+
+MAX_NAME = 200  # longer than any name; a search for more is a mistake or an attack
 
 
 def _desk(info: HubInfo) -> services.ServiceDesk:
@@ -360,8 +367,8 @@ class DeskQuery:
                     & (CaseRow.first_response_due < datetime.now(UTC)))
             statement = statement.where(late if overdue else ~late)
         if after:
-            (last,) = decode_cursor("case", after)
-            statement = statement.where(CaseRow.id < int(last))
+            last = decode_id_cursor("case", after)
+            statement = statement.where(CaseRow.id < last)
         rows = await fetch_all(info.context.engine,
                                statement.order_by(CaseRow.id.desc()).limit(limit + 1))
         edges, page = _page(list(rows), limit, "case", ServiceCase.from_row, CaseEdge)
@@ -391,8 +398,8 @@ class DeskQuery:
                     & (ReferralRow.due_at < datetime.now(UTC)))
             statement = statement.where(late if overdue else ~late)
         if after:
-            (last,) = decode_cursor("referral", after)
-            statement = statement.where(ReferralRow.id < int(last))
+            last = decode_id_cursor("referral", after)
+            statement = statement.where(ReferralRow.id < last)
         rows = await fetch_all(info.context.engine,
                                statement.order_by(ReferralRow.id.desc()).limit(limit + 1))
         edges, page = _page(list(rows), limit, "referral", Referral.from_row, ReferralEdge)
@@ -403,6 +410,9 @@ class DeskQuery:
     async def search_persons(self, info: HubInfo, name: str, region: str,
                              first: int | None = None) -> list[Person]:
         code = _valid_region(region, "region")
+        if len(name) > MAX_NAME:
+            raise BadUserInput(f"name is at most {MAX_NAME} characters, got {len(name):,}",
+                               argument="name")
         folded = normalize_name(name)
         if len(folded) < 3:
             raise BadUserInput("give at least three letters of the name", argument="name")
@@ -460,7 +470,8 @@ class DeskMutation:
                       description=case.description,
                       person_id=_id(case.person_id, "personId") if case.person_id else None,
                       nik=nik, kk=case.kk.strip() if case.kk else None,
-                      name=case.name, village_code=village, officer=case.officer)
+                      name=case.name, village_code=village, officer=case.officer,
+                      new_person=case.new_person)
         try:
             case_id = await _desk(info).register(new, _who(info),
                                                  info.context.principal.scope.allows)

@@ -26,6 +26,7 @@ from hub.domain.referrals import (
     ReferralStatus,
     Sla,
     check_transition,
+    looks_like_code,
     ticket_number,
     verification_code,
 )
@@ -63,6 +64,7 @@ class NewCase:
     name: str | None = None
     village_code: str | None = None
     officer: str | None = None
+    new_person: bool = False  # the desk registers someone the registry does not hold
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,11 @@ class Subject:
     household_id: int | None
     region_code: str | None
     in_dtks: bool
+
+
+UNKNOWN = Subject(None, None, None, in_dtks=False)
+NO_SUCH_PERSON = ("no such person in this client's regions; to register someone the "
+                  "registry does not hold, send newPerson: true with name and villageCode")
 
 
 class ServiceDesk:
@@ -99,12 +106,17 @@ class ServiceDesk:
             raise DeskError("a description of the case is required")
         async with self.engine.begin() as conn:
             subject = await self._subject(conn, case)
+            if subject.region_code is not None and not allowed(subject.region_code):
+                subject = UNKNOWN  # elsewhere reads exactly as unknown
+            if subject.person_id is None and subject.household_id is None:
+                if not case.new_person:
+                    raise NotFound(NO_SUCH_PERSON)
+                if not case.village_code or not (case.name or "").strip():
+                    raise DeskError("a new person needs a name and villageCode, so the desk "
+                                    "knows whom to visit and where")
             region = subject.region_code or case.village_code
-            if region is None:
-                raise DeskError("the person is not in the registry: give village_code "
-                                "(and name) so the desk knows where to visit")
-            if not allowed(region):
-                raise NotFound("no such person in this client's regions")
+            if region is None or not allowed(region):
+                raise NotFound(NO_SUCH_PERSON)
             now = self.clock()
             values = {
                 "person_id": subject.person_id, "household_id": subject.household_id,
@@ -130,7 +142,7 @@ class ServiceDesk:
                                                 Person.region_code)
                                          .where(Person.id == case.person_id))).first()
             if person is None:
-                raise NotFound(f"no person {case.person_id}")
+                return UNKNOWN
         elif case.nik:
             person = (await conn.execute(select(Person.id, Person.household_id,
                                                 Person.region_code)
@@ -325,6 +337,8 @@ async def letter_status(engine: AsyncEngine, settings: HubSettings,
                         code: str) -> dict[str, Any] | None:
     """What a referral letter with this verification code says, and where the
     referral stands now; None for a code the hub never issued."""
+    if not looks_like_code(code):
+        return None
     async with engine.connect() as conn:
         row = (await conn.execute(
             select(Referral.service, Referral.agency, Referral.status, Referral.referred_at,

@@ -120,12 +120,16 @@ async def test_returns_rejections_and_unknown_people(hub: Hub) -> None:
     district = await hub.client(Role.DISTRICT, ("33.14",))
     unknown = (await district.data(REGISTER, case=_case(
         "3314015208859998", name="Warga Baru", villageCode="33.14.05.2001",
-        urgency="EMERGENCY")))["registerCase"]
+        urgency="EMERGENCY", newPerson=True)))["registerCase"]
     assert unknown["person"] is None
     assert unknown["homeVisit"] is True
     assert _at(unknown["firstResponseDue"]) - _at(unknown["createdAt"]) == timedelta(hours=4)
     missing = await district.errors(REGISTER, case=_case("3314015208859997"))
-    assert "villageCode" in missing[0]["message"] or "village_code" in missing[0]["message"]
+    assert missing[0]["extensions"]["code"] == "NOT_FOUND"
+    assert "newPerson" in missing[0]["message"]
+    nameless = await district.errors(REGISTER, case=_case(
+        "3314015208859997", villageCode="33.14.05.2001", newPerson=True))
+    assert "name and villageCode" in nameless[0]["message"]
     bad = await district.errors(REGISTER, case=_case("1234"))
     assert bad[0]["extensions"]["code"] == "BAD_USER_INPUT"
 
