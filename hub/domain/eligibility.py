@@ -165,3 +165,36 @@ def _household(rule: ProgramRule, subject: Subject, today: date,
 def _fits(rule: ProgramRule, age: int) -> bool:
     return ((rule.household_member_under is None or age < rule.household_member_under)
             and (rule.household_member_over is None or age > rule.household_member_over))
+
+
+# What a partner (Baznas, CSR) reads of each reason: the decision's code already says
+# which condition failed; the text adds nothing about health, death, children or the
+# exact desil (UU PDP: a partner needs the decision, not the facts behind it).
+_PARTNER_TEXTS = {
+    "DECEASED": "does not meet the programme's conditions",
+    "DESIL_UNKNOWN": "not in DTKS: a home visit can assess eligibility",
+    "BIRTH_DATE_UNKNOWN": "a fact the rule needs is not on record",
+    "AGE_BELOW_MIN": "outside the programme's age range",
+    "AGE_ABOVE_MAX": "outside the programme's age range",
+    "ALREADY_ENROLLED": "already covered by a programme this one does not duplicate",
+    "REQUIRED_PROGRAM_MISSING": "not enrolled in a programme this one requires",
+    "OUTSIDE_REGION": "lives outside the programme's regions",
+    "NOT_HOUSEHOLD_HEAD": "the programme is paid to household heads",
+    "HOUSEHOLD_TOO_SMALL": "the household does not meet the programme's composition rule",
+    "HOUSEHOLD_AGES_UNKNOWN": "a fact the rule needs is not on record",
+    "NO_YOUNG_CHILD": "the household does not meet the programme's composition rule",
+    "NO_ELDERLY_MEMBER": "the household does not meet the programme's composition rule",
+    "MEETS_ALL_CRITERIA": "meets every criterion of the programme",
+}
+
+
+def for_partner(reason: Reason, desil: int | None) -> Reason:
+    """The reason as a partner reads it: the desil only as its band, and no fact of
+    health, death or children beyond the code."""
+    if reason.code in ("DESIL_ABOVE_MAX", "DESIL_BELOW_MIN"):
+        side = "above" if reason.code == "DESIL_ABOVE_MAX" else "below"
+        band = desil_band(desil)
+        return Reason(reason.code, f"desil band {band} is {side} the programme's range"
+                      if band else f"the desil is {side} the programme's range")
+    return Reason(reason.code, _PARTNER_TEXTS.get(reason.code,
+                                                  "does not meet the programme's conditions"))

@@ -8,7 +8,8 @@ from enum import Enum
 
 import strawberry
 
-from hub.domain.eligibility import Decision, desil_band
+from hub.access.roles import Role
+from hub.domain.eligibility import Decision, desil_band, for_partner
 from hub.schema.errors import BadUserInput
 from hub.schema.query import _valid_nik
 from hub.schema.types import HubInfo
@@ -51,8 +52,13 @@ class EligibilityResult:
     person_id: strawberry.Private[int | None] = None
 
     @classmethod
-    def of(cls, program: str, item: Checked) -> EligibilityResult:
+    def of(cls, program: str, item: Checked, *, partner: bool = False) -> EligibilityResult:
+        """The answer; a partner's reasons speak in desil bands and name no fact of
+        health, death or children beyond their codes."""
         outcome = item.outcome
+        reasons = list(outcome.reasons if outcome else ())
+        if partner:
+            reasons = [for_partner(r, item.desil) for r in reasons]
         return cls(
             # Only a person the client may see is named; otherwise the index and the
             # masked NIK say which request item this is.
@@ -60,11 +66,14 @@ class EligibilityResult:
             masked_nik=item.masked_nik,
             status=LookupStatus[item.lookup.value], problem=item.problem, program=program,
             decision=outcome.decision if outcome else None,
-            reasons=[EligibilityReason(code=r.code, text=r.text)
-                     for r in (outcome.reasons if outcome else ())],
+            reasons=[EligibilityReason(code=r.code, text=r.text) for r in reasons],
             desil_band=desil_band(item.desil), overlaps=list(outcome.overlaps if outcome
                                                              else ()),
             region_code=item.region_code, person_id=item.person_id)
+
+
+def _partner(info: HubInfo) -> bool:
+    return info.context.principal.role is Role.PARTNER
 
 
 def _program(info: HubInfo, program: str):
@@ -88,7 +97,7 @@ class EligibilityQuery:
         rule = _program(info, program)
         (item,) = await check(info.context.engine, rule, [_valid_nik(nik)],
                               info.context.principal.scope, date.today())
-        return EligibilityResult.of(program, item)
+        return EligibilityResult.of(program, item, partner=_partner(info))
 
     @strawberry.field(description="Up to [eligibility] max_batch (10,000) NIKs in one call, "
                       "answered in order; an unknown or invalid NIK is reported on its own "
@@ -102,4 +111,5 @@ class EligibilityQuery:
                                argument="niks")
         items = await check(info.context.engine, rule, niks, info.context.principal.scope,
                             date.today())
-        return [EligibilityResult.of(program, item) for item in items]
+        partner = _partner(info)
+        return [EligibilityResult.of(program, item, partner=partner) for item in items]
