@@ -77,8 +77,9 @@ AGENCY: TypeRules = {
     "Subscription": _fields("referralUpdates"),
     "Referral": ALL, "ReferralConnection": ALL, "ReferralEdge": ALL, "ReferralEvent": ALL,
     "DeskService": ALL,
-    "ServiceCase": _fields("id", "ticket", "kind", "category", "urgency", "description",
-                           "status", "person", "createdAt", "homeVisit"),
+    # What an agency needs to act on a referral: not the case's handling at the desk,
+    # nor whether the household is in DTKS (homeVisit).
+    "ServiceCase": _fields("id", "ticket", "category", "urgency", "description", "person"),
     "Person": IDENTITY | {"enrollments"},
     "Enrollment": ALL,
     "Finding": ALL, "FindingConnection": ALL, "FindingEdge": ALL, "FindingCount": ALL,
@@ -111,3 +112,23 @@ def allows(role: Role, type_name: str, field_name: str) -> bool:
     if fields is None and type_name not in ("Query", "Mutation", "Subscription"):
         fields = rules.get("*")
     return fields is not None and (fields == ALL or field_name in fields)
+
+
+def _described(fields: frozenset[str] | Literal["*"]) -> str:
+    return "all fields" if fields == ALL else ", ".join(f"`{f}`" for f in sorted(fields))
+
+
+def markdown_table() -> str:
+    """Every role's rules as the README shows them (`tests/access/test_rules.py` checks
+    that the README holds exactly this, so the two cannot drift apart)."""
+    lines = ["| role | type | fields |", "| --- | --- | --- |"]
+    for role, rules in POLICIES.items():
+        for type_name in sorted(rules, key=lambda t: (t not in ("Query", "Mutation",
+                                                                "Subscription"), t)):
+            shown = "every other type" if type_name == "*" else f"`{type_name}`"
+            lines.append(f"| `{role.value}` | {shown} | {_described(rules[type_name])} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m hub.access.policy > the README's generated table
+    print(markdown_table())
