@@ -13,18 +13,21 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from hub.access.chain import GENESIS, canonical, link
+from hub.access.chain import GENESIS, canonical, checkpoint_text, label, link, subjects
 from hub.access.roles import Principal
+from hub.access.tokens import SigningKey, b64url, unb64url
 from hub.db.bulk import bulk_insert
 from hub.db.models import AuditHead, AuditLog, AuditSubject, Household, Person
+from hub.domain.dates import as_utc
 
 logger = logging.getLogger("hub.audit")
 
@@ -49,6 +52,13 @@ class AuditEvent:
     def note(self, kind: str, subject_id: int, identifier: str | None) -> None:
         self.subjects[(kind, subject_id)] = identifier
 
+    def note_asked(self, identifiers: Iterable[str]) -> None:
+        """The NIKs and KKs a request asked about that it did not get (refused, out of
+        scope, unknown): the citizen's trail shows those attempts too."""
+        known = set(self.subjects.values())
+        for position, identifier in enumerate(sorted(set(identifiers) - known)):
+            self.subjects[("asked", position)] = identifier
+
     def entry(self, entry_id: int) -> dict[str, Any]:
         p = self.principal
         return {
@@ -64,8 +74,8 @@ class AuditEvent:
 
     @property
     def label(self) -> str:
-        return (f"{self.operation_type} {self.operation or ''} "
-                f"{','.join(self.root_fields)}")[:200]
+        return label({"operation_type": self.operation_type, "operation": self.operation,
+                      "root_fields": self.root_fields})
 
 
 class AuditWriter:
@@ -159,19 +169,30 @@ class Verification:
         return self.problem is None
 
 
-async def _rows(conn: AsyncConnection, chunk: int = 5000) -> AsyncIterator[Any]:
+async def _chunks(conn: AsyncConnection, chunk: int = 5000
+                  ) -> AsyncIterator[tuple[list[Any], dict[int, set[Any]]]]:
+    """The chain in id order, a chunk at a time, each with its subject index rows."""
     last = 0
     while True:
         rows = (await conn.execute(select(AuditLog.__table__).where(AuditLog.id > last)
                                    .order_by(AuditLog.id).limit(chunk))).all()
         if not rows:
             return
-        for row in rows:
-            yield row
+        indexed: dict[int, set[Any]] = {}
+        for audit_id, kind, sid, ident in (await conn.execute(
+                select(AuditSubject.audit_id, AuditSubject.kind, AuditSubject.subject_id,
+                       AuditSubject.identifier)
+                .where(AuditSubject.audit_id > last, AuditSubject.audit_id <= rows[-1].id))):
+            indexed.setdefault(audit_id, set()).add((kind, sid, ident))
+        yield rows, indexed
         last = rows[-1].id
 
 
-def _broken_link(row: Any, expected_id: int, previous: str) -> str | None:
+def _broken_link(row: Any, expected_id: int, previous: str,
+                 indexed: set[Any]) -> str | None:
+    """Why this entry does not fit the chain, or None. Every column is checked: the
+    hash covers the entry's text, and the other columns (and the subject index) must
+    say what the text says."""
     if row.id != expected_id:
         return f"entry {expected_id} is missing (next is {row.id})"
     if row.prev_hash != previous:
@@ -179,33 +200,98 @@ def _broken_link(row: Any, expected_id: int, previous: str) -> str | None:
     if link(previous, row.entry) != row.hash:
         return f"entry {row.id} was changed after it was written"
     entry = json.loads(row.entry)
-    if entry.get("id") != row.id or entry.get("client_id") != row.client_id:
+    if (entry.get("id") != row.id or entry.get("client_id") != row.client_id
+            or row.operation != label(entry)
+            or as_utc(row.at) != datetime.fromisoformat(entry["at"])):
         return f"entry {row.id}'s columns disagree with its hashed content"
+    if indexed != subjects(entry):
+        return (f"entry {row.id}'s subject index disagrees with the subjects it names "
+                "(a row added, removed or pointed at someone else)")
     return None
 
 
-async def verify(engine: AsyncEngine) -> Verification:
+async def verify(engine: AsyncEngine,
+                 checkpoints: Sequence[Checkpoint] = ()) -> Verification:
     """Walk the chain from the genesis hash; the first entry that does not fit is
-    named. Also checks the head (a removed tail) and the subject index."""
-    previous, expected_id, count, subjects = GENESIS, 1, 0, 0
+    named. Also checks the head (a removed tail), the subject index, and that the chain
+    still passes through every checkpoint exported earlier (a rewritten chain whose
+    hashes were all recomputed does not)."""
+    expected = {c.entry: c for c in checkpoints}
+    previous, count = GENESIS, 0
     async with engine.connect() as conn:
-        async for row in _rows(conn):
-            problem = _broken_link(row, expected_id, previous)
-            if problem is not None:
-                return Verification(count, previous, problem, row.id)
-            entry = json.loads(row.entry)
-            subjects += len(entry.get("subjects", ()))
-            previous, expected_id, count = row.hash, expected_id + 1, count + 1
+        async for rows, indexed in _chunks(conn):
+            for row in rows:
+                problem = _broken_link(row, count + 1, previous, indexed.get(row.id, set()))
+                if problem is not None:
+                    return Verification(count, previous, problem, row.id)
+                previous, count = row.hash, count + 1
+                mark = expected.pop(row.id, None)
+                if mark is not None and mark.hash != row.hash:
+                    return Verification(count, previous, f"entry {row.id} is not the entry "
+                                        f"checkpointed at {mark.at}: the chain was rewritten",
+                                        row.id)
         head = (await conn.execute(select(AuditHead.__table__).where(AuditHead.id == 1))).one()
-        indexed = (await conn.execute(select(func.count()).select_from(AuditSubject))
-                   ).scalar_one()
+        stray = (await conn.execute(select(func.count()).select_from(AuditSubject).where(
+            AuditSubject.audit_id > count))).scalar_one()
     if head.last_id != count or head.hash != previous or head.entries != count:
         return Verification(count, previous, f"the chain ends at entry {count} but its head "
                             f"says {head.last_id}: entries were removed from the end")
-    if indexed != subjects:
-        return Verification(count, previous, f"the subject index holds {indexed} rows; the "
-                            f"entries name {subjects}")
+    if expected:
+        lost = min(expected)
+        return Verification(count, previous, f"the chain ends at entry {count}, before entry "
+                            f"{lost} checkpointed at {expected[lost].at}: entries were "
+                            "removed")
+    if stray:
+        return Verification(count, previous, f"the subject index holds {stray} rows for "
+                            "entries that do not exist")
     return Verification(count, previous)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The chain's length and head at a moment, signed with the hub's key and kept
+    outside the database (`slrt-hub audit checkpoint`): whoever controls the database
+    can recompute every hash after an edit, but cannot change a checkpoint a district
+    archive, an auditor or Kemensos already holds."""
+
+    entry: int
+    hash: str
+    at: str
+    kid: str
+    signature: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"entry": self.entry, "hash": self.hash, "at": self.at, "kid": self.kid,
+                "signature": self.signature}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Checkpoint:
+        try:
+            return cls(int(data["entry"]), str(data["hash"]), str(data["at"]),
+                       str(data["kid"]), str(data["signature"]))
+        except (KeyError, TypeError, ValueError):
+            raise ValueError("a checkpoint has entry, hash, at, kid and signature") from None
+
+    def signed_by(self, keys: dict[str, Any]) -> bool:
+        public = keys.get(self.kid)
+        if public is None:
+            return False
+        try:
+            public.verify(unb64url(self.signature),
+                          checkpoint_text(self.entry, self.hash, self.at).encode())
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+
+async def checkpoint(engine: AsyncEngine, key: SigningKey) -> Checkpoint:
+    """A signed checkpoint of the chain's head now."""
+    async with engine.connect() as conn:
+        head = (await conn.execute(select(AuditHead.__table__).where(AuditHead.id == 1))).one()
+    at = datetime.now(UTC).isoformat(timespec="seconds")
+    text = checkpoint_text(head.last_id, head.hash, at)
+    return Checkpoint(head.last_id, head.hash, at, key.kid,
+                      b64url(key.private.sign(text.encode())))
 
 
 async def trail(engine: AsyncEngine, nik: str) -> list[dict[str, Any]]:
@@ -220,9 +306,10 @@ async def trail(engine: AsyncEngine, nik: str) -> list[dict[str, Any]]:
             Household.id.in_(household_ids)))).scalars().all()
         who = [AuditSubject.identifier == nik]
         if person_ids:
-            who.append((AuditSubject.kind == "person") & AuditSubject.subject_id.in_(person_ids))
+            who.append(AuditSubject.kind.in_(("person", "withheld"))
+                       & AuditSubject.subject_id.in_(person_ids))
         if household_ids:
-            who.append((AuditSubject.kind == "household")
+            who.append(AuditSubject.kind.in_(("household", "withheld_h"))
                        & AuditSubject.subject_id.in_(household_ids))
         who.extend(AuditSubject.identifier == kk for kk in kks if kk)
         ids = select(AuditSubject.audit_id).where(or_(*who)).distinct()
@@ -232,8 +319,9 @@ async def trail(engine: AsyncEngine, nik: str) -> list[dict[str, Any]]:
 
 
 def access_of(entry: dict[str, Any]) -> dict[str, Any]:
-    """An entry as a data subject reads it: who, when, why, what; not whom else."""
+    """An entry as a data subject reads it: who, when, why, what, and whether it was
+    answered (ok, errors) or refused; not whom else."""
     return {key: entry.get(key) for key in (
         "id", "at", "client", "role", "legal_basis", "purpose", "operation_type",
-        "operation", "fields")}
+        "operation", "fields", "outcome")}
 

@@ -20,3 +20,20 @@ def canonical(entry: dict[str, Any]) -> str:
 
 def link(previous: str, text: str) -> str:
     return hashlib.sha256(f"{previous}\n{text}".encode()).hexdigest()
+
+
+def label(entry: dict[str, Any]) -> str:
+    """The `operation` column of an entry: derived from the hashed entry, so that
+    `verify` can tell when the column was edited."""
+    return (f"{entry.get('operation_type')} {entry.get('operation') or ''} "
+            f"{','.join(entry.get('root_fields') or ())}")[:200]
+
+
+def subjects(entry: dict[str, Any]) -> set[tuple[str, int, str | None]]:
+    """The subject index rows an entry must have: exactly the subjects it names."""
+    return {(str(kind), int(sid), ident) for kind, sid, ident in entry.get("subjects", ())}
+
+
+def checkpoint_text(entry_id: int, digest: str, at: str) -> str:
+    """What a checkpoint signs: the chain's length and head at a moment."""
+    return canonical({"entry": entry_id, "hash": digest, "at": at})

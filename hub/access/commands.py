@@ -149,15 +149,66 @@ def list_documents() -> None:
 
 
 @audit_app.command("verify")
-def verify() -> None:
-    """Recompute the hash chain from the first entry; exit 1 at the first break."""
+def verify(
+    checkpoints: Annotated[Path | None, typer.Option(
+        help="A file of checkpoints (`audit checkpoint --out`) the chain must still pass "
+        "through.")] = None,
+) -> None:
+    """Recompute the hash chain from the first entry, check every column and the
+    subject index against it, and that it still passes through each checkpoint; exit 1
+    at the first break."""
+    from hub.access.audit import Checkpoint
     from hub.access.audit import verify as verify_chain
+    from hub.access.keystore import KeyStore
 
-    result = _with_engine(verify_chain)
+    marks: list[Checkpoint] = []
+    if checkpoints is not None:
+        try:
+            lines = checkpoints.read_text(encoding="utf-8").splitlines()
+            marks = [Checkpoint.from_json(json.loads(line)) for line in lines if line.strip()]
+        except (OSError, ValueError) as error:
+            raise _fail(ValueError(f"cannot read the checkpoints in {checkpoints}: {error}")
+                        ) from None
+
+    async def work(engine: AsyncEngine) -> Any:
+        keys = await KeyStore(engine).public_keys(True)
+        return await verify_chain(engine, marks), [m for m in marks if not m.signed_by(keys)]
+
+    result, unsigned = _with_engine(work)
     if not result.ok:
         console.print(f"[red]audit log BROKEN: {result.problem}[/red]")
         raise typer.Exit(1)
-    console.print(f"audit log intact: {result.entries} entries, head {result.head}")
+    if unsigned:
+        console.print(f"[red]audit log BROKEN: the checkpoint of entry {unsigned[0].entry} "
+                      "is not signed by a key this hub holds (its keys were replaced, or "
+                      "the checkpoint is forged)[/red]")
+        raise typer.Exit(1)
+    console.print(f"audit log intact: {result.entries} entries, head {result.head}"
+                  + (f", through {len(marks)} checkpoints" if marks else ""))
+
+
+@audit_app.command("checkpoint")
+def checkpoint(
+    out: Annotated[Path | None, typer.Option(
+        help="Append the checkpoint to this file (keep it off the database's server).")
+    ] = None,
+) -> None:
+    """Sign the chain's head now, to be kept outside the database: `audit verify
+    --checkpoints` then notices a chain rewritten after it, even with every hash
+    recomputed."""
+    from hub.access.audit import checkpoint as make_checkpoint
+    from hub.access.keystore import KeyStore
+
+    async def work(engine: AsyncEngine) -> Any:
+        return await make_checkpoint(engine, await KeyStore(engine).current())
+
+    line = json.dumps(_with_engine(work).as_json(), separators=(",", ":"))
+    if out is None:
+        typer.echo(line)
+        return
+    with out.open("a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+    console.print(f"checkpoint appended to {out}")
 
 
 @audit_app.command("trail")
@@ -186,7 +237,7 @@ def trail(
             handle.write("\n")
         else:
             columns = ["id", "at", "client", "role", "legal_basis", "purpose",
-                       "operation_type", "operation", "fields"]
+                       "operation_type", "operation", "fields", "outcome"]
             writer = csv.DictWriter(handle, columns)
             writer.writeheader()
             for access in accesses:

@@ -28,13 +28,17 @@ class AuditAccess:
     operation: str | None
     fields: list[str] = strawberry.field(description="The personal-data fields the "
                                          "request selected, as Type.field.")
+    outcome: str | None = strawberry.field(description="ok, errors, or refused (the request "
+                                           "was not allowed, or the person was withheld "
+                                           "from a client outside their region).")
 
     @classmethod
     def from_entry(cls, entry: dict[str, Any]) -> AuditAccess:
         return cls(id=strawberry.ID(str(entry["id"])), at=entry["at"], client=entry["client"],
                    role=entry["role"], legal_basis=entry.get("legal_basis"),
                    purpose=entry.get("purpose"), operation_type=entry["operation_type"],
-                   operation=entry.get("operation"), fields=list(entry.get("fields") or ()))
+                   operation=entry.get("operation"), fields=list(entry.get("fields") or ()),
+                   outcome=entry.get("outcome"))
 
 
 @strawberry.type

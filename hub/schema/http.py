@@ -22,7 +22,8 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.http.ides import get_graphql_ide_html
 
-from hub.access import keys
+from hub import jsontext
+from hub.access import asked, keys
 from hub.access.audit import AuditEvent, AuditWriter
 from hub.access.authn import AuthenticationFailed, Authenticator
 from hub.access.clients import ClientStore
@@ -153,7 +154,7 @@ def _json_param(value: str | None, name: str) -> Any:
     if value is None or value == "":
         return None
     try:
-        return json.loads(value)
+        return jsontext.loads(value)
     except ValueError:
         raise RequestProblem(400, f"{name} is not valid JSON") from None
 
@@ -180,7 +181,7 @@ async def read_post(request: Request, max_bytes: int) -> GraphQLParams:
     if not body:
         raise RequestProblem(400, "the request body is empty")
     try:
-        data = json.loads(body.decode("utf-8"))
+        data = jsontext.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise RequestProblem(400, "the request body is not UTF-8") from None
     except ValueError as exc:
@@ -309,6 +310,7 @@ class GraphQLEndpoint:
         channel (GET, DCI) on which only queries may run."""
         prepared = self.documents.prepare(query, principal.role)
         if prepared.errors:
+            self.audit_refused(prepared, principal, variables, operation_name, purpose)
             return {"errors": [format_error(error) for error in prepared.errors]}, True
         operation = prepared.operation(operation_name)
         if operation is None:
@@ -363,11 +365,31 @@ class GraphQLEndpoint:
         if not request_error:
             body["data"] = result.data
         body["extensions"] = {**(result.extensions or {}), **cost_report}
+        event.note_asked(asked.identifiers(prepared.document, variables))
         if not request_error and (event.subjects or event.operation_type != "query"
                                   or prepared.personal_fields):
             event.outcome = "errors" if result.errors else "ok"
             self.audit.record(event)
         return body, request_error
+
+    def audit_refused(self, prepared: Any, principal: Principal,
+                       variables: dict[str, Any] | None, operation_name: str | None,
+                       purpose: str) -> None:
+        """A request refused for a field its role may not use is audited: it is an
+        attempt on personal data, and the persons it named see it in their trail."""
+        if not any((error.extensions or {}).get("code") == "FORBIDDEN"
+                   for error in prepared.errors):
+            return
+        operation = prepared.operation(operation_name) if prepared.document else None
+        event = AuditEvent(
+            principal=principal, purpose=purpose[:500],
+            operation_type=operation.operation.value if operation else "query",
+            operation=operation.name.value if operation and operation.name else None,
+            root_fields=sorted({s.name.value for s in operation.selection_set.selections
+                                if getattr(s, "name", None) is not None}) if operation else [],
+            fields=[], outcome="refused")
+        event.note_asked(asked.identifiers(prepared.document, variables))
+        self.audit.record(event)
 
 
 def _result(media: str, body: dict[str, Any], *, request_error: bool) -> Response:

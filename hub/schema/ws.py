@@ -22,7 +22,7 @@ from graphql import ExecutionResult, OperationType, subscribe
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from hub.access import keys
+from hub.access import asked, keys
 from hub.access.audit import AuditEvent
 from hub.access.authn import AuthenticationFailed
 from hub.access.cost import operation_cost
@@ -165,6 +165,10 @@ class _Connection:
         endpoint = self.endpoint
         prepared = endpoint.documents.prepare(payload["query"], principal.role)
         if prepared.errors:
+            variables = payload.get("variables")
+            endpoint.audit_refused(prepared, principal,
+                                   variables if isinstance(variables, dict) else None,
+                                   payload.get("operationName"), principal.purpose)
             await self._send(operation_id, "error",
                              [format_error(error) for error in prepared.errors])
             return
@@ -188,6 +192,7 @@ class _Connection:
                                 if getattr(s, "name", None) is not None}),
             fields=list(prepared.personal_fields),
             variables=variables if operation.operation is not OperationType.QUERY else None)
+        event.note_asked(asked.identifiers(prepared.document, variables))
         context = HubContext(engine=endpoint.engine, settings=endpoint.settings,
                              principal=principal, audit=event, request=self.websocket)
         arguments = {"context": context, "variables": variables,

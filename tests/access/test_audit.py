@@ -26,7 +26,7 @@ from tests.access.test_api import HERE, PERSON, THERE
 from tests.schema.helpers import register
 
 TRAIL = """query($nik: String!) { auditTrail(nik: $nik) { client role purpose legalBasis
-    operationType operation fields at } }"""
+    operationType operation fields at id outcome } }"""
 
 
 async def test_a_read_is_audited_with_its_purpose_fields_and_subject(hub: Hub) -> None:
@@ -58,7 +58,7 @@ async def test_a_read_is_audited_with_its_purpose_fields_and_subject(hub: Hub) -
     assert errors[0]["extensions"]["code"] == "FORBIDDEN"
 
 
-async def test_a_read_of_nothing_personal_is_not_audited_and_a_denied_row_is_no_subject(
+async def test_a_read_of_nothing_personal_is_not_audited_and_a_withheld_row_is_in_the_trail(
         hub: Hub) -> None:
     client = await hub.client(Role.DISTRICT, (HERE,))
     theirs, = await people_in(hub.engine, THERE, 1)
@@ -68,9 +68,13 @@ async def test_a_read_of_nothing_personal_is_not_audited_and_a_denied_row_is_no_
     async with hub.engine.connect() as conn:
         entries = [json.loads(e) for e in (await conn.execute(select(AuditLog.entry).where(
             AuditLog.client_id == _client_id(client)))).scalars()]
-    # The look-up is recorded (the client asked about personal data) with no subject.
+    # The look-up is recorded (the client asked about personal data); the person was
+    # withheld, not returned, and their own trail shows the attempt.
     assert [e["root_fields"] for e in entries] == [["person"]]
-    assert entries[0]["subjects"] == []
+    assert entries[0]["subjects"] == [["withheld", theirs.id, theirs.nik]]
+    national = await hub.client(Role.NATIONAL)
+    trail = (await national.data(TRAIL, nik=theirs.nik))["auditTrail"]
+    assert [a["id"] for a in trail if a["client"] == client.name] == [str(entries[0]["id"])]
 
 
 def _client_id(client) -> int:
