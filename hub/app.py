@@ -105,7 +105,8 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
     audit = AuditWriter(engine, flush_seconds=settings.access.audit_flush_seconds)
     clients = ClientStore(engine, cache_seconds=settings.access.auth_cache_seconds)
     keystore = KeyStore(engine)
-    authenticator = Authenticator(clients, keystore, settings.access.token_issuer)
+    authenticator = Authenticator(clients, keystore, settings.access.token_issuer,
+                                  settings.access.token_audience)
     graphql = GraphQLEndpoint(build_schema(), engine, settings, clients=clients,
                               documents=DocumentStore(engine), audit=audit,
                               authenticator=authenticator)

@@ -266,8 +266,10 @@ class AccessSettings(_Section):
     # long a client has to send connection_init, how often subscriptions poll.
     max_subscriptions_per_connection: int = Field(10, ge=1, le=1000)
     # OAuth2 client-credentials tokens (POST /dci/oauth2/client/token): who signs them
-    # (`iss`) and how long they live.
+    # (`iss`), whom they are for (`aud`: this hub's API; a token minted for another
+    # audience is refused) and how long they live.
     token_issuer: str = "slrt-hub"
+    token_audience: str = "slrt-hub-api"
     token_ttl_seconds: int = Field(3600, ge=60, le=86_400)
     connection_init_timeout_seconds: float = Field(10.0, gt=0, le=300)
     subscription_poll_seconds: float = Field(1.0, gt=0, le=300)

@@ -21,10 +21,12 @@ class AuthenticationFailed(Exception):
 
 
 class Authenticator:
-    def __init__(self, clients: ClientStore, keystore: KeyStore, issuer: str) -> None:
+    def __init__(self, clients: ClientStore, keystore: KeyStore, issuer: str,
+                 audience: str) -> None:
         self.clients = clients
         self.keystore = keystore
         self.issuer = issuer
+        self.audience = audience
 
     async def authenticate(self, token: str) -> Principal:
         if not tokens.looks_like_jwt(token):
@@ -34,32 +36,35 @@ class Authenticator:
                                            "revoked)")
             return principal
         claims = await self._claims(token)
-        principal = await self.clients.by_id(int(claims.get("cid", -1)))
+        # `kv` is the key the token was traded for: rotating the key ends its tokens.
+        principal = await self.clients.by_token(claims["cid"], claims["kv"])
         if principal is None:
-            raise AuthenticationFailed("the token's client has been revoked")
+            raise AuthenticationFailed("the token's client has been revoked, or its key "
+                                       "rotated since the token was issued")
         return principal
 
     async def _claims(self, token: str) -> dict[str, Any]:
         known = await self.keystore.public_keys()
         try:
-            return tokens.verify(token, known, time.time(), self.issuer)
+            return tokens.verify(token, known, self.issuer, self.audience)
         except tokens.InvalidToken as error:
             if "does not know" in str(error):  # a key made by another replica since
                 try:
                     return tokens.verify(token, await self.keystore.public_keys(True),
-                                         time.time(), self.issuer)
+                                         self.issuer, self.audience)
                 except tokens.InvalidToken as again:
                     raise AuthenticationFailed(str(again)) from None
             raise AuthenticationFailed(str(error)) from None
 
     async def issue(self, client_id: str, secret: str, ttl: int) -> tuple[str, int]:
         """An access token for a client that proves itself with its API key."""
-        principal = await self.clients.authenticate(secret) if keys.key_id_of(secret) \
-            else None
+        key_id = keys.key_id_of(secret)
+        principal = await self.clients.authenticate(secret) if key_id else None
         if principal is None or principal.name != client_id:
             raise AuthenticationFailed("invalid_client")
         now = int(time.time())
-        claims = {"iss": self.issuer, "sub": principal.name, "cid": principal.client_id,
-                  "role": principal.role.value, "regions": list(principal.regions),
-                  "iat": now, "exp": now + ttl}
+        claims = {"iss": self.issuer, "aud": self.audience, "sub": principal.name,
+                  "cid": principal.client_id, "kv": key_id, "role": principal.role.value,
+                  "regions": list(principal.regions), "iat": now, "nbf": now,
+                  "exp": now + ttl}
         return tokens.sign(await self.keystore.current(), claims), ttl

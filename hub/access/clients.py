@@ -135,9 +135,17 @@ class ClientStore:
         return await self._cached(key, lambda: self._by_key(key))
 
     async def by_id(self, client_id: int) -> Principal | None:
-        """An active client by id (for a token that names it), cached like a key."""
+        """An active client by id (for work it queued earlier), cached like a key."""
         return await self._cached(f"id:{client_id}",
                                   lambda: self._active(ApiClient.id == client_id))
+
+    async def by_token(self, client_id: int, key_id: str) -> Principal | None:
+        """An active client by id whose current key is `key_id` (for a token that names
+        both: a rotated key ends the tokens traded for it), cached like a key."""
+        if not 0 < client_id < 2**63:
+            return None
+        return await self._cached(f"id:{client_id}:{key_id}", lambda: self._active(
+            (ApiClient.id == client_id) & (ApiClient.key_id == key_id)))
 
     async def _cached(self, cache_key: str,
                       load: Callable[[], Awaitable[Principal | None]]) -> Principal | None:

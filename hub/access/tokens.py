@@ -1,4 +1,5 @@
-"""JSON Web Tokens signed with Ed25519 (JWS `EdDSA`, RFC 8037), pure.
+"""JSON Web Tokens signed with Ed25519 (JWS `EdDSA`, RFC 8037), pure: PyJWT encodes and
+checks them; this module pins the algorithm, the keys and the claims we require.
 
 The hub issues them at the OAuth2 client-credentials endpoint to its own API clients
 (DCI partners expect bearer tokens, not static keys) and publishes the public keys as
@@ -13,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
@@ -80,39 +81,51 @@ class SigningKey:
         return cls(Ed25519PrivateKey.generate())
 
 
+# Claims every token of ours carries; one without any of them is refused.
+REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "nbf", "exp", "cid", "kv")
+
+
 def sign(key: SigningKey, claims: dict[str, Any]) -> str:
-    header = {"alg": "EdDSA", "typ": "JWT", "kid": key.kid}
-    signing_input = ".".join(b64url(json.dumps(part, separators=(",", ":")).encode())
-                             for part in (header, claims))
-    return f"{signing_input}.{b64url(key.private.sign(signing_input.encode()))}"
+    return jwt.encode(claims, key.private, algorithm="EdDSA",
+                      headers={"kid": key.kid, "typ": "JWT"})
 
 
 def looks_like_jwt(token: str) -> bool:
     return token.count(".") == 2
 
 
-def verify(token: str, keys: dict[str, Ed25519PublicKey], now: float,
-           issuer: str, leeway: float = 30) -> dict[str, Any]:
-    """The claims of a valid token; InvalidToken with the reason otherwise."""
+def verify(token: str, keys: dict[str, Ed25519PublicKey], issuer: str, audience: str,
+           leeway: float = 30) -> dict[str, Any]:
+    """The claims of a valid token; InvalidToken with the reason otherwise. PyJWT checks
+    the signature and every registered claim (exp, nbf, iat not in the future, iss, aud);
+    the algorithm is pinned to EdDSA, so no `alg` the sender picks is trusted."""
     try:
-        head_b64, claims_b64, signature_b64 = token.split(".")
-        header = json.loads(unb64url(head_b64))
-        claims = json.loads(unb64url(claims_b64))
-        signature = unb64url(signature_b64)
-    except (ValueError, TypeError):
+        header = jwt.get_unverified_header(token)
+    except jwt.DecodeError:
         raise InvalidToken("the token is not a JWT (header.claims.signature)") from None
-    if not isinstance(header, dict) or header.get("alg") != "EdDSA":
+    if header.get("alg") != "EdDSA":
         raise InvalidToken("only EdDSA-signed tokens are accepted")
     public = keys.get(str(header.get("kid")))
     if public is None:
         raise InvalidToken("the token is signed with a key this hub does not know")
     try:
-        public.verify(signature, f"{head_b64}.{claims_b64}".encode())
-    except InvalidSignature:
+        claims = jwt.decode(token, public, algorithms=["EdDSA"], issuer=issuer,
+                            audience=audience, leeway=leeway,
+                            options={"require": list(REQUIRED_CLAIMS)})
+    except jwt.InvalidSignatureError:
         raise InvalidToken("the token's signature does not verify") from None
-    if not isinstance(claims, dict) or claims.get("iss") != issuer:
-        raise InvalidToken("the token was not issued by this hub")
-    expires = claims.get("exp")
-    if not isinstance(expires, int | float) or expires + leeway < now:
-        raise InvalidToken("the token has expired")
+    except jwt.ExpiredSignatureError:
+        raise InvalidToken("the token has expired") from None
+    except jwt.ImmatureSignatureError:
+        raise InvalidToken("the token is not valid yet (nbf or iat in the future)") from None
+    except jwt.InvalidIssuerError:
+        raise InvalidToken("the token was not issued by this hub") from None
+    except jwt.InvalidAudienceError:
+        raise InvalidToken("the token is not meant for this API (aud)") from None
+    except jwt.MissingRequiredClaimError as error:
+        raise InvalidToken(f"the token lacks the {error.claim!r} claim") from None
+    except jwt.PyJWTError as error:
+        raise InvalidToken(f"the token is not valid: {error}") from None
+    if type(claims.get("cid")) is not int or not isinstance(claims.get("kv"), str):
+        raise InvalidToken("the token does not name a client of this hub")
     return claims

@@ -49,8 +49,9 @@ async def test_a_client_trades_its_key_for_a_token_that_acts_as_it(hub: Hub) -> 
     assert header["kid"] in published
     # Anyone can verify the token with the published key alone.
     public = tokens.public_from_jwk(published[header["kid"]])
-    assert tokens.verify(body["access_token"], {header["kid"]: public}, time.time(),
-                         hub.settings.access.token_issuer)["sub"] == name
+    assert tokens.verify(body["access_token"], {header["kid"]: public},
+                         hub.settings.access.token_issuer,
+                         hub.settings.access.token_audience)["sub"] == name
 
 
 async def test_bad_requests_get_oauth2_errors(hub: Hub) -> None:
@@ -81,9 +82,21 @@ async def test_expired_forged_and_revoked_tokens_are_refused(hub: Hub) -> None:
     head, body, signature = issued.split(".")
     widened = json.loads(tokens.unb64url(body)) | {"role": "NATIONAL", "cid": 1}
     tampered = f"{head}.{tokens.b64url(json.dumps(widened).encode())}.{signature}"
+    now = int(time.time())
+    future_nbf = tokens.sign(signing, {**claims, "nbf": now + 3600})
+    future_iat = tokens.sign(signing, {**claims, "iat": now + 3600})
+    other_audience = tokens.sign(signing, {**claims, "aud": "another-api"})
+    no_audience = tokens.sign(signing, {k: v for k, v in claims.items() if k != "aud"})
+    text_cid = tokens.sign(signing, {**claims, "cid": "x"})
+    huge_cid = tokens.sign(signing, {**claims, "cid": 10**30})
     for token, reason in ((expired, "expired"), (forged, "does not know"),
                           (other_issuer, "not issued by this hub"),
-                          (tampered, "does not verify"), ("a.b.c", "not a JWT")):
+                          (tampered, "does not verify"), ("a.b.c", "not a JWT"),
+                          (future_nbf, "not valid yet"), (future_iat, "not valid yet"),
+                          (other_audience, "not meant for this API"),
+                          (no_audience, "lacks the 'aud' claim"),
+                          (text_cid, "does not name a client"),
+                          (huge_cid, "revoked")):
         client = GraphQLClient(hub.app, token)
         hub.clients.append(client)
         response = await client.post("{ __typename }")
@@ -96,3 +109,19 @@ async def test_expired_forged_and_revoked_tokens_are_refused(hub: Hub) -> None:
     response = await revoked.post("{ __typename }")
     assert response.status_code == 401
     assert "revoked" in response.json()["errors"][0]["message"]
+
+
+async def test_rotating_a_key_ends_the_tokens_traded_for_it(hub: Hub) -> None:
+    name, key = await register(hub.engine, Role.NATIONAL)
+    issued = (await _token(hub, name, key)).json()["access_token"]
+    holder = GraphQLClient(hub.app, issued)
+    hub.clients.append(holder)
+    assert (await holder.post("{ __typename }")).status_code == 200
+    new_key = await ClientStore(hub.engine).rotate(name)
+    hub.app.state.clients._cache.clear()  # another replica's cache lapses within 5 s
+    refused = await holder.post("{ __typename }")
+    assert refused.status_code == 401
+    assert "rotated" in refused.json()["errors"][0]["message"]
+    fresh = GraphQLClient(hub.app, (await _token(hub, name, new_key)).json()["access_token"])
+    hub.clients.append(fresh)
+    assert (await fresh.post("{ __typename }")).status_code == 200
