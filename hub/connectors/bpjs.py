@@ -3,13 +3,13 @@ VClaim membership feed, and the participant look-up by NIK."""
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hub import jsontext
 from hub.connectors.base import Connector, Page, Stream
 from hub.connectors.http import AgencyClient, AuthError, BadResponse
 from hub.connectors.mapping import DateText, IdText, identity, parse_date
@@ -109,7 +109,10 @@ class BpjsConnector(Connector):
                                   sent["X-timestamp"])
         except ValueError as exc:
             raise BadResponse(self.name, str(exc)) from None
-        return json.loads(text)
+        try:
+            return jsontext.loads(text)
+        except ValueError as exc:
+            raise BadResponse(self.name, f"VClaim's decrypted answer is {exc}") from None
 
     async def participant(self, client: AgencyClient, nik: str, on: date | None = None
                           ) -> dict[str, Any] | None:

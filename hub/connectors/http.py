@@ -10,7 +10,6 @@ limit, and a circuit breaker that stops calling a system that keeps failing.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -20,6 +19,8 @@ from enum import StrEnum
 from typing import Any
 
 import aiohttp
+
+from hub import jsontext
 
 
 class ConnectorError(RuntimeError):
@@ -222,7 +223,7 @@ class AgencyClient:
                         self.breaker.record_success()
                         return response
                     try:
-                        response.data = json.loads(response.body)
+                        response.data = jsontext.loads(response.body)
                     except ValueError as exc:
                         last_problem = f"response is not valid JSON ({exc})"
                     else:

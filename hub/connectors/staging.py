@@ -72,15 +72,19 @@ def prepare(stream: Stream, raw: Any) -> _Prepared:
         digest = payload_hash(raw)
         return _Prepared(f"unkeyed:{digest}", raw, digest, None,
                          f"record is a {type(raw).__name__}, not an object")
-    key = stream.key(raw)
     reason = None
     normalized = None
     try:
+        key = stream.key(raw)
+    except (AttributeError, TypeError, ValueError, KeyError) as exc:
+        # A record shaped unlike the agency's schema must not fail its whole page.
+        key, reason = None, f"the record's key cannot be read ({type(exc).__name__})"
+    try:
         normalized = stream.normalize(stream.model.model_validate(raw))
     except ValidationError as exc:
-        reason = describe(exc)
+        reason = reason or describe(exc)
     except ValueError as exc:  # mapping found a value it cannot use
-        reason = str(exc)
+        reason = reason or str(exc)
     if not key:
         # Without the agency's key there is nothing to update later; the hash keeps
         # a re-run from storing it twice.

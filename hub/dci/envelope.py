@@ -14,12 +14,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 VERSION = "1.0.0"
+MESSAGE_LIMIT = 400
+
+# The reason codes a reply's header may carry (the specifications' enum
+# MsgHeaderStatusReasonCode); an item's own codes belong in the item, not the header.
+HEADER_CODES = frozenset({
+    "rjct.version.invalid", "rjct.message_id.duplicate", "rjct.message_ts.invalid",
+    "rjct.action.invalid", "rjct.action.not_supported", "rjct.total_count.invalid",
+    "rjct.total_count.limit_exceeded", "rjct.errors.too_many",
+})
+MAX_ID_LENGTH = 99  # message_id, transaction_id, reference_id: maxLength in the specs
+MAX_SENDER_LENGTH = 120  # what the hub stores of a sender id
 
 
 class Rejection(Exception):
     """A request the hub refuses with a DCI reason code."""
 
     def __init__(self, code: str, message: str) -> None:
+        if len(message) > MESSAGE_LIMIT:  # a message that quotes what the sender sent
+            message = f"{message[:MESSAGE_LIMIT]}…"
         super().__init__(message)
         self.code = code
         self.message = message
@@ -66,10 +79,11 @@ def parse_header(raw: Any, action: str, *, callback: bool = False,
         raise Rejection("rjct.version.invalid", f"version {version!r} is not supported; "
                         f"this hub speaks {VERSION}")
     message_id = raw.get("message_id")
-    if not isinstance(message_id, str) or not message_id.strip() or len(message_id) > 99:
-        # The standard has no code for a missing id; this one says what is wrong.
-        raise Rejection("rjct.message_id.invalid", "header.message_id must be a non-empty "
-                        "string of at most 99 characters")
+    if not isinstance(message_id, str) or not message_id.strip() or \
+            len(message_id) > MAX_ID_LENGTH:
+        # The standard has no code for a bad id: the header as a whole is invalid.
+        raise Rejection("rjct.action.invalid", "header.message_id must be a non-empty "
+                        f"string of at most {MAX_ID_LENGTH} characters")
     moment = parse_timestamp(raw.get("message_ts"), "rjct.message_ts.invalid",
                              "header.message_ts")
     if raw.get("action") != action:
@@ -79,16 +93,57 @@ def parse_header(raw: Any, action: str, *, callback: bool = False,
         raise Rejection("rjct.action.not_supported", "encrypted messages (JWE) are not "
                         "accepted: send is_msg_encrypted false; the transport is TLS")
     sender = raw.get("sender_id")
-    if not isinstance(sender, str) or not sender.strip():
-        raise Rejection("rjct.action.invalid", "header.sender_id is required")
+    if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_LENGTH:
+        raise Rejection("rjct.action.invalid", "header.sender_id is required: a string of "
+                        f"at most {MAX_SENDER_LENGTH} characters")
+    sender_uri = raw.get("sender_uri")
+    if sender_uri is not None and (not isinstance(sender_uri, str) or len(sender_uri) > 400):
+        raise Rejection("rjct.action.invalid", "header.sender_uri is a URL of at most 400 "
+                        "characters")
     total = raw.get("total_count", 0 if callback else None)
     if isinstance(total, str) and tolerate_string_count and total.isdigit():
         total = int(total)
     if not isinstance(total, int) or isinstance(total, bool) or total < 0:
         raise Rejection("rjct.total_count.invalid", "header.total_count must be a "
                         f"non-negative integer, got {total!r}")
-    return Header(version, message_id, moment, action, sender, raw.get("sender_uri"),
-                  raw.get("receiver_id"), total)
+    receiver = raw.get("receiver_id")
+    return Header(version, message_id, moment, action, sender, sender_uri,
+                  receiver if isinstance(receiver, str) else None, total)
+
+
+def json_content_type(content_type: str | None) -> str | None:
+    """Why a request's Content-Type is not JSON (None when it is): a DCI message is
+    `application/json`, and a body sent as anything else was not meant as one."""
+    media, *params = (part.strip().lower() for part in (content_type or "").split(";"))
+    if media != "application/json":
+        return (f"Content-Type {media!r} is not application/json" if media
+                else "send Content-Type: application/json")
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip() == "charset" and value.strip('" ') not in ("utf-8", "utf8"):
+            return f"charset {value!r} is not utf-8"
+    return None
+
+
+def check_message(message: Any) -> None:
+    """What every request's message must be before anything reads it: an object, and its
+    transaction_id (echoed in the answer) a string the answer's schema can carry."""
+    if message is None:
+        return  # some actions carry none; each endpoint says what it needs
+    if not isinstance(message, dict):
+        raise Rejection("rjct.action.invalid", "message must be a JSON object")
+    transaction = message.get("transaction_id")
+    if transaction is not None and (not isinstance(transaction, str)
+                                    or len(transaction) > MAX_ID_LENGTH):
+        raise Rejection("rjct.action.invalid", "message.transaction_id must be a string of "
+                        f"at most {MAX_ID_LENGTH} characters")
+
+
+def header_code(code: str) -> tuple[str, str | None]:
+    """A reason code a header may carry: one of the header enum as it is, any other
+    (an item's code raised for the whole message) as rjct.action.invalid, with the
+    original kept for the message."""
+    return (code, None) if code in HEADER_CODES else ("rjct.action.invalid", code)
 
 
 def reply_header(request: Header | None, action: str, status: str, *, sender_id: str,
@@ -104,7 +159,10 @@ def reply_header(request: Header | None, action: str, status: str, *, sender_id:
     if request is not None:
         header["receiver_id"] = request.sender_id
     if code:
+        code, original = header_code(code)
         header["status_reason_code"] = code
+        if original is not None:
+            message = f"{original}: {message or ''}"
     if message:
         header["status_reason_message"] = message[:999]
     return header

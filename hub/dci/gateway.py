@@ -6,7 +6,6 @@ the standard's shapes, and faults of ours masked."""
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -19,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from hub import jsontext
 from hub.access import keys
 from hub.access.audit import AuditWriter
 from hub.access.authn import AuthenticationFailed, Authenticator
@@ -28,7 +28,15 @@ from hub.access.roles import Principal, Role
 from hub.config import HubSettings
 from hub.db.models import DciMessage
 from hub.dci import outbox, searching, signatures
-from hub.dci.envelope import Header, Rejection, parse_header, reply_header, timestamp
+from hub.dci.envelope import (
+    Header,
+    Rejection,
+    check_message,
+    json_content_type,
+    parse_header,
+    reply_header,
+    timestamp,
+)
 from hub.dci.senders import SenderRefused, SenderRegistry
 from hub.dci.transactions import open_transaction
 
@@ -46,8 +54,8 @@ def faults_masked(endpoint: Callable[[Any, Request], Awaitable[Response]]
             return await endpoint(self, request)
         except Exception:
             logger.exception("DCI %s failed", request.url.path)
-            return http_error(500, "err.internal", "the hub could not process the message; "
-                              "it has been logged")
+            return http_error(500, "err.service.unavailable", "the hub could not process "
+                              "the message; it has been logged")
 
     return wrapped
 
@@ -103,20 +111,20 @@ class DciGateway:
                          roles: frozenset[Role] = REGISTRY_ROLES) -> Principal | Response:
         token = keys.bearer_token(request.headers.get("authorization"))
         if token is None:
-            return http_error(401, "err.unauthenticated", "send Authorization: Bearer "
+            return http_error(401, "err.request.unauthorized", "send Authorization: Bearer "
                               "<access token or API key>", **{"WWW-Authenticate": "Bearer"})
         try:
             principal = await self.authenticator.authenticate(token)
         except AuthenticationFailed as refused:
-            return http_error(401, "err.unauthenticated", refused.reason,
+            return http_error(401, "err.request.unauthorized", refused.reason,
                               **{"WWW-Authenticate": 'Bearer error="invalid_token"'})
         if principal.role not in roles:
-            return http_error(403, "err.forbidden", f"a {principal.role.value} client may "
+            return http_error(403, "err.request.forbidden", f"a {principal.role.value} client may "
                               "not use this endpoint")
         per_minute = principal.rate_per_minute or self.settings.access.rate_per_minute
         wait = self.limiter.take(principal.client_id, per_minute)
         if wait is not None:
-            return http_error(429, "err.rate_limited", f"rate limit of {per_minute} "
+            return http_error(429, "err.request.too_many_requests", f"rate limit of {per_minute} "
                               "requests per minute exceeded",
                               **{"Retry-After": str(max(1, round(wait)))})
         return principal
@@ -128,15 +136,18 @@ class DciGateway:
         principal = await self._principal(request, roles)
         if isinstance(principal, Response):
             return principal
+        unsupported = json_content_type(request.headers.get("content-type"))
+        if unsupported is not None:
+            return http_error(415, "err.request.bad", unsupported)
         body = await request.body()
         if len(body) > self.settings.access.max_body_bytes:
-            return http_error(413, "err.too_large", "the message is too large")
+            return http_error(413, "err.request.bad", "the message is too large")
         try:
-            envelope = json.loads(body)
+            envelope = jsontext.loads(body)
         except (ValueError, UnicodeDecodeError):
-            return http_error(400, "err.request.invalid", "the body is not JSON")
+            return http_error(400, "err.request.bad", "the body is not JSON")
         if not isinstance(envelope, dict):
-            return http_error(400, "err.request.invalid", "the body is a JSON object with "
+            return http_error(400, "err.request.bad", "the body is a JSON object with "
                               "header and message")
         raw_header = envelope.get("header")
         sender = raw_header.get("sender_id") if isinstance(raw_header, dict) else None
@@ -147,6 +158,10 @@ class DciGateway:
         except Rejection as rejection:
             return self.rejected(None, rejection, 400)
         message = envelope.get("message")
+        try:
+            check_message(message)
+        except Rejection as rejection:
+            return self.rejected(header, rejection, 400)
         try:
             await self.senders.admit(principal, header, raw_header, message,
                                      envelope.get("signature"))

@@ -73,6 +73,16 @@ class Beneficiary(_Open):
     member: Member
 
 
+def _dig(value: Any, *path: str) -> Any:
+    """The value at `path` through nested objects; None where any step is not an object
+    (a partner may send a string where the spec has an object)."""
+    for step in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(step)
+    return value
+
+
 def _name(name: Name | str) -> str:
     if isinstance(name, str):
         return name.strip()
@@ -98,14 +108,12 @@ class EnrolmentUpdates(Stream):
         self.sender_id = sender_id
 
     def key(self, raw: dict[str, Any]) -> str | None:
-        member = raw.get("member") if isinstance(raw.get("member"), dict) else {}
-        person = ((member.get("demographic_info") or {}).get("person") or {}) \
-            if isinstance(member.get("demographic_info"), dict) else {}
-        enrolment = member.get("programme_identifier")
-        programme = ((enrolment or {}).get("programme") or {}).get("programme_identifier") \
-            if isinstance(enrolment, dict) else None
-        who = member.get("member_identifier") or person.get("identifier_value")
-        if not who or not programme:
+        who = _dig(raw, "member", "member_identifier") or _dig(
+            raw, "member", "demographic_info", "person", "identifier_value")
+        programme = _dig(raw, "member", "programme_identifier", "programme",
+                          "programme_identifier")
+        if not who or not programme or isinstance(who, dict | list) \
+                or isinstance(programme, dict | list):
             return None
         return f"{self.sender_id}:{str(programme).upper()}:{who}"[:80]
 

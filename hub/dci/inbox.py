@@ -12,7 +12,6 @@ notification are staged as the records of the connector that reads that registry
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -22,12 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from hub import jsontext
 from hub.config import HubSettings
 from hub.connectors.dci import DciConnector
 from hub.connectors.registry import build_connector
 from hub.connectors.staging import stage_page
 from hub.db.models import DciInbox
-from hub.dci.envelope import Rejection, parse_header, timestamp
+from hub.dci.envelope import Rejection, json_content_type, parse_header, timestamp
 from hub.dci.senders import SenderRefused, SenderRegistry
 
 log = logging.getLogger("hub.dci")
@@ -64,8 +64,14 @@ class DciInboxEndpoints:
         path = request.path_params["callback"]
         if path not in ACTIONS:
             return _answer("ERR", "", "err.request.not_found", f"no callback {path}", 404)
+        unsupported = json_content_type(request.headers.get("content-type"))
+        if unsupported is not None:
+            return _answer("ERR", "", "err.request.bad", unsupported, 415)
+        body = await request.body()
+        if len(body) > self.settings.access.max_body_bytes:
+            return _answer("ERR", "", "err.request.bad", "the message is too large", 413)
         try:
-            envelope = json.loads(await request.body())
+            envelope = jsontext.loads(body)
             raw_header = envelope["header"]
             header = parse_header(raw_header, ACTIONS[path], callback=True)
         except (ValueError, KeyError, TypeError, UnicodeDecodeError):
@@ -75,6 +81,11 @@ class DciInboxEndpoints:
             return _answer("ERR", "", "err.request.bad",
                            f"{rejection.code}: {rejection.message}", 400)
         message = envelope.get("message")
+        if not isinstance(message, dict):
+            # Every callback answers something: without its message there is nothing
+            # to take, and an ACK would tell the sender it was taken.
+            return _answer("ERR", header.message_id, "err.request.bad",
+                           f"a {header.action} callback carries a message object", 400)
         entry = self.senders.entry(header.sender_id)
         if entry is None:
             return _answer("ERR", header.message_id, "err.sender_id.invalid",

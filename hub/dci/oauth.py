@@ -4,12 +4,12 @@ bearer token, signed with the hub's Ed25519 key (published at /.well-known/jwks.
 
 from __future__ import annotations
 
-import json
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from hub import jsontext
 from hub.access.authn import AuthenticationFailed, Authenticator
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -27,7 +27,7 @@ def _error(status: int, error: str, description: str) -> Response:
 async def _form(request: Request) -> dict[str, str]:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media == "application/json":
-        body = json.loads(await request.body() or b"{}")
+        body = jsontext.loads(await request.body() or b"{}")
         return {k: str(v) for k, v in body.items()} if isinstance(body, dict) else {}
     # RFC 6749 uses urlencoded forms only: parsed here, without a multipart library.
     return dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))

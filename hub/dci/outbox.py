@@ -6,7 +6,6 @@ repeat."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -18,11 +17,12 @@ import aiohttp
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hub import jsontext
 from hub.access.keystore import KeyStore
 from hub.config import DciSettings
 from hub.db.models import DciCallback
 from hub.dci import signatures
-from hub.dci.envelope import VERSION, timestamp
+from hub.dci.envelope import VERSION, header_code, timestamp
 from hub.dci.senders import host_of
 from hub.services.webhooks import backoff
 
@@ -60,7 +60,10 @@ def callback_header(hub_id: str, receiver: str, action: str, *, total: int = 0,
         "completed_count": completed, "sender_id": hub_id, "receiver_id": receiver,
         "is_msg_encrypted": False}
     if code:
+        code, original = header_code(code)
         header["status_reason_code"] = code
+        if original is not None:
+            message = f"{original}: {message or ''}"
     if message:
         header["status_reason_message"] = message[:999]
     return header
@@ -80,7 +83,7 @@ async def enqueue(conn: AsyncConnection, sender_id: str, url: str, header: dict[
 def _acknowledgement(answer: str) -> str | None:
     """The ack_status of a DCI acknowledgement (ACK, NACK, ERR), if the answer is one."""
     try:
-        parsed = json.loads(answer)
+        parsed = jsontext.loads(answer)
     except ValueError:
         return None
     message = parsed.get("message") if isinstance(parsed, dict) else None

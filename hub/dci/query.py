@@ -4,6 +4,7 @@ and sort, each fault a `Rejection` with the standard's reason code."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,11 @@ ID_TYPES = {"NIK": "person", "KK": "household", "NISN": "person", "BPJS": "perso
 ATTRIBUTES = {"desil": int, "region_code": str, "program": str, "age": int, "sex": str}
 OPERATORS = {"gt", "lt", "eq", "ge", "le", "in"}
 SORTABLE = {"desil", "region_code", "id"}
+ISO_639_3 = re.compile(r"[a-z]{3}")  # ASCII letters only: "éèà" is no language code
+# The whole numbers a predicate may compare, per attribute: a value outside can match
+# nobody, and one far outside would overflow a date or an SQL integer.
+INT_RANGES = {"desil": (1, 10), "age": (0, 150)}
+MAX_PAGE_NUMBER = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +137,11 @@ def _comparison(raw: Any, where: str) -> Comparison:
                 item = int(item)
             if not isinstance(item, int) or isinstance(item, bool):
                 raise Rejection("rjct.filter.invalid", f"{where}: {attribute} takes whole "
-                                f"numbers, got {item!r}")
+                                f"numbers, got {str(item)[:40]!r}")
+            low, high = INT_RANGES[attribute]
+            if not low <= item <= high:
+                raise Rejection("rjct.filter.invalid", f"{where}: {attribute} is {low} to "
+                                f"{high}, got {str(item)[:40]}")
         elif not isinstance(item, str) or not item.strip():
             raise Rejection("rjct.filter.invalid", f"{where}: {attribute} takes text, "
                             f"got {item!r}")
@@ -215,6 +225,9 @@ def _pagination(raw: Any, max_page_size: int) -> tuple[int, int]:
                             f"number from 1 (pages count from 1), got {value!r}")
         if name == "page_size":
             size = value
+        elif value > MAX_PAGE_NUMBER:
+            raise Rejection("rjct.pagination.invalid", "pagination.page_number is at most "
+                            f"{MAX_PAGE_NUMBER:,}")
         else:
             number = value
     if size > max_page_size:
@@ -242,9 +255,9 @@ def _sort(raw: Any) -> tuple[tuple[str, str], ...]:
 def _locale(raw: Any, tolerant: bool) -> str | None:
     if raw is None:
         return None
-    if isinstance(raw, str) and len(raw) == 3 and raw.isalpha() and raw.islower():
+    if isinstance(raw, str) and ISO_639_3.fullmatch(raw):
         return raw
-    if tolerant and isinstance(raw, str) and len(raw) == 2 and raw.isalpha():
+    if tolerant and isinstance(raw, str) and re.fullmatch(r"[A-Za-z]{2}", raw):
         return {"id": "ind", "en": "eng"}.get(raw.lower(), raw.lower())
     raise Rejection("rjct.search_criteria.invalid", f"locale {raw!r} is not an ISO 639-3 "
                     "code (three lower-case letters, e.g. ind, eng)")

@@ -58,11 +58,13 @@ class SenderRegistry:
         self.settings = settings
         self._jwks: dict[str, _Fetched] = {}
 
-    def entry(self, sender_id: str) -> DciSenderSettings | None:
-        return self.settings.senders.get(sender_id)
+    def entry(self, sender_id: Any) -> DciSenderSettings | None:
+        """The registered sender; None for an unknown one, or for an id that is not even
+        a string (a header is read before it is checked)."""
+        return self.settings.senders.get(sender_id) if isinstance(sender_id, str) else None
 
-    def tolerates(self, sender_id: str | None, drift: str) -> bool:
-        entry = self.entry(sender_id) if sender_id else None
+    def tolerates(self, sender_id: Any, drift: str) -> bool:
+        entry = self.entry(sender_id)
         return drift in self.settings.tolerate or bool(entry and drift in entry.tolerate)
 
     def callback_allowed(self, sender_id: str, url: str | None) -> bool:

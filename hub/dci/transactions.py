@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.access.audit import AuditWriter
@@ -79,7 +79,18 @@ class TransactionWorker:
         done = 0
         for row in pending:
             if await self._claim(row, now):
-                await self._process(row)
+                try:
+                    await self._process(row)
+                except (OSError, OperationalError, InterfaceError):
+                    raise  # the database is away: the claim lapses and a pass retries it
+                except Exception:
+                    # A fault this request meets every time would be retried forever:
+                    # it ends now, with its rjct callback (and the fault in the log).
+                    log.exception("DCI transaction %s failed; answered rjct", row["id"])
+                    await self._answer(row, {}, {
+                        "status": "rjct", "code": "rjct.action.invalid",
+                        "message": "the hub could not process this request; the fault "
+                                   "has been logged"}, "rjct")
                 done += 1
         return done
 
@@ -94,7 +105,6 @@ class TransactionWorker:
 
     async def _process(self, row: Any) -> None:
         principal = await self.clients.by_id(row["client_id"])
-        action = CALLBACK_ACTION[row["action"]]
         header_kwargs: dict[str, Any]
         if principal is None:
             message: dict[str, Any] = {}  # a rejected message's answer is its header
@@ -107,6 +117,11 @@ class TransactionWorker:
         else:
             message, header_kwargs = await self._status(row, principal)
             state = header_kwargs.get("status", "succ")
+        await self._answer(row, message, header_kwargs, state)
+
+    async def _answer(self, row: Any, message: dict[str, Any], header_kwargs: dict[str, Any],
+                      state: str) -> None:
+        action = CALLBACK_ACTION[row["action"]]
         header = outbox.callback_header(self.hub_id, row["sender_id"], action, **header_kwargs)
         async with self.engine.begin() as conn:
             await conn.execute(update(DciTransaction).where(DciTransaction.id == row["id"])

@@ -5,13 +5,13 @@ already taken answers `unchanged`, so an agency may retry freely."""
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub import jsontext
 from hub.access.audit import AuditEvent, AuditWriter
 from hub.access.roles import Principal, Role
 from hub.config import HubSettings
@@ -34,7 +34,7 @@ async def referral_callback(engine: AsyncEngine, settings: HubSettings, audit: A
     if problem:
         return 401, {"error": problem}
     try:
-        message = json.loads(body)
+        message = jsontext.loads(body)
         referral_id = int(message["referral_id"])
         target = ANSWERS[str(message["status"])]
     except (ValueError, KeyError, TypeError):

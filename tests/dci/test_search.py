@@ -273,7 +273,7 @@ async def test_a_fault_of_the_hub_is_a_masked_error_not_a_stack_trace(tmp_path) 
         response = await client.http.post(URL, json=envelope(item(
             "idtype-value", {"type": "NIK", "value": "3314015208850003"})))
         assert response.status_code == 500
-        assert response.json() == {"errors": [{"code": "err.internal", "message": (
+        assert response.json() == {"errors": [{"code": "err.service.unavailable", "message": (
             "the hub could not process the message; it has been logged")}]}
         assert "dci_message" not in response.text
     finally:
