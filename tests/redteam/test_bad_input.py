@@ -11,8 +11,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from hub.access.roles import Role
+from hub.db.models import ApiClient, DciCallback, DciTransaction
 from tests.access.conftest import Hub, hub  # noqa: F401
 from tests.dci.spec import response_problems
 from tests.dci.test_search import envelope, item
@@ -231,3 +233,41 @@ async def test_mutated_requests_never_get_a_500(hub: Hub) -> None:  # noqa: F811
     for code in ("x" * 5000, "%00", "ÄÖÜ", "../../etc/passwd", "1" * 11, "A-B"):
         response = await client.http.get(f"/rujukan/verify/{code}")
         assert response.status_code < 500, code
+
+
+async def test_an_async_request_that_cannot_be_processed_ends_with_its_rjct(
+        hub: Hub) -> None:  # noqa: F811
+    """A fault of ours that every attempt meets (here a stored request no code path
+    reads) would be retried every claim period forever; it ends at once, answered."""
+    name, _ = await register(hub.engine, Role.NATIONAL)
+    async with hub.engine.begin() as conn:
+        client_id = (await conn.execute(select(ApiClient.id).where(
+            ApiClient.name == name))).scalar_one()
+        await conn.execute(DciTransaction.__table__.insert().values(
+            sender_id="kemensos.example", client_id=client_id, action="search",
+            transaction_id="t-broken", correlation_id=uuid.uuid4().hex,
+            reference_ids=["r1"], callback_url="http://127.0.0.1:9/on-search",
+            request={"search_request": None}, status="pdng",
+            created_at=datetime.now(UTC)))
+    worker = hub.app.state.dci_worker.transactions
+    assert await worker.run_once() == 1
+    async with hub.engine.connect() as conn:
+        status = (await conn.execute(select(DciTransaction.status).where(
+            DciTransaction.transaction_id == "t-broken"))).scalar_one()
+        header = (await conn.execute(select(DciCallback.header).where(
+            DciCallback.sender_id == "kemensos.example"))).scalar_one()
+    assert status == "rjct"
+    assert header["status"] == "rjct"
+    assert header["status_reason_code"] == "rjct.action.invalid"
+    assert await worker.run_once() == 0  # nothing left to retry
+
+
+async def test_a_callback_without_its_message_is_not_acknowledged(
+        hub: Hub) -> None:  # noqa: F811
+    client = await _client(hub)
+    for action in ("on-subscribe", "on-unsubscribe", "on-search"):
+        body = envelope(action=action)
+        del body["message"]
+        response = await client.http.post(f"/dci/registry/{action}", json=body)
+        assert response.status_code == 400, (action, response.text)
+        assert response.json()["message"]["ack_status"] == "ERR"
