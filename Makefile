@@ -23,6 +23,7 @@ demo: $(STAMP)
 
 test: $(STAMP) tests/http_audit/node_modules
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -23,7 +23,7 @@ import aiohttp
 
 from bench.common import RESULTS, fresh_database, prepare
 from bench.person_lookup import load, population, start_server
-from hub.simulators.population_files import read_jsonl
+from hub.jsontext import read_jsonl
 
 QUERY = (Path(__file__).resolve().parents[1] / "config" / "documents"
          / "eligibility_batch.graphql").read_text()

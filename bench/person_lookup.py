@@ -32,7 +32,8 @@ from bench.common import CACHE, RESULTS, ROOT, fresh_database, prepare, wait_unt
 from hub.db.engine import create_engine
 from hub.db.loader import load_population
 from hub.db.migrate import upgrade
-from hub.simulators.population_files import is_current, read_jsonl, write_population
+from hub.jsontext import read_jsonl
+from hub.simulators.population_files import is_current, write_population
 from tests.pg_server import free_port
 
 PERSONS_PER_HOUSEHOLD = 4.05  # what the generator produces on average

@@ -39,7 +39,8 @@ from hub.connectors.staging import stage_page
 from hub.db.engine import create_engine
 from hub.db.migrate import upgrade
 from hub.db.models import Finding, MatchKey, MatchModel, SourceRecord
-from hub.simulators.population_files import is_current, read_jsonl, write_population
+from hub.jsontext import read_jsonl
+from hub.simulators.population_files import is_current, write_population
 from hub.sync.evaluation import quality
 
 PERSONS_PER_HOUSEHOLD = 4.1
@@ -123,7 +124,7 @@ def child(url: str, mode: str) -> dict[str, Any]:
 async def _run_child(url: str, mode: str) -> None:
     # The linkage engine's libraries (Splink, DuckDB, sqlglot: about a second) load once
     # per process; the hub's scheduler is a long-lived process, so no run pays it.
-    import hub.sync.linking  # noqa: F401
+    import hub.sync.links  # noqa: F401
     from hub.sync.reconcile import Reconciler
 
     settings = load_settings()
@@ -238,8 +239,8 @@ def _whole_villages(keys: list[Any], size: int) -> list[Any]:
 async def scoring_speed(url: str) -> dict[str, Any]:
     """Candidate pairs blocked and scored per second by the trained model on the
     registry's match keys (no database writes, no Python objects per pair)."""
-    from hub.sync.linkage import LinkageEngine
-    from hub.sync.matching import LINKAGE_COLUMNS, features_from_key, linkage_row
+    from hub.sync.resolution import LINKAGE_COLUMNS, features_from_key, linkage_row
+    from hub.sync.scoring import LinkageEngine
 
     engine = create_engine(url)
     try:

@@ -6,7 +6,7 @@ import gc
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -34,6 +34,9 @@ from hub.db.engine import create_engine
 from hub.schema import build_schema
 from hub.schema.http import GraphQLEndpoint
 from hub.schema.ws import GraphQLWebSocket
+
+if TYPE_CHECKING:
+    from hub.sync.scheduler import HubScheduler
 
 
 class Metrics:
@@ -163,9 +166,7 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
         gc.freeze()
         jobs = None
         if scheduler:
-            from hub.sync.scheduler import HubScheduler
-
-            jobs = HubScheduler(engine, settings)
+            jobs = scheduler_for(engine, settings)
             jobs.start()
         if settings.dci.worker:
             dci.worker.start()
@@ -202,3 +203,31 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
     app.state.clients = clients
     app.state.dci_worker = dci.worker
     return app
+
+
+def scheduler_for(engine: AsyncEngine, settings: HubSettings) -> HubScheduler:
+    """The scheduler with the desk's periodic jobs wired in (the leader delivers due
+    webhooks and escalates overdue referrals): the edge is where sync and the desk
+    meet, so neither imports the other."""
+    import logging
+
+    from hub.services.desk import ServiceDesk
+    from hub.services.webhooks import WebhookDispatcher
+    from hub.sync.scheduler import HubScheduler, LeaderJob
+
+    log = logging.getLogger("hub.sync.scheduler")
+
+    async def deliver() -> None:
+        sent = await WebhookDispatcher(engine, settings).run_once()
+        if sent and sent["dead"]:
+            log.error("%d webhook deliveries dead-lettered", sent["dead"])
+
+    async def watch_sla() -> None:
+        found = await ServiceDesk(engine, settings).watch()
+        if found and found["escalated"]:
+            log.warning("escalated %d overdue referrals", found["escalated"])
+
+    return HubScheduler(engine, settings, leader_jobs=[
+        LeaderJob("webhook delivery", settings.desk.webhook_poll_seconds, deliver),
+        LeaderJob("the SLA watcher", settings.desk.watch_seconds, watch_sla, first_now=True),
+    ])

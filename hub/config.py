@@ -161,7 +161,7 @@ class ScheduleSettings(_Section):
     @field_validator("connectors")
     @classmethod
     def _parsable(cls, value: dict[str, str]) -> dict[str, str]:
-        from hub.sync.triggers import parse_schedule
+        from hub.schedules import parse_schedule
 
         for name, spec in value.items():
             try:

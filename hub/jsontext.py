@@ -11,6 +11,8 @@ one, so it is refused here rather than failing a write later.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -56,3 +58,15 @@ def refusal(value: Any, max_depth: int = MAX_DEPTH) -> str | None:
         stack.extend((child, depth + 1) for child in children
                      if isinstance(child, dict | list | str))
     return None
+
+
+def read_jsonl(path: Path) -> Iterator[Any]:
+    """The records of a JSON Lines file (one JSON value per line, blank lines skipped),
+    one at a time: a district's files hold millions of records."""
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                try:
+                    yield loads(line)
+                except JSONTextError as error:
+                    raise JSONTextError(f"{path}, line {number}: {error}") from None

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.access.chain import GENESIS, canonical, checkpoint_text, label, link, subjects
 from hub.access.roles import Principal
-from hub.access.tokens import SigningKey, b64url, unb64url
+from hub.crypto.jose import SigningKey, b64url, unb64url
 from hub.db.bulk import bulk_insert
 from hub.db.models import AuditHead, AuditLog, AuditSubject, Household, Person
 from hub.domain.dates import as_utc

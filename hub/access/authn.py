@@ -6,10 +6,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from hub.access import keys, tokens
+from hub.access import keys
 from hub.access.clients import ClientStore
 from hub.access.keystore import KeyStore
 from hub.access.roles import Principal
+from hub.crypto import jose
 
 
 class AuthenticationFailed(Exception):
@@ -29,7 +30,7 @@ class Authenticator:
         self.audience = audience
 
     async def authenticate(self, token: str) -> Principal:
-        if not tokens.looks_like_jwt(token):
+        if not jose.looks_like_jwt(token):
             principal = await self.clients.authenticate(token)
             if principal is None:
                 raise AuthenticationFailed("the API key is not valid (unknown, rotated or "
@@ -46,13 +47,13 @@ class Authenticator:
     async def _claims(self, token: str) -> dict[str, Any]:
         known = await self.keystore.public_keys()
         try:
-            return tokens.verify(token, known, self.issuer, self.audience)
-        except tokens.InvalidToken as error:
+            return jose.verify(token, known, self.issuer, self.audience)
+        except jose.InvalidToken as error:
             if "does not know" in str(error):  # a key made by another replica since
                 try:
-                    return tokens.verify(token, await self.keystore.public_keys(True),
+                    return jose.verify(token, await self.keystore.public_keys(True),
                                          self.issuer, self.audience)
-                except tokens.InvalidToken as again:
+                except jose.InvalidToken as again:
                     raise AuthenticationFailed(str(again)) from None
             raise AuthenticationFailed(str(error)) from None
 
@@ -67,4 +68,4 @@ class Authenticator:
                   "cid": principal.client_id, "kv": key_id, "role": principal.role.value,
                   "regions": list(principal.regions), "iat": now, "nbf": now,
                   "exp": now + ttl}
-        return tokens.sign(await self.keystore.current(), claims), ttl
+        return jose.sign(await self.keystore.current(), claims), ttl

@@ -25,13 +25,9 @@ from graphql import (
     get_named_type,
 )
 
-from hub.schema.errors import HubError
+from hub.errors import ForbiddenError
 
 Check = Callable[[Any, Any], bool]  # (object, context) -> visible
-
-
-class ForbiddenError(HubError):
-    code = "FORBIDDEN"
 
 
 def _person(person: Any, context: Any) -> bool:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.access.tokens import SigningKey, jwk
+from hub.crypto.jose import SigningKey, jwk
 from hub.db.models import SigningKeyRow
 
 

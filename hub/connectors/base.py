@@ -64,6 +64,11 @@ class Connector(ABC):
     """An agency's system: where it is, how we authenticate, which streams it has."""
 
     name: ClassVar[str]
+    # The credential keys its constructor takes after the base URL, in order (the
+    # registry reads them from `[connectors.<name>.credentials]`), and those it can use
+    # but does without.
+    credentials: ClassVar[tuple[str, ...]] = ()
+    optional_credentials: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, base_url: str, *, concurrency: int = 4,
                  rate_per_second: float | None = None, retry: RetryPolicy | None = None,

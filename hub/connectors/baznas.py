@@ -6,9 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.connectors.base import Connector, Page, Stream
-from hub.connectors.http import AgencyClient
 from hub.connectors.mapping import DateText, IdText, identity, parse_date
+from hub.connectors.rest import ApiKey, CursorFromBody, RestConnector, RestStream
 
 ASNAF = Literal["Fakir", "Miskin", "Amil", "Mualaf", "Riqab", "Gharimin", "Fisabilillah",
                 "Ibnu Sabil"]
@@ -28,13 +27,14 @@ class Mustahik(BaseModel):
     kode_desa: str | None = Field(default=None, pattern=r"^\d{10}$")
 
 
-class MustahikStream(Stream):
+class MustahikStream(RestStream):
     name = "mustahik"
     source = "baznas"
     model = Mustahik
-
-    def __init__(self, connector: BaznasConnector) -> None:
-        self.connector = connector
+    path = "/simba/api/v1/mustahik"
+    records_path = ("data",)
+    paginator = CursorFromBody("after", "per_page", next_path=("meta", "next_after"),
+                               more_path=("meta", "has_more"))
 
     def key(self, raw: dict[str, Any]) -> str | None:
         return raw.get("id_mustahik") or None
@@ -50,30 +50,13 @@ class MustahikStream(Stream):
             aid_date=parse_date(record.tanggal_bantuan).isoformat(),
         )
 
-    async def fetch(self, client: AgencyClient, cursor: str | None) -> Page:
-        response = await client.request(
-            "GET", "/simba/api/v1/mustahik",
-            params={"after": cursor or "0", "per_page": str(self.connector.page_size)},
-            headers=self.connector.auth_headers, expect_json=True,
-        )
-        body = response.data
-        meta = body["meta"]
-        return Page(body["data"], str(meta["next_after"]), bool(meta["has_more"]))
 
+class BaznasConnector(RestConnector):
+    """SIMBA's mustahik feed, with an API key."""
 
-class BaznasConnector(Connector):
     name = "baznas"
+    stream_types = (MustahikStream,)
+    credentials = ("api_key",)
 
-    def __init__(self, base_url: str, api_key: str, *, page_size: int = 500,
-                 **kwargs: Any) -> None:
-        super().__init__(base_url, **kwargs)
-        self.api_key = api_key
-        self.page_size = page_size
-        self._streams = [MustahikStream(self)]
-
-    @property
-    def streams(self) -> list[Stream]:
-        return self._streams
-
-    async def auth_headers(self) -> dict[str, str]:
-        return {"X-Api-Key": self.api_key}
+    def __init__(self, base_url: str, api_key: str, **kwargs: Any) -> None:
+        super().__init__(base_url, ApiKey(api_key), **kwargs)

@@ -10,10 +10,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub import jsontext
+from hub.codecs import vclaim
 from hub.connectors.base import Connector, Page, Stream
 from hub.connectors.http import AgencyClient, AuthError, BadResponse
 from hub.connectors.mapping import DateText, IdText, identity, parse_date
-from hub.domain import vclaim
 
 
 class Coded(BaseModel):
@@ -68,6 +68,7 @@ class Members(Stream):
 
 class BpjsConnector(Connector):
     name = "bpjs"
+    credentials = ("cons_id", "secret", "user_key")
 
     def __init__(self, base_url: str, cons_id: str, secret: str, user_key: str, *,
                  page_size: int = 500, **kwargs: Any) -> None:

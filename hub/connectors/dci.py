@@ -23,12 +23,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.access.tokens import thumbprint
 from hub.connectors.base import Connector, Page, Stream
 from hub.connectors.http import AgencyClient, BadResponse
 from hub.connectors.mapping import identity, iso, parse_date
-from hub.connectors.oauth import ClientCredentials
-from hub.dci import signatures
+from hub.connectors.rest import OAuth2ClientCredentials
+from hub.crypto import signatures
+from hub.crypto.jose import thumbprint
 
 HOUSEHOLD_SOURCE = "dci_household"
 MEMBER_SOURCE = "dci_member"
@@ -161,6 +161,8 @@ class DciConnector(Connector):
     are several connectors, each with its own cursors and keys."""
 
     name = "dci"
+    credentials = ("client_id", "client_secret")
+    optional_credentials = ("signing_key",)
 
     def __init__(self, base_url: str, client_id: str, client_secret: str, *,
                  name: str = "dci", sender_id: str = "slrt-hub", receiver_id: str = "",
@@ -174,8 +176,8 @@ class DciConnector(Connector):
         self.region = region
         self.scheme = signature_scheme
         self.page_size = min(page_size, 500)
-        self.credentials = ClientCredentials(name, "/dci/oauth2/client/token", client_id,
-                                             client_secret)
+        self.credentials = OAuth2ClientCredentials(name, "/dci/oauth2/client/token",
+                                                   client_id, client_secret)
         self.signer = _signer(sender_id, signing_key) if signing_key else None
         self._streams: list[Stream] = [DciHouseholds(self), DciMembers(self)]
 
@@ -222,7 +224,7 @@ class DciConnector(Connector):
             "search_criteria": self.criteria(page)}]}
         response = await client.request(
             "POST", "/dci/registry/sync/search", json=self.envelope("search", message, 1),
-            headers=lambda: self.credentials.bearer(client),
+            headers=lambda: self.credentials.headers(client),
             on_unauthorized=lambda: self.credentials.renew(client), expect_json=True)
         body = response.data
         try:
@@ -259,7 +261,7 @@ async def subscribe(connector: DciConnector, callback_base: str, events: str = "
         response = await client.request(
             "POST", "/dci/registry/subscribe",
             json=connector.envelope("subscribe", message, 1, sender_uri=callback_base),
-            headers=lambda: connector.credentials.bearer(client),
+            headers=lambda: connector.credentials.headers(client),
             on_unauthorized=lambda: connector.credentials.renew(client), expect_json=True)
     ack = response.data.get("message", {}) if isinstance(response.data, dict) else {}
     if ack.get("ack_status") != "ACK":

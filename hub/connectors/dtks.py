@@ -15,9 +15,10 @@ from typing import Any, ClassVar, Literal
 from openpyxl import load_workbook
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hub.connectors.base import Connector, Page, Stream
+from hub.connectors.base import Page, Stream
 from hub.connectors.http import AgencyClient, BadResponse
 from hub.connectors.mapping import IdText, OptionalDateText, identity, parse_date
+from hub.connectors.rest import ApiKey, CursorFromBody, RestConnector, RestStream
 from hub.domain.crosswalk import UnmappedRegionCode, kemendagri_village
 
 RELATIONS = {1: "HEAD", 2: "SPOUSE", 3: "CHILD", 4: "CHILD_IN_LAW", 5: "GRANDCHILD",
@@ -86,20 +87,12 @@ def individual_fields(record: DtksIndividual) -> dict[str, Any]:
     )
 
 
-class _DtksStream(Stream):
-    kind: ClassVar[str]
+class _DtksStream(RestStream):
+    """The usulan API: what changed since a sequence number."""
 
-    def __init__(self, connector: DtksConnector) -> None:
-        self.connector = connector
-
-    async def fetch(self, client: AgencyClient, cursor: str | None) -> Page:
-        response = await client.request(
-            "GET", f"/dtks/api/v1/{self.kind}",
-            params={"since": cursor or "0", "limit": str(self.connector.page_size)},
-            headers=self.connector.auth_headers, expect_json=True,
-        )
-        body = response.data
-        return Page(body["data"], str(body["next_since"]), bool(body["has_more"]))
+    records_path = ("data",)
+    paginator = CursorFromBody("since", "limit", next_path=("next_since",),
+                               more_path=("has_more",))
 
 
 class _HouseholdRows:
@@ -127,6 +120,7 @@ class _IndividualRows:
 class DtksHouseholds(_HouseholdRows, _DtksStream):
     name = "households"
     model = DtksHousehold
+    path = "/dtks/api/v1/households"
 
     def normalize(self, record: BaseModel) -> dict[str, Any]:
         assert isinstance(record, DtksHousehold)
@@ -137,6 +131,7 @@ class DtksHouseholds(_HouseholdRows, _DtksStream):
 class DtksIndividuals(_IndividualRows, _DtksStream):
     name = "individuals"
     model = DtksIndividual
+    path = "/dtks/api/v1/individuals"
 
 
 # -- bulk export ------------------------------------------------------------------------
@@ -271,25 +266,21 @@ class ExportIndividuals(_IndividualRows, _ExportStream):
     model = ExportIndividual
 
 
-class DtksConnector(Connector):
+class DtksConnector(RestConnector):
+    """SIKS-NG's DTKS: the bulk export first (the initial load), then the usulan API
+    (what changed since), with an API key."""
+
     name = "dtks"
+    stream_types = (ExportHouseholds, ExportIndividuals, DtksHouseholds, DtksIndividuals)
+    credentials = ("api_key",)
 
     def __init__(self, base_url: str, api_key: str, *, page_size: int = 1000,
                  export_format: Literal["csv", "xlsx"] = "csv", **kwargs: Any) -> None:
-        super().__init__(base_url, **kwargs)
-        self.api_key = api_key
-        self.page_size = page_size
         self.export_format = export_format
         self.workdir = Path(tempfile.mkdtemp(prefix="slrt-dtks-export-"))
-        # The export first (the initial load), then the usulan API (what changed since).
-        self._streams: list[Stream] = [
-            ExportHouseholds(self), ExportIndividuals(self),
-            DtksHouseholds(self), DtksIndividuals(self),
-        ]
-
-    @property
-    def streams(self) -> list[Stream]:
-        return self._streams
+        super().__init__(base_url, ApiKey(api_key, header="X-API-Key"), page_size=page_size,
+                         **kwargs)
 
     async def auth_headers(self) -> dict[str, str]:
-        return {"X-API-Key": self.api_key}
+        """The export's downloads are plain requests with the same key."""
+        return {"X-API-Key": self.authenticator.key}

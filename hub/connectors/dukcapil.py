@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.connectors.base import Connector, Page, Stream
 from hub.connectors.http import AgencyClient, AuthError
 from hub.connectors.mapping import DateText, OptionalDateText, identity, iso, parse_date
+from hub.connectors.rest import BodyCredentials, CursorFromBody, RestConnector, RestStream
 
 AUTH_FAILURES = ("User ID atau password salah", "User tidak valid", "Akses ditolak")
 
@@ -39,13 +39,17 @@ def _raise_on_refusal(connector: str, content: list[dict[str, Any]]) -> None:
         raise AuthError(connector, f"Dukcapil refused the credentials: {content[0]['RESPON']}")
 
 
-class Residents(Stream):
+class Residents(RestStream):
+    """The residents' change feed: `CALL_FEED` with the credentials in the body."""
+
     name = "residents"
     source = "dukcapil"
     model = Resident
-
-    def __init__(self, connector: DukcapilConnector) -> None:
-        self.connector = connector
+    method = "POST"
+    path = "/dukcapil/get_json/{lembaga}/CALL_FEED"
+    records_path = ("content",)
+    paginator = CursorFromBody("since", "limit", next_path=("next_since",),
+                               more_path=("has_more",), numeric=True)
 
     def key(self, raw: dict[str, Any]) -> str | None:
         return raw.get("NIK") or None
@@ -63,35 +67,29 @@ class Residents(Stream):
             death_date=iso(parse_date(record.TGL_KMT)),
         )
 
-    async def fetch(self, client: AgencyClient, cursor: str | None) -> Page:
-        body = await self.connector.call(
-            client, "CALL_FEED", since=int(cursor or 0), limit=self.connector.page_size
-        )
-        _raise_on_refusal(self.connector.name, body["content"])
-        return Page(body["content"], str(body["next_since"]), bool(body["has_more"]))
+    def check(self, body: Any, records: list[Any]) -> None:
+        _raise_on_refusal(self.connector.name, records)
 
 
-class DukcapilConnector(Connector):
+class DukcapilConnector(RestConnector):
+    """The civil registry's web service: a change feed, and on-demand NIK look-up and
+    verification by elements."""
+
     name = "dukcapil"
+    stream_types = (Residents,)
+    credentials = ("lembaga", "user_id", "password")
 
     def __init__(self, base_url: str, lembaga: str, user_id: str, password: str, *,
                  ip_user: str = "127.0.0.1", page_size: int = 1000, **kwargs: Any) -> None:
-        super().__init__(base_url, **kwargs)
-        self.lembaga, self.user_id, self.password = lembaga, user_id, password
-        self.ip_user = ip_user
-        self.page_size = page_size
-        self._streams = [Residents(self)]
-
-    @property
-    def streams(self) -> list[Stream]:
-        return self._streams
+        super().__init__(base_url, BodyCredentials({
+            "user_id": user_id, "password": password, "ip_user": ip_user}),
+            page_size=page_size, path_params={"lembaga": lembaga}, **kwargs)
+        self.lembaga = lembaga
 
     async def call(self, client: AgencyClient, call: str, **fields: Any) -> dict[str, Any]:
-        body = {"user_id": self.user_id, "password": self.password, "ip_user": self.ip_user,
-                **fields}
         response = await client.request(
-            "POST", f"/dukcapil/get_json/{self.lembaga}/{call}", json=body, expect_json=True
-        )
+            "POST", f"/dukcapil/get_json/{self.lembaga}/{call}",
+            json={**self.authenticator.body(), **fields}, expect_json=True)
         return response.data
 
     async def lookup_nik(self, client: AgencyClient, nik: str) -> dict[str, Any] | None:

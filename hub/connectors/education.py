@@ -7,10 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.connectors.base import Connector, Page, Stream
-from hub.connectors.http import AgencyClient
 from hub.connectors.mapping import DateText, IdText, identity, parse_date
-from hub.connectors.oauth import ClientCredentials
+from hub.connectors.rest import CursorFromBody, OAuth2ClientCredentials, RestConnector, RestStream
 from hub.domain.crosswalk import kemendagri_district_from_education
 
 
@@ -32,13 +30,14 @@ class Pupil(BaseModel):
     kode_wilayah: str | None = None  # the school's region, education ministry format
 
 
-class Pupils(Stream):
+class Pupils(RestStream):
     name = "pupils"
     source = "education"
     model = Pupil
-
-    def __init__(self, connector: EducationConnector) -> None:
-        self.connector = connector
+    path = "/dapodik/api/getPesertaDidik"
+    records_path = ("rows",)
+    paginator = CursorFromBody("cursor", "limit", next_path=("next_cursor",),
+                               more_path=("has_more",), start=None)
 
     def key(self, raw: dict[str, Any]) -> str | None:
         return raw.get("peserta_didik_id") or None
@@ -57,31 +56,15 @@ class Pupils(Stream):
             program="KIP_PIP" if record.penerima_kip else None, card_number=record.no_kip,
         )
 
-    async def fetch(self, client: AgencyClient, cursor: str | None) -> Page:
-        params = {"limit": str(self.connector.page_size)}
-        if cursor:
-            params["cursor"] = cursor
-        response = await client.request(
-            "GET", "/dapodik/api/getPesertaDidik", params=params,
-            headers=lambda: self.connector.credentials.bearer(client),
-            on_unauthorized=lambda: self.connector.credentials.renew(client),
-            expect_json=True,
-        )
-        body = response.data
-        return Page(body["rows"], body["next_cursor"], bool(body["has_more"]))
 
+class EducationConnector(RestConnector):
+    """Dapodik's pupils, with OAuth2 client credentials."""
 
-class EducationConnector(Connector):
     name = "education"
+    stream_types = (Pupils,)
+    credentials = ("client_id", "client_secret")
 
-    def __init__(self, base_url: str, client_id: str, client_secret: str, *,
-                 page_size: int = 500, **kwargs: Any) -> None:
-        super().__init__(base_url, **kwargs)
-        self.page_size = page_size
-        self.credentials = ClientCredentials(self.name, "/oauth/token", client_id,
-                                             client_secret)
-        self._streams = [Pupils(self)]
-
-    @property
-    def streams(self) -> list[Stream]:
-        return self._streams
+    def __init__(self, base_url: str, client_id: str, client_secret: str,
+                 **kwargs: Any) -> None:
+        super().__init__(base_url, OAuth2ClientCredentials(
+            self.name, "/oauth/token", client_id, client_secret), **kwargs)

@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 
 from hub import jsontext
+from hub.backoff import backoff
 
 
 class ConnectorError(RuntimeError):
@@ -53,9 +54,9 @@ class RetryPolicy:
     timeout: float = 30.0        # per request, whole round trip
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
-        """Full jitter: a random wait up to the exponential cap, so many clients
-        retrying at once do not hit the agency in lockstep."""
-        return rng.uniform(0, min(self.max_delay, self.base_delay * 2 ** attempt))
+        """Full jitter, so many clients retrying at once do not hit the agency in
+        lockstep; `attempt` counts from 0."""
+        return backoff(attempt + 1, self.base_delay, self.max_delay, rng)
 
 
 class BreakerState(StrEnum):
@@ -97,8 +98,9 @@ class CircuitBreaker:
 
 
 @dataclass
-class RateLimiter:
-    """At most `per_second` requests started per second (a token bucket of one second)."""
+class Pacer:
+    """At most `per_second` requests started per second to one agency: outbound pacing
+    (the inbound limit on our own clients is `hub.access.ratelimit`)."""
 
     per_second: float | None = None
     _next_slot: float = 0.0
@@ -142,7 +144,7 @@ class AgencyClient:
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
         self.breaker = breaker or CircuitBreaker()
-        self.limiter = RateLimiter(rate_per_second)
+        self.pacer = Pacer(rate_per_second)
         self._slots = asyncio.Semaphore(concurrency)
         self._rng = random.Random(seed)
         self._session: aiohttp.ClientSession | None = None
@@ -182,7 +184,7 @@ class AgencyClient:
                     f"circuit open after {self.breaker.failures} consecutive failures; "
                     f"retrying in {self.breaker.cooldown:.0f}s",
                 )
-            await self.limiter.wait()
+            await self.pacer.wait()
             try:
                 async with self._slots:
                     extra = await headers() if headers else {}

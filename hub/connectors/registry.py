@@ -1,9 +1,8 @@
-"""Builds connectors from settings: the one place that knows each agency's class and
-which credentials it needs."""
+"""Builds connectors from settings: the one place that lists the agencies' classes. A
+class says which credentials it needs; adding an agency is its module, a line here and
+its `[connectors.<name>]` section."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from hub.config import ConnectorSettings, HubSettings
 from hub.connectors.base import Connector
@@ -14,17 +13,10 @@ from hub.connectors.dtks import DtksConnector
 from hub.connectors.dukcapil import DukcapilConnector
 from hub.connectors.education import EducationConnector
 
-# name → (class, credential keys in constructor order)
-CONNECTORS: dict[str, tuple[Callable[..., Connector], tuple[str, ...]]] = {
-    "dtks": (DtksConnector, ("api_key",)),
-    "dukcapil": (DukcapilConnector, ("lembaga", "user_id", "password")),
-    "bpjs": (BpjsConnector, ("cons_id", "secret", "user_key")),
-    "education": (EducationConnector, ("client_id", "client_secret")),
-    "baznas": (BaznasConnector, ("api_key",)),
-    "dci": (DciConnector, ("client_id", "client_secret")),
-}
-# Credentials a connector can use but does without.
-OPTIONAL: dict[str, tuple[str, ...]] = {"dci": ("signing_key",)}
+CONNECTORS: dict[str, type[Connector]] = {cls.name: cls for cls in (
+    DtksConnector, DukcapilConnector, BpjsConnector, EducationConnector, BaznasConnector,
+    DciConnector,
+)}
 
 
 class ConnectorConfigError(ValueError):
@@ -38,7 +30,8 @@ def build_connector(name: str, settings: ConnectorSettings) -> Connector:
             f"connectors.{name}: unknown connector; known: {', '.join(CONNECTORS)} "
             "(or set kind)"
         )
-    cls, needed = CONNECTORS[kind]
+    cls = CONNECTORS[kind]
+    needed = cls.credentials
     missing = [key for key in needed if not settings.credentials.get(key)]
     if missing:
         raise ConnectorConfigError(
@@ -46,7 +39,8 @@ def build_connector(name: str, settings: ConnectorSettings) -> Connector:
             f"(set HUB_CONNECTORS__{name.upper()}__CREDENTIALS__{missing[0].upper()})"
         )
     extra: dict[str, str] = {key: settings.credentials[key]
-                             for key in OPTIONAL.get(kind, ()) if settings.credentials.get(key)}
+                             for key in cls.optional_credentials
+                             if settings.credentials.get(key)}
     if kind == "dci":
         extra["name"] = name  # cursors and record keys are the registry's own
     try:

@@ -20,7 +20,7 @@ from hub.db.engine import session_factory
 from hub.db.models import Enrollment, Household, Person
 from hub.db.regions import sync_regions
 from hub.domain.names import normalize_name
-from hub.simulators.population_files import read_jsonl
+from hub.jsontext import read_jsonl
 
 BATCH = 2000
 

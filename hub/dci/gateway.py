@@ -26,8 +26,10 @@ from hub.access.keystore import KeyStore
 from hub.access.ratelimit import RateLimiter
 from hub.access.roles import Principal, Role
 from hub.config import HubSettings
+from hub.crypto import signatures
 from hub.db.models import DciMessage
-from hub.dci import outbox, searching, signatures
+from hub.db.outage import unavailable
+from hub.dci import outbox, searching
 from hub.dci.envelope import (
     Header,
     Rejection,
@@ -52,7 +54,12 @@ def faults_masked(endpoint: Callable[[Any, Request], Awaitable[Response]]
     async def wrapped(self: Any, request: Request) -> Response:
         try:
             return await endpoint(self, request)
-        except Exception:
+        except Exception as fault:
+            if unavailable(fault):
+                logger.warning("DCI %s: the database is unreachable", request.url.path)
+                return http_error(503, "err.service.unavailable", "the hub's database is "
+                                  "unreachable right now; try again shortly",
+                                  **{"Retry-After": "5"})
             logger.exception("DCI %s failed", request.url.path)
             return http_error(500, "err.service.unavailable", "the hub could not process "
                               "the message; it has been logged")

@@ -7,6 +7,7 @@ repeat."""
 from __future__ import annotations
 
 import logging
+import random
 import time
 import uuid
 from collections.abc import Callable
@@ -19,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub import jsontext
 from hub.access.keystore import KeyStore
+from hub.backoff import backoff
 from hub.config import DciSettings
+from hub.crypto import signatures
 from hub.db.models import DciCallback
-from hub.dci import signatures
 from hub.dci.envelope import VERSION, header_code, timestamp
 from hub.dci.senders import host_of
-from hub.services.webhooks import backoff
 
 log = logging.getLogger("hub.dci")
 BATCH = 100
@@ -92,12 +93,14 @@ def _acknowledgement(answer: str) -> str | None:
 
 class CallbackDispatcher:
     def __init__(self, engine: AsyncEngine, settings: DciSettings, keystore: KeyStore,
-                 hub_id: str, clock: Callable[[], datetime] = _now) -> None:
+                 hub_id: str, clock: Callable[[], datetime] = _now,
+                 rng: random.Random | None = None) -> None:
         self.engine = engine
         self.settings = settings
         self.keystore = keystore
         self.hub_id = hub_id
         self.clock = clock
+        self.rng = rng or random.Random()
 
     async def run_once(self) -> dict[str, int]:
         """Send every callback that is due; returns what happened to them."""
@@ -168,7 +171,7 @@ class CallbackDispatcher:
                       attempts, error)
         else:
             wait = backoff(attempts, self.settings.callback_backoff_seconds,
-                           self.settings.callback_backoff_max_seconds)
+                           self.settings.callback_backoff_max_seconds, self.rng, jitter="equal")
             values = {"attempts": attempts, "last_error": error,
                       "next_attempt_at": now + timedelta(seconds=wait)}
             outcome = "retrying"

@@ -84,6 +84,8 @@ async def _expression(query: ExpressionQuery, principal: Principal,
     try:
         body, request_error = await expressions(query, principal)
     except RequestProblem as problem:
+        if problem.status == 503:  # the database is away: the whole message waits
+            raise ConnectionError(str(problem)) from problem
         body, request_error = {"errors": [{"message": str(problem)}]}, True
     if request_error or body.get("data") is None:
         messages = "; ".join(e.get("message", "") for e in body.get("errors", []))

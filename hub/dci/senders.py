@@ -18,9 +18,9 @@ import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hub.access.roles import Principal
-from hub.access.tokens import InvalidToken, public_from_jwk, unb64url
 from hub.config import DciSenderSettings, DciSettings
-from hub.dci import signatures
+from hub.crypto import signatures
+from hub.crypto.jose import InvalidToken, public_from_jwk, unb64url
 from hub.dci.envelope import Header
 
 log = logging.getLogger("hub.dci")

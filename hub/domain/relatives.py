@@ -4,7 +4,7 @@ sound keys of their names.
 Why: a family card (KK) number is copied by hand as often as a NIK, so two records of
 one person may carry two KK numbers, or one may have none. Their families still agree:
 the same mother, the same children, spelled alike. Linkage compares the relatives when
-the KK numbers do not settle it (`hub.sync.linkage`).
+the KK numbers do not settle it (`hub.sync.scoring`).
 
 A family is what the agency itself groups: DTKS lists members under a household
 (IDBDT), the civil registry and the schools under a KK. Pure functions, no I/O.

@@ -48,9 +48,9 @@ def build_schema() -> HubSchema:
             lambda: ValidationCache(maxsize=1024),
         ],
     )
-    plain_attribute_resolvers(schema._schema)
+    plain_attribute_resolvers(schema.graphql)
     # Row-level access on every field that returns a person, household, finding...
-    guard.install(schema._schema)
+    guard.install(schema.graphql)
     return schema
 
 

@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from hub.access import audit
 from hub.db.models import Person as PersonRow
+from hub.errors import NotFoundError
 from hub.schema.loaders import fetch_all
 from hub.schema.query import _valid_nik
-from hub.schema.reconciliation import NotFoundError
 from hub.schema.types import HubInfo
 
 

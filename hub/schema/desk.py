@@ -23,17 +23,15 @@ from hub.db.models import WebhookDelivery as WebhookRow
 from hub.domain.dates import as_utc
 from hub.domain.names import normalize_name
 from hub.domain.referrals import SETTLED, Desk, IllegalTransition, ReferralStatus
-from hub.schema.errors import BadUserInput, HubError
+from hub.errors import BadUserInput, HubError, NotFound, NotFoundError
 from hub.schema.loaders import fetch_all
-from hub.schema.pagination import decode_id_cursor, encode_cursor, page_size
+from hub.schema.pagination import DEFAULT_PAGE, decode_id_cursor, encode_cursor, page_size
 from hub.schema.query import _valid_nik, _valid_region
-from hub.schema.reconciliation import NotFoundError, _id, _visible
+from hub.schema.reconciliation import _id, _visible
 from hub.schema.types import HubInfo, PageInfo, Person, load_one
 from hub.services import desk as services
 from hub.services import letter, webhooks
 from hub.services.desk import CATEGORIES, CHANNELS, KINDS, URGENCIES, DeskError, NewCase
-
-DEFAULT_PAGE = 50
 
 
 def _enum(name: str, values: tuple[str, ...], description: str) -> Any:
@@ -253,7 +251,7 @@ def _who(info: HubInfo) -> str:
 
 
 def _desk_error(error: Exception) -> HubError:
-    if isinstance(error, services.NotFound):
+    if isinstance(error, NotFound):
         return NotFoundError(str(error))
     return BadUserInput(str(error))
 
@@ -441,7 +439,7 @@ async def _step(info: HubInfo, id: strawberry.ID, target: ReferralStatus, desk: 
         await _desk(info).move(referral_id, target, desk, _who(info), officer, reason,
                                agency=principal.agency if principal.role is Role.AGENCY
                                else None)
-    except (IllegalTransition, DeskError) as error:
+    except (IllegalTransition, DeskError, NotFound) as error:
         raise _desk_error(error) from None
     return await _referral_after(info, referral_id)
 
@@ -475,7 +473,7 @@ class DeskMutation:
         try:
             case_id = await _desk(info).register(new, _who(info),
                                                  info.context.principal.scope.allows)
-        except DeskError as error:
+        except (DeskError, NotFound) as error:
             raise _desk_error(error) from None
         return ServiceCase.from_row(await _case_row(info, case_id))
 
@@ -487,7 +485,7 @@ class DeskMutation:
         try:
             referral_id = await _desk(info).recommend(row["id"], service, notes, _who(info),
                                                       officer)
-        except DeskError as error:
+        except (DeskError, NotFound) as error:
             raise _desk_error(error) from None
         return await _referral_after(info, referral_id)
 
@@ -537,7 +535,7 @@ class DeskMutation:
         row = await _case_row(info, _id(id, "id"))
         try:
             await _desk(info).close_case(row["id"], resolution, _who(info))
-        except DeskError as error:
+        except (DeskError, NotFound) as error:
             raise _desk_error(error) from None
         return ServiceCase.from_row(await _case_row(info, row["id"]))
 

@@ -10,7 +10,7 @@ import strawberry
 
 from hub.access.roles import Role
 from hub.domain.eligibility import Decision, desil_band, for_partner
-from hub.schema.errors import BadUserInput
+from hub.errors import BadUserInput
 from hub.schema.query import _valid_nik
 from hub.schema.types import HubInfo
 from hub.services.eligibility import Checked, Lookup, check, rule_of

@@ -1,5 +1,5 @@
-"""Errors a client can act on. They reach the client with their message and a code;
-anything else is masked, because a stack trace or SQL text helps only an attacker."""
+"""How errors reach a GraphQL client: the hub's own (`hub.errors`) with their message and
+code; anything else masked, because a stack trace or SQL text helps only an attacker."""
 
 from __future__ import annotations
 
@@ -7,29 +7,10 @@ from typing import Any
 
 from graphql import GraphQLError
 
-
-class HubError(GraphQLError):
-    """A request the hub understood and refuses, with a stable `extensions.code`."""
-
-    code = "BAD_REQUEST"
-
-    def __init__(self, message: str, **extensions: Any) -> None:
-        super().__init__(message, extensions={"code": self.code, **extensions})
-
-
-class BadUserInput(HubError):
-    code = "BAD_USER_INPUT"
-
+from hub.errors import clip
 
 MASKED_MESSAGE = "Internal server error"
-ECHO_LIMIT = 200
 MESSAGE_LIMIT = 400
-
-
-def clip(text: str, limit: int = ECHO_LIMIT) -> str:
-    """At most `limit` characters of something a client sent, for an error message: an
-    error that echoes a megabyte of input is a megabyte the hub sends back (and logs)."""
-    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 def should_mask(error: GraphQLError) -> bool:

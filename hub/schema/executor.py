@@ -25,6 +25,7 @@ from graphql import (
     DocumentNode,
     ExecutionResult,
     GraphQLError,
+    GraphQLSchema,
     OperationDefinitionNode,
     TypeInfo,
     TypeInfoVisitor,
@@ -48,6 +49,16 @@ logger = logging.getLogger("hub.graphql")
 
 
 class HubSchema(strawberry.Schema):
+    """Strawberry's schema, with the hub's error logging. This module is the one place
+    the hub reaches into strawberry's internals (the graphql-core schema it keeps
+    private, its awaitable check and validation rules): a strawberry upgrade that moves
+    them breaks here, and only here."""
+
+    @property
+    def graphql(self) -> GraphQLSchema:
+        """The graphql-core schema strawberry built."""
+        return self._schema
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -114,12 +125,12 @@ class DocumentCache:
 
     def __init__(
         self,
-        schema: strawberry.Schema,
+        schema: HubSchema,
         rules_for: RulesFor = lambda _: (),
         maxsize: int = 1024,
         max_tokens: int | None = None,
     ) -> None:
-        self._schema = schema._schema
+        self._schema = schema.graphql
         self._rules = (*specified_rules, MaybeNullValidationRule, OneOfInputValidationRule)
         self._rules_for = rules_for
         self._max_tokens = max_tokens
@@ -149,7 +160,7 @@ async def execute_prepared(
 ) -> ExecutionResult:
     """Execute a validated document against the strawberry schema."""
     result = execute(
-        schema._schema,
+        schema.graphql,
         document,
         context_value=context,
         variable_values=variables,

@@ -33,6 +33,7 @@ from hub.access.ratelimit import RateLimiter
 from hub.access.roles import Principal, Role
 from hub.access.rules import rules_for
 from hub.config import HubSettings
+from hub.db.outage import unavailable
 from hub.schema.context import HubContext
 from hub.schema.errors import format_error
 from hub.schema.executor import DocumentCache, HubSchema, execute_prepared
@@ -329,7 +330,7 @@ class GraphQLEndpoint:
                                  f"{operation.operation.value} operations cannot run by "
                                  f"{queries_only}", {"Allow": "POST"})
         assert prepared.document is not None
-        cost = operation_cost(self.schema._schema, prepared.document, operation,
+        cost = operation_cost(self.schema.graphql, prepared.document, operation,
                               variables, self.cost_model)
         cost_report = {"cost": {"requested": cost, "maximum": self.access.max_cost}}
         if cost > self.access.max_cost:
@@ -354,6 +355,10 @@ class GraphQLEndpoint:
             variables=variables,
             operation_name=operation_name,
         )
+        if any(unavailable(error.original_error) for error in result.errors or ()):
+            # No partial data: a field nulled by an outage is not an answer.
+            raise RequestProblem(503, "the hub's database is unreachable right now; try "
+                                 "again shortly", {"Retry-After": "5"}, code="UNAVAILABLE")
         body: dict[str, Any] = {}
         if result.errors:
             body["errors"] = [format_error(error) for error in result.errors]

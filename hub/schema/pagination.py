@@ -12,9 +12,10 @@ import binascii
 import json
 from typing import Any
 
-from hub.schema.errors import BadUserInput, clip
+from hub.errors import BadUserInput, clip
 
 _VERSION = "v1"
+DEFAULT_PAGE = 50  # a list's page when the client names no `first`
 
 
 def encode_cursor(kind: str, key: list[Any]) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import strawberry
-from sqlalchemy import bindparam, func, select, tuple_
+from sqlalchemy import bindparam, func, select
 
 from hub.db.models import Household as HouseholdRow
 from hub.db.models import Person as PersonRow
@@ -11,21 +11,16 @@ from hub.db.models import Region as RegionRow
 from hub.domain.kk import InvalidKK, parse_kk
 from hub.domain.nik import InvalidNik, parse_nik
 from hub.domain.regions import InvalidRegionCode, normalize_region_code
-from hub.schema.errors import BadUserInput, clip
+from hub.errors import BadUserInput, clip
 from hub.schema.loaders import fetch_all
-from hub.schema.pagination import decode_cursor, encode_cursor, page_size
-from hub.schema.statistics import in_regions
 from hub.schema.types import (
     Household,
     HouseholdConnection,
-    HouseholdEdge,
     HubInfo,
-    PageInfo,
     Person,
     Region,
+    household_page,
 )
-
-DEFAULT_PAGE = 50
 
 # Built once: SQLAlchemy then reuses the compiled form instead of rebuilding and
 # re-keying the statement on every request (the hottest query of the API).
@@ -102,43 +97,3 @@ class RegistryQuery:
         return [Region.from_row(row) for row in await fetch_all(info.context.engine, statement)]
 
 
-async def household_page(info: HubInfo, code: str, desil: int | None, first: int | None,
-                         after: str | None) -> HouseholdConnection:
-    """A page of the households under `code` that the client may see."""
-    if desil is not None and not 1 <= desil <= 10:
-        raise BadUserInput(f"desil is 1 to 10, got {desil}", argument="desil")
-    limit = page_size(first, DEFAULT_PAGE, info.context.settings.server.max_page_size)
-    conditions = [in_regions(info.context.principal.scope.within(code))]
-    if desil is not None:
-        conditions.append(HouseholdRow.desil == desil)
-    order = (HouseholdRow.village_code, HouseholdRow.id)
-    statement = select(HouseholdRow.__table__).where(*conditions)
-    if after:
-        key = decode_cursor("household", after)
-        if (len(key) != 2 or not isinstance(key[0], str) or type(key[1]) is not int
-                or not 0 <= key[1] < 2**63):
-            raise BadUserInput("after is not a cursor of this list", argument="after")
-        village, last_id = key
-        statement = statement.where(tuple_(*order) > tuple_(village, last_id))
-    rows = await fetch_all(info.context.engine, statement.order_by(*order).limit(limit + 1))
-    edges = [
-        HouseholdEdge(
-            cursor=encode_cursor("household", [row["village_code"], row["id"]]),
-            node=Household.from_row(row),
-        )
-        for row in rows[:limit]
-    ]
-
-    async def count(engine):
-        query = select(func.count()).select_from(HouseholdRow).where(*conditions)
-        async with engine.connect() as connection:
-            return int((await connection.execute(query)).scalar_one())
-
-    return HouseholdConnection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=len(rows) > limit,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-        count_query=count,
-    )

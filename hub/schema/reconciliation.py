@@ -13,7 +13,6 @@ from sqlalchemy.engine import RowMapping
 from strawberry.scalars import JSON
 
 from hub.access.evidence import persons_named, visible_evidence
-from hub.access.guard import ForbiddenError
 from hub.access.roles import RegionScope
 from hub.db.models import Finding as FindingRow
 from hub.db.models import Person as PersonRow
@@ -23,14 +22,13 @@ from hub.db.models import SyncRequest as SyncRequestRow
 from hub.db.models import SyncRun as SyncRunRow
 from hub.domain.dates import as_utc
 from hub.domain.regions import RegionLevel, level_of
-from hub.schema.errors import BadUserInput, HubError, clip
+from hub.errors import BadUserInput, ForbiddenError, HubError, NotFound, NotFoundError, clip
 from hub.schema.loaders import fetch_all
-from hub.schema.pagination import decode_id_cursor, encode_cursor, page_size
+from hub.schema.pagination import DEFAULT_PAGE, decode_id_cursor, encode_cursor, page_size
 from hub.schema.types import HubInfo, PageInfo, Person, load_one
 from hub.sync.findings import KINDS
-from hub.sync.steward import NotFound, Steward, StewardError
+from hub.sync.steward import Steward, StewardError
 
-DEFAULT_PAGE = 50
 WHOLE_AREAS = frozenset({RegionLevel.PROVINCE, RegionLevel.REGENCY})
 
 FindingKind = strawberry.enum(Enum("FindingKind", {k: k for k in KINDS}),
@@ -51,11 +49,7 @@ class ReviewDecision(Enum):
     NOT_LINK = "NOT_LINK"
 
 
-class NotFoundError(HubError):
-    code = "NOT_FOUND"
-
-
-def _steward_error(error: StewardError) -> HubError:
+def _steward_error(error: StewardError | NotFound) -> HubError:
     return NotFoundError(str(error)) if isinstance(error, NotFound) else BadUserInput(str(error))
 
 
@@ -390,7 +384,7 @@ class ReconciliationMutation:
         await _require_finding(info, _id(id, "id"))
         try:
             await _steward(info).resolve_finding(_id(id, "id"), reason, _who(info))
-        except StewardError as error:
+        except (StewardError, NotFound) as error:
             raise _steward_error(error) from None
         rows = await fetch_all(info.context.engine, select(FindingRow.__table__).where(
             FindingRow.id == _id(id, "id")))
@@ -462,7 +456,7 @@ async def _decide(info: HubInfo, action: Any) -> Any:
     steward = _steward(info)
     try:
         return await action(steward)
-    except StewardError as error:
+    except (StewardError, NotFound) as error:
         raise _steward_error(error) from None
     finally:
         for person in steward.touched:

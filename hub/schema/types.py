@@ -7,11 +7,17 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import strawberry
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.engine import RowMapping
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
+from hub.db.models import Household as HouseholdRow
+from hub.errors import BadUserInput
 from hub.schema import statistics
+from hub.schema.loaders import fetch_all
+from hub.schema.pagination import DEFAULT_PAGE, decode_cursor, encode_cursor, page_size
+from hub.schema.statistics import in_regions
 
 if TYPE_CHECKING:
     from hub.schema.context import HubContext
@@ -235,8 +241,6 @@ class Region:
     async def households(self, info: HubInfo, desil: int | None = None,
                          first: int | None = None, after: str | None = None
                          ) -> HouseholdConnection:
-        from hub.schema.query import household_page
-
         return await household_page(info, self.code, desil, first, after)
 
     @strawberry.field(description="The SLRT desk's figures in the region (cases registered "
@@ -267,3 +271,46 @@ class Region:
                                       poor_enrolled=c.poor_enrolled)
                       for c in stats.coverage],
         )
+
+
+
+async def household_page(info: HubInfo, code: str, desil: int | None, first: int | None,
+                         after: str | None) -> HouseholdConnection:
+    """A page of the households under `code` that the client may see."""
+    if desil is not None and not 1 <= desil <= 10:
+        raise BadUserInput(f"desil is 1 to 10, got {desil}", argument="desil")
+    limit = page_size(first, DEFAULT_PAGE, info.context.settings.server.max_page_size)
+    conditions = [in_regions(info.context.principal.scope.within(code))]
+    if desil is not None:
+        conditions.append(HouseholdRow.desil == desil)
+    order = (HouseholdRow.village_code, HouseholdRow.id)
+    statement = select(HouseholdRow.__table__).where(*conditions)
+    if after:
+        key = decode_cursor("household", after)
+        if (len(key) != 2 or not isinstance(key[0], str) or type(key[1]) is not int
+                or not 0 <= key[1] < 2**63):
+            raise BadUserInput("after is not a cursor of this list", argument="after")
+        village, last_id = key
+        statement = statement.where(tuple_(*order) > tuple_(village, last_id))
+    rows = await fetch_all(info.context.engine, statement.order_by(*order).limit(limit + 1))
+    edges = [
+        HouseholdEdge(
+            cursor=encode_cursor("household", [row["village_code"], row["id"]]),
+            node=Household.from_row(row),
+        )
+        for row in rows[:limit]
+    ]
+
+    async def count(engine):
+        query = select(func.count()).select_from(HouseholdRow).where(*conditions)
+        async with engine.connect() as connection:
+            return int((await connection.execute(query)).scalar_one())
+
+    return HouseholdConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(rows) > limit,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        count_query=count,
+    )

@@ -178,7 +178,7 @@ class _Connection:
             await self._error(operation_id, "name one operation of the document in "
                               "operationName; variables must be an object", "BAD_REQUEST")
             return
-        cost = operation_cost(endpoint.schema._schema, prepared.document, operation,
+        cost = operation_cost(endpoint.schema.graphql, prepared.document, operation,
                               variables, endpoint.cost_model)
         if cost > self.access.max_cost:
             await self._error(operation_id, f"the query would cost {cost}; the maximum is "
@@ -199,7 +199,7 @@ class _Connection:
                      "operation_name": payload.get("operationName")}
         if operation.operation is OperationType.SUBSCRIPTION:
             stream = subscribe(
-                endpoint.schema._schema, prepared.document, context_value=context,
+                endpoint.schema.graphql, prepared.document, context_value=context,
                 variable_values=variables, operation_name=arguments["operation_name"],
                 executor_class=endpoint.schema.execution_context_class)
             if isawaitable(stream):

@@ -14,11 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub import jsontext
 from hub.access.audit import AuditEvent, AuditWriter
 from hub.access.roles import Principal, Role
+from hub.codecs import signing
 from hub.config import HubSettings
 from hub.db.models import Referral
-from hub.domain import signing
 from hub.domain.referrals import Desk, IllegalTransition, ReferralStatus
-from hub.services.desk import DeskError, NotFound, ServiceDesk
+from hub.errors import NotFound
+from hub.services.desk import DeskError, ServiceDesk
 
 ANSWERS = {"ACCEPTED": ReferralStatus.ACCEPTED, "REJECTED": ReferralStatus.REJECTED,
            "FULFILLED": ReferralStatus.FULFILLED}

@@ -30,6 +30,7 @@ from hub.domain.referrals import (
     ticket_number,
     verification_code,
 )
+from hub.errors import NotFound
 from hub.services import webhooks
 
 KINDS = ("QUESTION", "SUGGESTION", "COMPLAINT")  # pertanyaan, saran, pengaduan
@@ -43,8 +44,6 @@ class DeskError(ValueError):
     """A request the desk cannot carry out; the message says why."""
 
 
-class NotFound(DeskError):
-    pass
 
 
 def _now() -> datetime:
@@ -360,4 +359,4 @@ def _one_of(value: str, allowed: tuple[str, ...], name: str) -> None:
         raise DeskError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
 
 
-__all__ = ["DeskError", "IllegalTransition", "NewCase", "NotFound", "ServiceDesk"]
+__all__ = ["DeskError", "IllegalTransition", "NewCase", "ServiceDesk"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 import uuid
 from collections.abc import Callable
@@ -21,9 +22,10 @@ import aiohttp
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from hub.backoff import backoff
+from hub.codecs import signing
 from hub.config import HubSettings
 from hub.db.models import WebhookDelivery
-from hub.domain import signing
 
 log = logging.getLogger(__name__)
 BATCH = 100
@@ -31,11 +33,6 @@ BATCH = 100
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def backoff(attempts: int, base: float, cap: float) -> float:
-    """Seconds before the next try after `attempts` failed ones: base, 2 base, 4 base..."""
-    return min(cap, base * 2 ** max(0, attempts - 1))
 
 
 async def outbox(conn: AsyncConnection, agency: str, event: str, referral_id: int | None,
@@ -51,10 +48,12 @@ async def outbox(conn: AsyncConnection, agency: str, event: str, referral_id: in
 
 class WebhookDispatcher:
     def __init__(self, engine: AsyncEngine, settings: HubSettings,
-                 clock: Callable[[], datetime] = _now) -> None:
+                 clock: Callable[[], datetime] = _now,
+                 rng: random.Random | None = None) -> None:
         self.engine = engine
         self.settings = settings
         self.clock = clock
+        self.rng = rng or random.Random()
 
     async def run_once(self) -> dict[str, int]:
         """Send every delivery that is due; returns what happened to them."""
@@ -102,7 +101,8 @@ class WebhookDispatcher:
                       row["agency"], attempts, error)
             await self._mark(row["id"], status="DEAD", attempts=attempts, last_error=error)
             return "dead"
-        wait = backoff(attempts, desk.webhook_backoff_seconds, desk.webhook_backoff_max_seconds)
+        wait = backoff(attempts, desk.webhook_backoff_seconds, desk.webhook_backoff_max_seconds,
+                       self.rng, jitter="equal")
         await self._mark(row["id"], attempts=attempts, last_error=error,
                          next_attempt_at=self.clock() + timedelta(seconds=wait))
         return "retrying"

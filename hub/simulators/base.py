@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import aiohttp
 from aiohttp import web
 
-from hub.domain import signing
+from hub.codecs import signing
 from hub.simulators.feed import RecordFeed
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

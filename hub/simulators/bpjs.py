@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.domain import vclaim
+from hub.codecs import vclaim
 from hub.simulators.base import AgencySimulator, Faults
 from hub.simulators.sequence_api import MAX_LIMIT, page_after
 

@@ -100,13 +100,6 @@ def write_population(
     return manifest
 
 
-def read_jsonl(path: Path) -> Any:
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
-
-
 def is_current(population_dir: Path) -> bool:
     """Whether a folder holds a complete district written by this generator version."""
     try:

@@ -22,7 +22,7 @@ from hub.domain.names import normalize_name
 from hub.domain.nik import nik_problem
 
 if TYPE_CHECKING:
-    from hub.sync.linkage import Prediction
+    from hub.sync.scoring import Prediction
 
 ROLES = {
     "key": "a row identifier to write in the output (default: the row number)",
@@ -230,7 +230,7 @@ class LinkResult:
 def link_files(left: Table, right: Table | None, mappings: Sequence[FieldMap], *,
                threshold: float, day_first: bool = True) -> LinkResult:
     """Duplicates within `left`, or links between `left` and `right`."""
-    from hub.sync.linkage import LinkageEngine
+    from hub.sync.scoring import LinkageEngine
 
     mapping = mappings[0]
     a = prepare(left, mapping, 1, day_first=day_first)

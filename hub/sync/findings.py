@@ -20,6 +20,7 @@ import orjson
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.db import bulk
 from hub.db.models import Finding, MatchKey
 from hub.domain.survivorship import Golden, ProgramFact, SourceFact
 from hub.sync import store
@@ -226,7 +227,7 @@ async def write_findings(conn: AsyncConnection, persons: Iterable[int],
                if fingerprint not in seen and row.status == "OPEN"]
     counts["auto_closed"] += len(closing)
     if new_rows:
-        await store.bulk_insert(conn, Finding.__table__, new_rows)
+        await bulk.bulk_insert(conn, Finding.__table__, new_rows)
     for rows in (updates, closing):
         if rows:
             await conn.execute(

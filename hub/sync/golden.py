@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.db import bulk
 from hub.db.models import Enrollment, Household, MatchKey, Person, RegistryEvent, SourceRecord
 from hub.db.regions import ensure_regions
 from hub.db.statistics import PlannerStatistics
@@ -84,7 +85,7 @@ class GoldenRecords:
                 result = await conn.execute(select(MatchKey.person_id).where(
                     among_keys, MatchKey.person_id.is_not(None)))
                 touched |= set(result.scalars())
-        await store.bulk_update(conn, SourceRecord.__table__, "id", [
+        await bulk.bulk_update(conn, SourceRecord.__table__, "id", [
             {"id": r.id, "matched_hash": r.payload_hash} for r in changed])
         return len(changed), touched
 
@@ -94,7 +95,7 @@ class GoldenRecords:
         clock = Clock()
         lap = clock.lap
         ordered = sorted(persons)
-        for batch in store.chunks(ordered, CHUNK):
+        for batch in bulk.chunks(ordered, CHUNK):
             records = await self._records(conn, batch)
             by_person: dict[int, list[SourceFact]] = defaultdict(list)
             for r in records:
@@ -184,7 +185,7 @@ class GoldenRecords:
         rows = [{"kind": c.kind, "household_id": c.household_id, "person_id": c.person_id,
                  "region_code": c.region_code, "detail": c.detail, "occurred_at": now}
                 for c in found]
-        await store.bulk_insert(conn, RegistryEvent.__table__, rows)
+        await bulk.bulk_insert(conn, RegistryEvent.__table__, rows)
         return len(rows)
 
     async def _dtks_households(self, conn: AsyncConnection,
@@ -237,10 +238,10 @@ class GoldenRecords:
                 rows_new.append((group, values))
         await ensure_regions(conn, {v["village_code"] for v in
                                     [*rows_update, *(v for _, v in rows_new)]})
-        await store.bulk_update(conn, Household.__table__, "id", rows_update)
+        await bulk.bulk_update(conn, Household.__table__, "id", rows_update)
         created: set[int] = set()
-        for batch in store.chunks(rows_new, 20_000):
-            ids = await store.insert_with_ids(conn, Household.__table__, [v for _, v in batch])
+        for batch in bulk.chunks(rows_new, 20_000):
+            ids = await bulk.insert_with_ids(conn, Household.__table__, [v for _, v in batch])
             found |= {group: hid for (group, _), hid in zip(batch, ids, strict=True)}
             created.update(ids)
         out: dict[int, HouseholdOf] = {p: (None, None, None) for p in goldens}
@@ -287,13 +288,13 @@ class GoldenRecords:
                 "region_code": person_region(household[2] if household else None,
                                              v.get("village_code"), v.get("nik")),
             })
-        await store.bulk_update(conn, Person.__table__, "id",
+        await bulk.bulk_update(conn, Person.__table__, "id",
                                 [r for r in rows if r["id"] in existing])
-        await store.bulk_insert(conn, Person.__table__,
+        await bulk.bulk_insert(conn, Person.__table__,
                                 [r for r in rows if r["id"] not in existing])
         heads = [{"id": households[p], "head_person_id": p} for p, g in goldens.items()
                  if households.get(p) and g.values.get("relation") == "HEAD"]
-        await store.bulk_update(conn, Household.__table__, "id",
+        await bulk.bulk_update(conn, Household.__table__, "id",
                                 list({h["id"]: h for h in heads}.values()))
 
     @staticmethod
@@ -306,7 +307,7 @@ class GoldenRecords:
             "card_number": e.card_number, "period_start": _date(e.period_start),
             "source": e.source, "source_record_id": e.record_id,
         } for person, items in programs.items() for e in items]
-        await store.bulk_insert(conn, Enrollment.__table__, rows)
+        await bulk.bulk_insert(conn, Enrollment.__table__, rows)
 
     async def _drop_orphans(self, conn: AsyncConnection, persons: list[int]) -> Counter[str]:
         """Persons left without any record (their records moved to another person)."""
@@ -316,7 +317,7 @@ class GoldenRecords:
                 select(SourceRecord.person_id).where(among_persons).distinct())).scalars())
             orphans += [p for p in batch if p not in linked]
         closed = await write_findings(conn, orphans, [])
-        for batch in store.chunks(orphans, store.CHUNK):
+        for batch in bulk.chunks(orphans, bulk.CHUNK):
             leaving = await conn.execute(
                 select(Person.id, Person.household_id, Household.village_code)
                 .outerjoin(Household, Household.id == Person.household_id)

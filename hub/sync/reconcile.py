@@ -33,7 +33,7 @@ from hub.sync.golden import GoldenRecords
 from hub.sync.timing import Clock
 
 if TYPE_CHECKING:
-    from hub.sync.linking import Linking
+    from hub.sync.links import Linking
 
 Progress = Callable[[str], None]
 
@@ -75,7 +75,7 @@ class Reconciler:
     def linking(self) -> Linking:
         """Made on first use: the record-linkage engine loads Splink and DuckDB, which
         the API (stewards' refreshes of golden records) never needs."""
-        from hub.sync.linking import Linking
+        from hub.sync.links import Linking
 
         return Linking(self.settings, self.person_sources, self.household_sources,
                        self.statistics)
@@ -115,8 +115,8 @@ class Reconciler:
         clock = Clock()
         phase = clock.lap
         say("reading pending records")
-        from hub.sync.linkage import schema_for
-        from hub.sync.matching import LINKAGE_COLUMNS
+        from hub.sync.resolution import LINKAGE_COLUMNS
+        from hub.sync.scoring import schema_for
 
         schema = schema_for(LINKAGE_COLUMNS)
         pending = await self.linking.read_pending(conn, full=full, schema=schema)

@@ -1,5 +1,7 @@
-"""The scheduler: runs each connector on its schedule, reconciliation after it, and the
-syncs queued through `triggerSync`.
+"""The scheduler: runs each connector on its schedule, reconciliation after it, the
+syncs queued through `triggerSync`, and whatever periodic jobs the edge hands it (the
+desk's webhook delivery and SLA watcher, wired in `hub.app.scheduler_for`: the sync
+layer knows nothing of the desk).
 
 Every hub replica runs one; only the replica holding the `scheduler` lease (the leader)
 runs jobs, the others keep trying to take the lease and take over within
@@ -13,30 +15,46 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.config import HubSettings
 from hub.connectors.registry import enabled_connectors
-from hub.db.models import SyncRequest
+from hub.db.models import Lease, SyncRequest
+from hub.schedules import parse_schedule
 from hub.sync import jobs
 from hub.sync.leases import LeaseHeld, acquire, holder_id, release
-from hub.sync.triggers import parse_schedule
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 LEADER_LEASE = "scheduler"
+MAX_ATTEMPTS = 3  # starts of one queued sync before it is failed rather than re-queued
+
+
+@dataclass(frozen=True)
+class LeaderJob:
+    """A periodic job only the leader runs; a failure is logged and it simply runs again
+    at its next interval."""
+
+    name: str
+    seconds: float
+    run: Callable[[], Awaitable[Any]]
+    first_now: bool = False  # also once at start, not only after the first interval
+
+
 class HubScheduler:
     def __init__(self, engine: AsyncEngine, settings: HubSettings,
-                 holder: str | None = None) -> None:
+                 holder: str | None = None, leader_jobs: Sequence[LeaderJob] = ()) -> None:
         self.engine = engine
         self.settings = settings
+        self.leader_jobs = tuple(leader_jobs)
         self.holder = holder or holder_id()
         self.leader = False
         self._scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={
@@ -52,11 +70,11 @@ class HubScheduler:
             next_run_time=datetime.now(UTC))
         self._scheduler.add_job(self._queued, IntervalTrigger(seconds=schedule.poll_seconds),
                                 id="queued")
-        self._scheduler.add_job(self._deliver, IntervalTrigger(
-            seconds=self.settings.desk.webhook_poll_seconds), id="webhooks")
-        self._scheduler.add_job(self._watch_sla, IntervalTrigger(
-            seconds=self.settings.desk.watch_seconds), id="sla",
-            next_run_time=datetime.now(UTC))
+        for job in self.leader_jobs:
+            self._scheduler.add_job(self._as_leader, IntervalTrigger(seconds=job.seconds),
+                                    args=[job.name, job.run], id=job.name,
+                                    **({"next_run_time": datetime.now(UTC)}
+                                       if job.first_now else {}))
         for name, spec in schedule.connectors.items():
             if name in self.settings.connectors and self.settings.connectors[name].enabled:
                 self._scheduler.add_job(self._scheduled, parse_schedule(spec), args=[name],
@@ -64,7 +82,8 @@ class HubScheduler:
         self._scheduler.start()
 
     async def stop(self) -> None:
-        self._scheduler.shutdown(wait=False)
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
         if self.leader:
             await release(self.engine, LEADER_LEASE, self.holder)
             self.leader = False
@@ -82,24 +101,6 @@ class HubScheduler:
                         "is now" if leader else "is no longer")
         self.leader = leader
 
-    async def _deliver(self) -> None:
-        """Send the webhooks that are due (the leader only)."""
-        from hub.services.webhooks import WebhookDispatcher
-
-        sent = await self._as_leader("webhook delivery", WebhookDispatcher(
-            self.engine, self.settings).run_once)
-        if sent and sent["dead"]:
-            log.error("%d webhook deliveries dead-lettered", sent["dead"])
-
-    async def _watch_sla(self) -> None:
-        """Escalate referrals past their SLA (the leader only; each once)."""
-        from hub.services.desk import ServiceDesk
-
-        found = await self._as_leader("the SLA watcher", ServiceDesk(
-            self.engine, self.settings).watch)
-        if found and found["escalated"]:
-            log.warning("escalated %d overdue referrals", found["escalated"])
-
     async def _as_leader(self, what: str, job: Callable[[], Awaitable[T]]) -> T | None:
         """Run a periodic job if this replica leads; a failure is logged and the job
         simply runs again at its next interval."""
@@ -115,6 +116,27 @@ class HubScheduler:
         if self.leader:
             await self.run(connector, full=False)
 
+    async def _requeue_orphans(self) -> None:
+        """A RUNNING request whose runner holds no lease any more (not the leader lease,
+        not a job's) was left by a scheduler that died mid-run: it goes back in the
+        queue, once per start up to MAX_ATTEMPTS, then fails with the reason."""
+        now = datetime.now(UTC)
+        live = select(Lease.holder).where(Lease.expires_at >= now)
+        async with self.engine.begin() as conn:
+            orphans = (await conn.execute(select(SyncRequest.id, SyncRequest.attempts).where(
+                SyncRequest.status == "RUNNING",
+                or_(SyncRequest.runner.is_(None), SyncRequest.runner.not_in(live))))).all()
+            for orphan in orphans:
+                spent = orphan.attempts >= MAX_ATTEMPTS
+                await conn.execute(update(SyncRequest).where(
+                    SyncRequest.id == orphan.id, SyncRequest.status == "RUNNING").values(
+                    status="FAILED" if spent else "QUEUED", runner=None,
+                    finished_at=now if spent else None,
+                    error=f"its scheduler stopped while running it, {orphan.attempts} "
+                          f"time(s)" if spent else None))
+                log.warning("sync request %s %s: its scheduler stopped while running it",
+                            orphan.id, "failed" if spent else "queued again")
+
     async def run(self, connector: str | None, *, full: bool) -> jobs.SyncOutcome | None:
         """One sync (one connector, or all) and the reconciliation after it."""
         async with self._lock:
@@ -128,9 +150,11 @@ class HubScheduler:
                 return None
 
     async def _queued(self) -> None:
-        """Run the syncs asked for through the API, oldest first."""
+        """Run the syncs asked for through the API, oldest first; first put back in the
+        queue any whose runner died while running it."""
         if not self.leader:
             return
+        await self._requeue_orphans()
         async with self.engine.begin() as conn:
             request = (await conn.execute(
                 select(SyncRequest.id, SyncRequest.connector, SyncRequest.full)
@@ -140,7 +164,8 @@ class HubScheduler:
                 return
             taken = await conn.execute(update(SyncRequest).where(
                 SyncRequest.id == request.id, SyncRequest.status == "QUEUED"
-            ).values(status="RUNNING", started_at=datetime.now(UTC)))
+            ).values(status="RUNNING", started_at=datetime.now(UTC), runner=self.holder,
+                     attempts=SyncRequest.attempts + 1))
             if not taken.rowcount:
                 return
             request_id, connector, full = request.id, request.connector, request.full
@@ -157,6 +182,8 @@ class HubScheduler:
             log.exception("queued sync %s failed", request_id)
             status, error = "FAILED", f"{type(failure).__name__}: {failure}"
         async with self.engine.begin() as conn:
+            back = {"runner": None, "attempts": SyncRequest.attempts - 1} \
+                if status == "QUEUED" else {}  # it never started: not a try
             await conn.execute(update(SyncRequest).where(SyncRequest.id == request_id).values(
                 status=status, error=error,
-                finished_at=None if status == "QUEUED" else datetime.now(UTC)))
+                finished_at=None if status == "QUEUED" else datetime.now(UTC), **back))

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from hub.config import HubSettings
 from hub.db.models import Finding, LinkDecision, MatchKey, Person, ReviewTask, SourceRecord
 from hub.domain.names import normalize_name
+from hub.errors import NotFound
 from hub.sync.reconcile import Reconciler
 
 
@@ -30,8 +31,6 @@ class StewardError(ValueError):
     """A decision that cannot be made as asked; the message says why."""
 
 
-class NotFound(StewardError):
-    pass
 
 
 def _now() -> datetime:

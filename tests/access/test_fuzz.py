@@ -98,7 +98,7 @@ def test_no_role_gets_a_500_or_another_regions_data(fuzzed_hub: dict[str, Any]) 
         f"{fuzzed_hub['base']}/graphql",
         headers={"Authorization": f"Bearer {fuzzed_hub['keys']['NATIONAL']}"})
     operations = [result.ok() for result in schema.get_all_operations()]
-    ours = build_schema()._schema
+    ours = build_schema().graphql
     assert len(operations) == len(ours.query_type.fields) + len(ours.mutation_type.fields)
 
     for operation in operations:

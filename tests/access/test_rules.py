@@ -66,7 +66,7 @@ def test_only_national_clients_see_every_region() -> None:
 
 def test_every_policy_names_real_types_and_fields() -> None:
     """A typo in the policy would silently deny (or, worse, describe) nothing."""
-    schema = build_schema()._schema
+    schema = build_schema().graphql
     for role, rules in POLICIES.items():
         for type_name, fields in rules.items():
             if type_name == "*":
@@ -79,7 +79,7 @@ def test_every_policy_names_real_types_and_fields() -> None:
 
 
 def test_partner_and_facilitator_never_reach_lineage_or_steward_mutations() -> None:
-    schema = build_schema()._schema
+    schema = build_schema().graphql
     steward = {"triggerSync", "resolveFinding", "resolveReviewTask", "linkRecord",
                "unlinkRecord", "mergePersons", "splitPerson"}
     assert steward <= set(schema.mutation_type.fields)
@@ -103,7 +103,7 @@ def test_partner_and_facilitator_never_reach_lineage_or_steward_mutations() -> N
 
 def _reachable(role: Role) -> set[str]:
     """Every type a role can reach from Query through the fields its policy allows."""
-    schema = build_schema()._schema
+    schema = build_schema().graphql
     seen, todo = set(), ["Query"]
     while todo:
         name = todo.pop()
@@ -131,7 +131,7 @@ COST = CostModel(default_page=50, small_list=10, max_page=500)
 
 
 def _cost(query: str, variables: dict | None = None) -> int:
-    schema = build_schema()._schema
+    schema = build_schema().graphql
     document = parse(query)
     return operation_cost(schema, document, document.definitions[0], variables, COST)
 

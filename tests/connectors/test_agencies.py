@@ -10,6 +10,7 @@ import time
 import pytest
 from sqlalchemy import select
 
+from hub.codecs import vclaim
 from hub.connectors.baznas import BaznasConnector
 from hub.connectors.bpjs import BpjsConnector
 from hub.connectors.dukcapil import DukcapilConnector
@@ -17,7 +18,6 @@ from hub.connectors.education import EducationConnector
 from hub.connectors.http import AuthError
 from hub.connectors.runner import sync_connector
 from hub.db.models import SourceRecord
-from hub.domain import vclaim
 from hub.simulators.base import Faults
 from hub.simulators.baznas import BaznasSimulator
 from hub.simulators.bpjs import BpjsSimulator

@@ -6,7 +6,7 @@ import random
 import pytest
 
 from hub.connectors import http
-from hub.connectors.http import RateLimiter, RetryPolicy
+from hub.connectors.http import Pacer, RetryPolicy
 
 
 async def test_rate_limiter_spaces_requests(monkeypatch):
@@ -17,9 +17,9 @@ async def test_rate_limiter_spaces_requests(monkeypatch):
 
     monkeypatch.setattr(http.time, "monotonic", lambda: 100.0)
     monkeypatch.setattr(http.asyncio, "sleep", record)
-    limiter = RateLimiter(per_second=20)
+    pacer = Pacer(per_second=20)
     for _ in range(5):
-        await limiter.wait()
+        await pacer.wait()
     # The first goes at once; each next one 1/20 s after the previous slot.
     assert slept == pytest.approx([0.05, 0.10, 0.15, 0.20])
 
@@ -29,9 +29,9 @@ async def test_no_rate_limit_never_sleeps(monkeypatch):
         raise AssertionError("should not sleep")
 
     monkeypatch.setattr(http.asyncio, "sleep", fail)
-    limiter = RateLimiter(per_second=None)
+    pacer = Pacer(per_second=None)
     for _ in range(3):
-        await limiter.wait()
+        await pacer.wait()
 
 
 def test_backoff_is_jittered_and_capped():

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from hub.db import bulk
 from hub.db.engine import create_engine
 from hub.db.migrate import upgrade
 from hub.db.models import Person, RegistryEvent
-from hub.sync import store
 
 
 async def test_bulk_insert_writes_json_nulls_and_python_defaults(
@@ -21,12 +21,12 @@ async def test_bulk_insert_writes_json_nulls_and_python_defaults(
     now = datetime.now(UTC)
     try:
         async with engine.begin() as conn:
-            await store.bulk_insert(conn, Person.__table__, [
+            await bulk.bulk_insert(conn, Person.__table__, [
                 {"name": "Siti Aminah", "name_normalized": "siti aminah",
                  "lineage": {"name": {"source": "dukcapil"}}},
                 {"name": "Slamet", "name_normalized": "slamet", "lineage": {}},
             ])
-            await store.bulk_insert(conn, RegistryEvent.__table__, [
+            await bulk.bulk_insert(conn, RegistryEvent.__table__, [
                 {"kind": "Death", "person_id": None, "household_id": None,
                  "region_code": "33.14", "detail": None, "occurred_at": now},
                 {"kind": "DesilChange", "person_id": None, "household_id": None,
@@ -50,10 +50,10 @@ async def test_inserted_rows_get_fresh_ids_in_order(empty_database_url: str) -> 
     engine = create_engine(empty_database_url)
     try:
         async with engine.begin() as conn:
-            first = await store.insert_with_ids(conn, Person.__table__, [
+            first = await bulk.insert_with_ids(conn, Person.__table__, [
                 {"name": name, "name_normalized": name.lower()} for name in ("A", "B", "C")])
             await conn.execute(Person.__table__.insert().values(name="X", name_normalized="x"))
-            second = await store.insert_with_ids(conn, Person.__table__, [
+            second = await bulk.insert_with_ids(conn, Person.__table__, [
                 {"name": "D", "name_normalized": "d"}])
             names = dict((await conn.execute(select(Person.id, Person.name))).all())
     finally:
@@ -69,7 +69,7 @@ async def test_the_planners_row_estimate_follows_analyze(empty_database_url: str
     engine = create_engine(empty_database_url)
     try:
         async with engine.begin() as conn:
-            await store.bulk_insert(conn, Person.__table__, [
+            await bulk.bulk_insert(conn, Person.__table__, [
                 {"name": f"Orang {i}", "name_normalized": f"orang {i}", "lineage": {}}
                 for i in range(500)])
             await analyze(conn, "person")

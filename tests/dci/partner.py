@@ -17,9 +17,9 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.access.roles import Role
-from hub.access.tokens import b64url, public_from_jwk, thumbprint
 from hub.config import DciSenderSettings, DciSettings, HubSettings
-from hub.dci import signatures
+from hub.crypto import signatures
+from hub.crypto.jose import b64url, public_from_jwk, thumbprint
 from tests.access.conftest import Hub, open_hub
 from tests.pg_server import free_ports
 from tests.schema.helpers import GraphQLClient, register

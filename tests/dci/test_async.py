@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from hub.access.roles import Role
+from hub.crypto import signatures
 from hub.db.models import AuditLog, DciCallback
-from hub.dci import signatures
 from tests.access.conftest import people_in
 from tests.dci.partner import SENDER, Partner, partnered
 from tests.dci.spec import request_problems, response_problems

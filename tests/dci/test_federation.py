@@ -10,8 +10,8 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.cli import federation
 from hub.config import HubSettings
-from hub.dci import federation
 
 
 async def test_a_national_hub_pulls_and_is_notified_by_a_district_hub(

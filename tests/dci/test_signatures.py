@@ -7,9 +7,9 @@ import time
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from hub.access.tokens import thumbprint
-from hub.dci import signatures
-from hub.dci.signatures import SignatureProblem, Signer
+from hub.crypto import signatures
+from hub.crypto.jose import thumbprint
+from hub.crypto.signatures import SignatureProblem, Signer
 
 HEADER = {"message_id": "m1", "sender_id": "kemensos.example", "action": "search",
           "message_ts": "2026-11-23T08:00:00+07:00", "total_count": 1}
@@ -89,7 +89,7 @@ def test_missing_and_unrecognised_signatures() -> None:
 def test_an_attached_jws_payload_must_be_this_message() -> None:
     signer, now = _signer(), int(time.time())
     protected, _, value = signatures.sign("jws", signer, HEADER, MESSAGE, now).split(".")
-    from hub.access.tokens import b64url
+    from hub.crypto.jose import b64url
 
     other = b64url(signatures.canonical(HEADER, {**MESSAGE, "transaction_id": "x"}))
     with pytest.raises(SignatureProblem, match="payload is not this message"):

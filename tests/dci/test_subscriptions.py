@@ -13,8 +13,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.access.roles import Role
+from hub.crypto import signatures
 from hub.db.models import Household, RegistryEvent
-from hub.dci import signatures
 from hub.domain import changes
 from tests.dci.partner import Partner, partnered
 from tests.dci.spec import request_problems, response_problems

@@ -2,7 +2,7 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from hub.simulators.population_files import read_jsonl
+from hub.jsontext import read_jsonl
 
 PERSON = """
 query($nik: String!) {

@@ -7,8 +7,9 @@ from datetime import date
 import pytest
 
 from hub.domain.nik import nik_problem, parse_nik
+from hub.jsontext import read_jsonl
 from hub.simulators.population import REFERENCE_DATE, NoiseProfile, PopulationGenerator
-from hub.simulators.population_files import AGENCY_SOURCES, read_jsonl, write_population
+from hub.simulators.population_files import AGENCY_SOURCES, write_population
 
 
 def test_same_seed_same_files_other_seed_other_files(tmp_path):

@@ -11,7 +11,7 @@ from openpyxl import Workbook
 from typer.testing import CliRunner
 
 from hub.cli import app
-from hub.simulators.population_files import read_jsonl
+from hub.jsontext import read_jsonl
 from tests.sync.conftest import ground_truth
 
 runner = CliRunner()

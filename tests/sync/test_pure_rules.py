@@ -177,8 +177,8 @@ def test_any_common_date_format(text: str, expected: date | None) -> None:
 
 
 def test_the_sql_corroboration_rule_agrees_with_the_python_one() -> None:
-    from hub.sync.linkage import LinkageEngine
-    from hub.sync.matching import LINKAGE_COLUMNS, linkage_row
+    from hub.sync.resolution import LINKAGE_COLUMNS, linkage_row
+    from hub.sync.scoring import LinkageEngine
 
     nik = "3314011501800001"
     variants = [
@@ -206,7 +206,7 @@ def _nik_level(columns: set[str], left: dict[str, str], right: dict[str, str]) -
     """The NIK comparison level a pair falls in, by the model's own SQL in DuckDB."""
     import duckdb
 
-    from hub.sync.linkage import settings
+    from hub.sync.scoring import settings
 
     model = settings(frozenset(columns)).create_settings_dict("duckdb")
     nik = next(c for c in model["comparisons"] if c["output_column_name"] == "nik")
@@ -240,7 +240,7 @@ def _level(columns: set[str], comparison: str, left: dict[str, str | None],
     """The level of `comparison` a pair falls in, by the model's own SQL in DuckDB."""
     import duckdb
 
-    from hub.sync.linkage import settings
+    from hub.sync.scoring import settings
 
     model = settings(frozenset(columns)).create_settings_dict("duckdb")
     levels = next(c for c in model["comparisons"] if c["output_column_name"] == comparison)

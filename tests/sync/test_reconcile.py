@@ -25,7 +25,7 @@ from hub.db.models import (
 )
 from hub.domain.matchkeys import phonetic_key
 from hub.domain.relatives import family_of, relatives
-from hub.simulators.population_files import read_jsonl
+from hub.jsontext import read_jsonl
 from hub.sync import jobs
 from hub.sync.evaluation import quality
 from hub.sync.reconcile import Reconciler

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.config import HubSettings
 from hub.db.models import Household, Person, RegistryEvent
 from hub.domain import changes
-from hub.simulators.population_files import read_jsonl
+from hub.jsontext import read_jsonl
 from tests.sync.conftest import sync_all
 from tests.sync.test_reconcile import _append
 

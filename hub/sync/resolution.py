@@ -19,7 +19,7 @@ from typing import Any
 
 from hub.domain.matchkeys import MatchFeatures
 from hub.sync.clustering import Assignment, Edge, cluster
-from hub.sync.linkage import Input, LinkageEngine
+from hub.sync.scoring import Input, LinkageEngine
 from hub.sync.timing import Clock
 
 LINKAGE_COLUMNS = ("name_norm", "name_key", "first_name", "birth_date", "birth_year", "sex",

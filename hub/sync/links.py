@@ -1,6 +1,6 @@
 """The linking phase of a reconciliation run, against the database: read the pending
 records in batches, keep their match keys, find the linked records they may match,
-resolve (`matching.resolve`) and write the links and review tasks.
+resolve (`resolution.resolve`) and write the links and review tasks.
 
 Memory stays bounded by streaming: each batch's features go straight into a columnar
 Arrow buffer and the `match_key` table; Python keeps a few integers per record.
@@ -19,14 +19,15 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.config import HubSettings
+from hub.db import bulk
 from hub.db.models import LinkDecision, MatchKey, MatchModel, Person, ReviewTask, SourceRecord
 from hub.db.statistics import PlannerStatistics, analyze, estimated_rows
 from hub.domain.matchkeys import MatchFeatures, features
 from hub.domain.relatives import Family, family_of
 from hub.domain.relatives import relatives as relatives_of
 from hub.sync import store
-from hub.sync.linkage import LinkageEngine, current_design, design
-from hub.sync.matching import LINKAGE_COLUMNS, MatchOutcome, resolve
+from hub.sync.resolution import LINKAGE_COLUMNS, MatchOutcome, resolve
+from hub.sync.scoring import LinkageEngine, current_design, design
 from hub.sync.timing import Clock
 
 BATCH = 5000
@@ -187,7 +188,7 @@ class Linking:
         finally:
             engine.close()
 
-    # The blocking rules' keys (hub.sync.linkage.blocking_rules) that an index can serve.
+    # The blocking rules' keys (hub.sync.scoring.blocking_rules) that an index can serve.
     CANDIDATE_KEYS = (("nik12",), ("nik",), ("kk", "birth_year"),
                       ("name_key", "birth_year", "district_code"),
                       ("name_key", "village_code"), ("village_code", "birth_date"))
@@ -231,7 +232,7 @@ class Linking:
         found = relatives_of([*families, *(family for _, family, _, _ in stored)],
                              [*name_keys, *(name_key for _, _, name_key, _ in stored)])
         mine, theirs = found[:len(families)], found[len(families):]
-        await store.bulk_update(conn, MatchKey.__table__, "record_id", [
+        await bulk.bulk_update(conn, MatchKey.__table__, "record_id", [
             {"record_id": record, "relatives": now}
             for (record, _, _, before), now in zip(stored, theirs, strict=True)
             if now != before])
@@ -290,7 +291,7 @@ class Linking:
                  "link_score": round(assignment.score[r], 6), "matched_hash": digest}
                 for r, digest in zip(pending.ids, pending.hashes, strict=True)]
         clock.lap("persons")
-        await store.bulk_update(conn, SourceRecord.__table__, "id", rows)
+        await bulk.bulk_update(conn, SourceRecord.__table__, "id", rows)
         clock.lap("records")
         await self._write_keys(conn, pending, person_of, full=full)
         clock.lap("keys")
@@ -310,7 +311,7 @@ class Linking:
         """The pending records' match keys, with the persons they now belong to, and
         the counts of their names."""
         # A full run has deleted every key but the pinned records': it loads anew.
-        async with (store.bulk_load(conn, MatchKey.__table__) if full else nullcontext()):
+        async with (bulk.bulk_load(conn, MatchKey.__table__) if full else nullcontext()):
             done = await self._copy_keys(conn, pending, person_of, full=full)
         if full:
             await store.recount_names(conn)
@@ -335,7 +336,7 @@ class Linking:
                         "household_key": pending.household_keys[done + i]}
                 rows.append(row)
             done += len(ids)
-            await store.bulk_insert(conn, MatchKey.__table__, rows)
+            await bulk.bulk_insert(conn, MatchKey.__table__, rows)
             if not full:
                 await store.count_names(conn, Counter(row["name_norm"] for row in rows))
         return done
@@ -367,12 +368,12 @@ class Linking:
             # Ids only: the golden phase of this transaction writes each new person
             # once, whole, and the links to them are checked at commit (migration 0011).
             await conn.exec_driver_sql(f"SET CONSTRAINTS {PERSON_LINK} DEFERRED")
-            ids = await store.next_ids(conn, Person.__table__, len(fresh))
+            ids = await bulk.next_ids(conn, Person.__table__, len(fresh))
         else:
             # No sequence to draw from: placeholders the golden phase fills in.
             ids = []
-            for batch in store.chunks(fresh, 20_000):
-                ids += await store.insert_with_ids(conn, Person.__table__, [
+            for batch in bulk.chunks(fresh, 20_000):
+                ids += await bulk.insert_with_ids(conn, Person.__table__, [
                     {"name": "?", "name_normalized": ""} for _ in batch])
         return out | dict(zip(fresh, ids, strict=True))
 
@@ -432,7 +433,7 @@ class Linking:
         # A steward's answer to the same pair stands: no new task for it.
         fresh = [row for key, row in rows.items() if key not in decided]
         if fresh:
-            await store.bulk_insert(conn, ReviewTask.__table__, fresh)
+            await bulk.bulk_insert(conn, ReviewTask.__table__, fresh)
 
 
 def _linkage_input(batches: list[pa.RecordBatch], schema: pa.Schema,

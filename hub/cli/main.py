@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,8 +14,9 @@ import uvicorn
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from hub.access.commands import audit_app, clients_app, documents_app
-from hub.config import HubSettings, SettingsError, load_settings
+from hub.cli.access import audit_app, clients_app, documents_app
+from hub.cli.settings import settings_or_exit
+from hub.config import HubSettings
 from hub.sync.filelink import ROLES as FILE_LINK_ROLES
 
 app = typer.Typer(
@@ -31,11 +33,7 @@ console = Console()
 
 
 def _settings() -> HubSettings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+    return settings_or_exit()
 
 
 def _progress() -> Progress:
@@ -215,7 +213,7 @@ query PoorestHouseholds {{
 
 
 def example_queries(population: Path, regency: str) -> str:
-    from hub.simulators.population_files import read_jsonl
+    from hub.jsontext import read_jsonl
 
     first = next(iter(read_jsonl(population / "persons.jsonl")))
     return EXAMPLES.format(nik=first["nik"], regency=regency)
@@ -257,7 +255,6 @@ def simulate(
 
 def _sync(settings: HubSettings, names: list[str] | None, full: bool, *,
           reconcile: bool = True) -> list:
-    from rich.table import Table
 
     from hub.connectors.registry import ConnectorConfigError, enabled_connectors
     from hub.db.engine import create_engine
@@ -285,9 +282,13 @@ def _sync(settings: HubSettings, names: list[str] | None, full: bool, *,
                     bars.update(task, total=bars.tasks[task].completed)
                 if reconcile:
                     step = bars.add_task("Reconciling", total=None)
-                    outcome.reconcile = await jobs.reconcile(
-                        engine, settings,
-                        progress=lambda m: bars.update(step, description=f"Reconciling: {m}"))
+                    try:
+                        outcome.reconcile = await jobs.reconcile(
+                            engine, settings, progress=lambda m: bars.update(
+                                step, description=f"Reconciling: {m}"))
+                    except LeaseHeld as busy:
+                        busy.done = outcome.streams
+                        raise
                     bars.update(step, total=1, completed=1)
             return outcome
         finally:
@@ -295,10 +296,20 @@ def _sync(settings: HubSettings, names: list[str] | None, full: bool, *,
 
     try:
         outcome = asyncio.run(run())
-    except LeaseHeld as exc:
-        console.print(f"[red]{exc}: try again when it has finished[/red]")
+    except LeaseHeld as busy:
+        if busy.done:  # what was synced before the lease stopped us
+            _print_streams(busy.done)
+        console.print(f"[red]{busy}: try again when it has finished[/red]")
         raise typer.Exit(3) from None
-    results = outcome.streams
+    _print_streams(outcome.streams)
+    if outcome.reconcile:
+        _print_reconcile(outcome.reconcile)
+    return outcome.streams
+
+
+def _print_streams(results: list[Any]) -> None:
+    from rich.table import Table
+
     table = Table("connector", "stream", "status", "fetched", "new", "changed", "unchanged",
                   "quarantined", title="Sync")
     for r in results:
@@ -309,9 +320,6 @@ def _sync(settings: HubSettings, names: list[str] | None, full: bool, *,
     for r in results:
         if r.error:
             console.print(f"[red]{r.connector}/{r.stream}: {r.error}[/red]")
-    if outcome.reconcile:
-        _print_reconcile(outcome.reconcile)
-    return results
 
 
 def _print_reconcile(result: Any) -> None:
@@ -368,9 +376,9 @@ def schedule() -> None:
     may run against one database; one leads, the others take over if it dies."""
     import logging
 
+    from hub.app import scheduler_for
     from hub.db.engine import create_engine
     from hub.db.migrate import upgrade
-    from hub.sync.scheduler import HubScheduler
 
     settings = _settings()
     upgrade(settings.database.url)
@@ -378,13 +386,17 @@ def schedule() -> None:
 
     async def run_forever() -> None:
         engine = create_engine(settings.database.url)
-        scheduler = HubScheduler(engine, settings)
+        scheduler = scheduler_for(engine, settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):  # systemd and containers send TERM
+            loop.add_signal_handler(signum, stop.set)
         scheduler.start()
         console.print(f"scheduler {scheduler.holder} running (Ctrl+C to stop)")
         try:
-            await asyncio.Event().wait()
+            await stop.wait()
         finally:
-            await scheduler.stop()
+            await scheduler.stop()  # releases the leader lease: a standby takes over now
             await engine.dispose()
 
     with contextlib.suppress(KeyboardInterrupt):
@@ -511,9 +523,9 @@ def federation(
     registries live in a temporary folder that is removed at the end."""
     import tempfile
 
+    from hub.cli.federation import demonstrate
     from hub.db.engine import create_engine
     from hub.db.migrate import upgrade
-    from hub.dci.federation import demonstrate
     from hub.ports import free_ports
     from hub.simulators.serve import SIMULATORS, running
 
@@ -540,7 +552,3 @@ def federation(
 
     with tempfile.TemporaryDirectory(prefix="slrt-federation-") as work:
         asyncio.run(main(Path(work)))
-
-
-if __name__ == "__main__":
-    app()

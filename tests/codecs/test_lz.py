@@ -3,7 +3,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lzstring import LZString
 
-from hub.domain.lz import LZError, decompress_from_encoded_uri_component
+from hub.codecs.lz import LZError, decompress_from_encoded_uri_component
 
 # JavaScript's LZ-string works on UTF-16 units; the lzstring package (our reference for
 # the compressing side) handles only the Basic Multilingual Plane.

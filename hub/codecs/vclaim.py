@@ -5,7 +5,7 @@ HMAC-SHA256 of "consid&timestamp" under the secret key) and `user_key`. Response
 are LZ-string `compressToEncodedURIComponent` text, encrypted with AES-256-CBC under the
 SHA-256 of consid + secret + timestamp, the IV being that key's first 16 bytes.
 Pure functions: the BPJS simulator and the BPJS connector share them. Compression uses
-the `lzstring` package; decompression, on the hub's ingest path, `hub.domain.lz`.
+the `lzstring` package; decompression, on the hub's ingest path, `hub.codecs.lz`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from lzstring import LZString
 
-from hub.domain.lz import LZError, decompress_from_encoded_uri_component
+from hub.codecs.lz import LZError, decompress_from_encoded_uri_component
 
 MAX_CLOCK_SKEW_S = 300
 

@@ -25,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.access.clients import ClientStore
 from hub.access.roles import Role
-from hub.access.tokens import b64url, thumbprint
 from hub.config import (
     ConnectorSettings,
     DciSenderSettings,
@@ -35,6 +34,7 @@ from hub.config import (
 )
 from hub.connectors.dci import DciConnector, subscribe
 from hub.connectors.registry import build_connector
+from hub.crypto.jose import b64url, thumbprint
 from hub.db.models import DciInbox, Household, Person
 from hub.ports import free_ports
 from hub.sync import jobs
@@ -184,7 +184,7 @@ async def demonstrate(district: HubSettings, district_engine: AsyncEngine,
     from hub.connectors.registry import enabled_connectors
     from hub.db.engine import create_engine
     from hub.db.migrate import upgrade
-    from hub.simulators.population_files import read_jsonl
+    from hub.jsontext import read_jsonl
 
     await jobs.sync_and_reconcile(district_engine, district, enabled_connectors(district))
     counted = await households(district_engine)

@@ -32,8 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from hub.access.tokens import b64url, unb64url
-from hub.dci.envelope import Rejection
+from hub.crypto.jose import b64url, unb64url
 
 DEFAULT_TTL_SECONDS = 300
 CLOCK_SKEW_SECONDS = 60
@@ -41,9 +40,14 @@ CLOCK_SKEW_SECONDS = 60
 KeyLookup = Callable[[str, str], Ed25519PublicKey | None]
 
 
-class SignatureProblem(Rejection):
+class SignatureProblem(ValueError):
     """A signature the hub does not accept: `code` is the DCI error code
-    (`err.signature.missing`, `err.signature.invalid`)."""
+    (`err.signature.missing`, `err.signature.invalid`), `message` says why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.access.clients import ClientError, ClientStore
 from hub.access.roles import Role
+from hub.cli.settings import settings_or_exit
 
 clients_app = typer.Typer(help="API clients: create, list, rotate and revoke their keys.",
                           no_args_is_help=True)
@@ -30,11 +31,10 @@ T = TypeVar("T")
 
 
 def _with_engine(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
-    from hub.cli import _settings
     from hub.db.engine import create_engine
     from hub.db.migrate import upgrade
 
-    settings = _settings()
+    settings = settings_or_exit()
     upgrade(settings.database.url)
 
     async def run() -> T:

@@ -1,0 +1,18 @@
+"""The settings every command starts from, with a clear exit when they are wrong."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from hub.config import HubSettings, SettingsError, load_settings
+
+console = Console()
+
+
+def settings_or_exit() -> HubSettings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
