@@ -16,7 +16,7 @@ from hub.connectors.base import Connector
 from hub.connectors.runner import StreamResult, sync_connector
 from hub.connectors.staging import StageCounts
 from hub.db.models import SyncRun
-from hub.sync.leases import held, holder_id
+from hub.sync.leases import LeaseHeld, held, holder_id
 from hub.sync.reconcile import Reconciler, ReconcileResult
 
 # A job's lease is renewed while it runs; one whose process died expires after this.
@@ -55,9 +55,13 @@ async def run_connectors(engine: AsyncEngine, connectors: Sequence[Connector], *
         if progress:
             progress(f"Syncing {connector.name}")
         page = (lambda counts, name=connector.name: on_page(name, counts)) if on_page else None
-        async with held(engine, f"sync:{connector.name}", holder, lease_seconds):
-            await _close_interrupted(engine, connector.name)
-            results += await sync_connector(engine, connector, full=full, on_page=page)
+        try:
+            async with held(engine, f"sync:{connector.name}", holder, lease_seconds):
+                await _close_interrupted(engine, connector.name)
+                results += await sync_connector(engine, connector, full=full, on_page=page)
+        except LeaseHeld as busy:
+            busy.done = results  # what was synced before, for the caller to report
+            raise
     return results
 
 

@@ -19,12 +19,14 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, insert, or_, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.db.models import Lease
+from hub.domain.dates import as_utc
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,35 @@ def holder_id() -> str:
 
 
 class LeaseHeld(RuntimeError):
-    """Another holder has the lease."""
+    """Another holder has the lease: the message says who and until when. `done` holds
+    what the caller had finished before it met the lease (a CLI prints it)."""
+
+    def __init__(self, name: str, holder: str | None = None,
+                 until: datetime | None = None) -> None:
+        self.name, self.holder, self.until = name, holder, until
+        self.done: list[Any] = []
+        if holder and until:
+            super().__init__(f"{name} is held by {holder} until "
+                             f"{as_utc(until):%Y-%m-%d %H:%M:%S} UTC")
+        else:
+            super().__init__(f"{name} is running elsewhere")
+
+
+def gone(holder: str) -> bool:
+    """Whether `holder` was a process on this host that no longer runs: its lease can be
+    taken at once rather than after it expires. A holder elsewhere, or a process id that
+    still exists (or was reused), is left to its expiry."""
+    host, _, rest = holder.partition(":")
+    pid = rest.split(":", 1)[0]
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, but not ours to signal
+        return False
+    return False
 
 
 async def acquire(engine: AsyncEngine, name: str, holder: str, seconds: float) -> bool:
@@ -56,7 +86,25 @@ async def acquire(engine: AsyncEngine, name: str, holder: str, seconds: float) -
                                                     expires_at=expires, acquired_at=now))
         return True
     except IntegrityError:
+        pass
+    current = await holder_of(engine, name)
+    if current is None or not gone(current[0]):
         return False
+    log.warning("taking over lease %s from %s, a process on this host that is gone",
+                name, current[0])
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(Lease).where(Lease.name == name, Lease.holder == current[0])
+            .values(holder=holder, expires_at=expires, acquired_at=now))
+    return bool(result.rowcount)
+
+
+async def holder_of(engine: AsyncEngine, name: str) -> tuple[str, datetime] | None:
+    """Who holds `name`, and until when."""
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(Lease.holder, Lease.expires_at)
+                                  .where(Lease.name == name))).first()
+    return (row.holder, row.expires_at) if row else None
 
 
 async def release(engine: AsyncEngine, name: str, holder: str) -> None:
@@ -71,7 +119,8 @@ async def held(engine: AsyncEngine, name: str, holder: str,
     renewed every third of its life while the block runs, so a long job keeps it and
     a dead one loses it within `seconds`."""
     if not await acquire(engine, name, holder, seconds):
-        raise LeaseHeld(f"{name} is running elsewhere")
+        current = await holder_of(engine, name)
+        raise LeaseHeld(name, *(current or (None, None)))
 
     async def heartbeat() -> None:
         while True:

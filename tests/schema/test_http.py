@@ -146,3 +146,38 @@ async def test_database_faults_are_masked_and_healthz_says_unavailable(tmp_path)
     finally:
         await client.aclose()
         await down.dispose()
+
+
+async def test_a_database_outage_mid_request_is_a_503_without_partial_data(
+        databases, postgresql_server) -> None:
+    """Authenticated (the key is cached), then the database goes away: the request is a
+    503 with Retry-After and no data, never a 200 with fields nulled by the outage."""
+    import asyncpg
+
+    url = databases.url("postgresql")
+    name = url.rsplit("/", 1)[1]
+    await asyncio.to_thread(upgrade, url)
+    engine = create_async_engine(url)
+    client = await make_client(HubSettings(database={"url": url}), engine)
+    query = '{ person(nik: "3314015208850003") { name household { kk } } regencies { code } }'
+    admin = await asyncpg.connect(host=postgresql_server.host, port=postgresql_server.port,
+                                  user=postgresql_server.user, database="postgres")
+    try:
+        assert (await client.post(query)).status_code == 200
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE datname = $1", name)
+        for _ in range(3):  # the dead pooled connection, then refused new ones
+            response = await client.post(query)
+            assert response.status_code == 503, response.text
+            body = response.json()
+            assert "data" not in body
+            assert body["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+            assert response.headers["retry-after"] == "5"
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        assert (await client.post(query)).status_code == 200  # back without a restart
+    finally:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        await admin.close()
+        await client.aclose()
+        await engine.dispose()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -19,10 +20,11 @@ from sqlalchemy import select, update
 
 from hub.access.roles import Role
 from hub.app import create_app
+from hub.backoff import backoff
+from hub.codecs import signing
 from hub.config import HubSettings
 from hub.db.models import Referral, WebhookDelivery
-from hub.domain import signing
-from hub.services.webhooks import WebhookDispatcher, backoff
+from hub.services.webhooks import WebhookDispatcher
 from hub.simulators.serve import running
 from tests.access.conftest import Hub, open_hub, people_in
 from tests.pg_server import free_ports
@@ -88,6 +90,13 @@ async def _simulator(url: str, path: str, payload: Any = None) -> Any:
 
 def test_backoff_doubles_up_to_its_cap() -> None:
     assert [backoff(n, 2, 60) for n in range(1, 8)] == [2, 4, 8, 16, 32, 60, 60]
+    rng = random.Random(3)
+    equal = [backoff(4, 2, 60, rng, jitter="equal") for _ in range(200)]
+    assert all(8 <= wait <= 16 for wait in equal)
+    assert len(set(equal)) == 200
+    full = [backoff(4, 2, 60, rng) for _ in range(200)]
+    assert all(0 <= wait <= 16 for wait in full)
+    assert min(full) < 8
 
 
 async def test_a_new_referral_reaches_its_agency_signed_and_once(desk_hub: Hub, bpjs) -> None:
@@ -129,15 +138,17 @@ async def test_a_receiver_down_for_a_while_loses_nothing(desk_hub: Hub, bpjs) ->
     referrals = await _referred(desk_hub, 3)
     moment = [datetime.now(UTC)]
     dispatcher = WebhookDispatcher(desk_hub.engine, desk_hub.settings, clock=lambda: moment[0])
-    for attempt in range(1, 4):  # three failed tries, the waits doubling
+    for attempt in range(1, 4):  # three failed tries, the waits doubling, not in lockstep
         await dispatcher.run_once()
         rows = await _deliveries(desk_hub, referrals)
         assert {r["status"] for r in rows} == {"PENDING"}
         assert {r["attempts"] for r in rows} == {attempt}
         assert all("503" in r["last_error"] for r in rows)
-        waits = {round((r["next_attempt_at"].replace(tzinfo=UTC) - moment[0])
-                       .total_seconds()) for r in rows}
-        assert waits == {backoff(attempt, 1, 4)}
+        waits = [(r["next_attempt_at"].replace(tzinfo=UTC) - moment[0]).total_seconds()
+                 for r in rows]
+        ceiling = backoff(attempt, 1, 4)
+        assert all(ceiling / 2 <= wait <= ceiling for wait in waits), waits
+        assert len(set(waits)) == len(waits), "three deliveries retry at the same instant"
         await dispatcher.run_once()  # not due yet: nothing is sent early
         assert {r["attempts"] for r in await _deliveries(desk_hub, referrals)} == {attempt}
         moment[0] += timedelta(seconds=10)

@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.config import HubSettings
 from hub.db.models import Lease, SyncRequest, SyncRun
+from hub.schedules import parse_schedule
 from hub.sync.leases import LeaseHeld, acquire, held, release
 from hub.sync.scheduler import HubScheduler
-from hub.sync.triggers import parse_schedule
 from tests.conftest import Databases
 
 
@@ -45,7 +46,7 @@ async def test_a_lease_has_one_holder_until_it_expires(hub_engine: AsyncEngine) 
     assert await acquire(hub_engine, "job", "b", 30)
     await release(hub_engine, "job", "a")  # not a's any more: nothing happens
     assert not await acquire(hub_engine, "job", "a", 30)
-    with pytest.raises(LeaseHeld):
+    with pytest.raises(LeaseHeld, match=r"job is held by b until \d{4}-\d\d-\d\d"):
         async with held(hub_engine, "job", "c", 30):
             pass
     await release(hub_engine, "job", "b")
@@ -83,6 +84,62 @@ async def test_a_queued_sync_is_run_by_the_leader(hub_engine: AsyncEngine,
         assert ("reconcile", "SUCCEEDED") in runs
     finally:
         await scheduler.stop()
+
+
+async def test_a_lease_of_a_process_gone_from_this_host_is_taken_at_once(
+        hub_engine: AsyncEngine) -> None:
+    """After a crash, the next command on the same host does not wait for the lease to
+    expire: the holder's process is gone. A live holder, or one on another host, is
+    left to its expiry."""
+    dead = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    await dead.wait()
+    host = socket.gethostname()
+    assert await acquire(hub_engine, "sync:dtks", f"{host}:{dead.pid}:0123abcd", 60)
+    assert await acquire(hub_engine, "sync:dtks", f"{host}:{os.getpid()}:feedbeef", 60)
+    alive = await asyncio.create_subprocess_exec(sys.executable, "-c",
+                                                 "import time; time.sleep(30)")
+    try:
+        assert await acquire(hub_engine, "sync:bpjs", f"{host}:{alive.pid}:0123abcd", 60)
+        assert not await acquire(hub_engine, "sync:bpjs", f"{host}:{os.getpid()}:0", 60)
+    finally:
+        alive.kill()
+        await alive.wait()
+    assert await acquire(hub_engine, "sync:baznas", f"elsewhere:{dead.pid}:0123abcd", 60)
+    assert not await acquire(hub_engine, "sync:baznas", f"{host}:{os.getpid()}:0", 60)
+
+
+async def test_a_request_whose_scheduler_died_runs_again_once(
+        hub_engine: AsyncEngine, hub_settings: HubSettings) -> None:
+    """The leader died while running a queued sync: the request stayed RUNNING forever.
+    Its runner holds no lease any more, so the next leader queues it again and runs it;
+    one whose runner is alive is left alone; one that was started too often fails."""
+    settings = hub_settings.model_copy(update={"schedule": hub_settings.schedule.model_copy(
+        update={"connectors": {}, "lease_seconds": 30})})
+    async with hub_engine.begin() as conn:
+        await conn.execute(SyncRequest.__table__.insert(), [
+            {"connector": "baznas", "full": False, "status": "RUNNING",
+             "runner": "gone-host:4242:dead", "attempts": 1},
+            {"connector": "baznas", "full": False, "status": "RUNNING",
+             "runner": "busy-host:1:alive", "attempts": 1},
+            {"connector": "baznas", "full": False, "status": "RUNNING",
+             "runner": "gone-host:4242:dead", "attempts": 3},
+        ])
+    assert await acquire(hub_engine, "sync:education", "busy-host:1:alive", 30)
+    scheduler = HubScheduler(hub_engine, settings, holder="test-leader")
+    await scheduler._campaign()
+    assert scheduler.leader
+    await scheduler._queued()  # requeues the orphan, then runs the oldest queued one
+    async with hub_engine.connect() as conn:
+        rows = (await conn.execute(select(
+            SyncRequest.status, SyncRequest.attempts, SyncRequest.runner, SyncRequest.error)
+            .order_by(SyncRequest.id))).all()
+    assert rows[0].status == "DONE"
+    assert rows[0].attempts == 2
+    assert rows[0].runner == "test-leader"
+    assert (rows[1].status, rows[1].runner) == ("RUNNING", "busy-host:1:alive")
+    assert rows[2].status == "FAILED"
+    assert "stopped while running it, 3 time(s)" in rows[2].error
+    await scheduler.stop()
 
 
 def _spawn(env: dict[str, str]) -> subprocess.Popen:
@@ -160,3 +217,23 @@ async def test_two_replicas_one_leader_no_double_run_and_takeover(
             if process and process.poll() is None:
                 process.terminate()
                 process.wait(10)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_a_scheduler_told_to_stop_hands_its_lead_over(
+        backend: str, hub_engine: AsyncEngine, empty_database_url: str) -> None:
+    """SIGTERM (systemd, a container stopping) releases the leader lease, so a standby
+    leads at once rather than after the lease expires."""
+    env = {**os.environ, "HUB_DATABASE__URL": empty_database_url,
+           "HUB_SCHEDULE__LEASE_SECONDS": "60", "HUB_SCHEDULE__CONNECTORS": "{}"}
+    process = _spawn(env)
+    try:
+        await _wait_for(lambda: _holder(hub_engine), 30)
+        assert (await _holder(hub_engine)).split(":")[1] == str(process.pid)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        assert await _holder(hub_engine) is None
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
