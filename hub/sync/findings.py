@@ -17,11 +17,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hub.db import bulk
-from hub.db.models import Finding, MatchKey
+from hub.db.models import Finding, MatchKey, SyncRun
 from hub.domain.survivorship import Golden, ProgramFact, SourceFact
 from hub.sync import store
 
@@ -180,20 +180,61 @@ async def lookups_for(conn: AsyncConnection, facts: Iterable[SourceFact],
     return Lookups(holders, civil, bool(loaded))
 
 
+# Findings that stand on something *missing* from one source: a programme's owner holds
+# no enrolment (ELIGIBLE_NOT_COVERED), the civil registry holds no such NIK. While that
+# source's last read failed or stopped part way, "missing" may only mean "not read yet".
+ABSENCE_KINDS = ("ELIGIBLE_NOT_COVERED", "NIK_NOT_IN_CIVIL_REGISTRY")
+
+
+@dataclass(frozen=True)
+class Held:
+    """The findings to hold (neither raise nor close) because the source they rest on
+    was last read in part: a connector whose latest run of some stream did not succeed."""
+
+    partial: frozenset[str] = frozenset()
+    civil_registry: str = "dukcapil"
+
+    def __bool__(self) -> bool:
+        return bool(self.partial)
+
+    def holds(self, kind: str, owner: str | None) -> bool:
+        if kind == "ELIGIBLE_NOT_COVERED":
+            return owner in self.partial
+        if kind == "NIK_NOT_IN_CIVIL_REGISTRY":
+            return self.civil_registry in self.partial
+        return False
+
+
+NOTHING_HELD = Held()
+
+
+async def partial_sources(conn: AsyncConnection) -> frozenset[str]:
+    """Connectors whose latest run of any stream did not succeed (failed, or left
+    running by a process that died)."""
+    latest = (select(SyncRun.connector, SyncRun.stream, func.max(SyncRun.id).label("id"))
+              .where(SyncRun.connector != "reconcile")
+              .group_by(SyncRun.connector, SyncRun.stream).subquery())
+    rows = await conn.execute(select(SyncRun.connector).join(
+        latest, SyncRun.id == latest.c.id).where(SyncRun.status != "SUCCEEDED").distinct())
+    return frozenset(rows.scalars())
+
+
 def _hash(evidence: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(evidence, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 async def write_findings(conn: AsyncConnection, persons: Iterable[int],
-                         raised: Sequence[Raised]) -> Counter[str]:
-    """Upsert what was raised for `persons`, auto-close their findings not raised."""
+                         raised: Sequence[Raised], held: Held = NOTHING_HELD) -> Counter[str]:
+    """Upsert what was raised for `persons`, auto-close their findings not raised;
+    findings `held` rests on are left as they are, and counted as held."""
     persons = list(persons)
     now = datetime.now(UTC)
     counts: Counter[str] = Counter()
     current: dict[str, Any] = {}
     for _, among_persons in store.among(conn, Finding.subject_id, persons):
         result = await conn.execute(
-            select(Finding.id, Finding.fingerprint, Finding.status, Finding.evidence_hash)
+            select(Finding.id, Finding.fingerprint, Finding.status, Finding.evidence_hash,
+                   Finding.kind, Finding.owner_agency)
             .where(Finding.subject_type == "person", among_persons)
         )
         current |= {row.fingerprint: row for row in result}
@@ -204,6 +245,9 @@ async def write_findings(conn: AsyncConnection, persons: Iterable[int],
         if fingerprint in seen:
             continue
         seen.add(fingerprint)
+        if held and held.holds(item.kind, item.owner):
+            counts[f"held_{item.kind}"] += 1
+            continue
         digest = _hash(item.evidence)
         row = current.get(fingerprint)
         if row is None:
@@ -224,7 +268,8 @@ async def write_findings(conn: AsyncConnection, persons: Iterable[int],
             counts["reopened_or_updated"] += 1
     closing = [{"fid": row.id, "status": "AUTO_CLOSED", "closed_at": now, "updated_at": now}
                for fingerprint, row in current.items()
-               if fingerprint not in seen and row.status == "OPEN"]
+               if fingerprint not in seen and row.status == "OPEN"
+               and not held.holds(row.kind, row.owner_agency)]
     counts["auto_closed"] += len(closing)
     if new_rows:
         await bulk.bulk_insert(conn, Finding.__table__, new_rows)

@@ -34,7 +34,15 @@ from hub.domain.survivorship import (
     golden_person,
 )
 from hub.sync import store
-from hub.sync.findings import FindingRules, PersonView, evaluate, lookups_for, write_findings
+from hub.sync.findings import (
+    NOTHING_HELD,
+    FindingRules,
+    Held,
+    PersonView,
+    evaluate,
+    lookups_for,
+    write_findings,
+)
 from hub.sync.timing import Clock
 
 CHUNK = 5000
@@ -89,7 +97,8 @@ class GoldenRecords:
             {"id": r.id, "matched_hash": r.payload_hash} for r in changed])
         return len(changed), touched
 
-    async def refresh(self, conn: AsyncConnection, persons: Iterable[int]) -> Counter[str]:
+    async def refresh(self, conn: AsyncConnection, persons: Iterable[int],
+                      held: Held = NOTHING_HELD) -> Counter[str]:
         today = date.today()
         found: Counter[str] = Counter()
         clock = Clock()
@@ -130,7 +139,7 @@ class GoldenRecords:
                            person_region(households[p][2], g.values.get("village_code"),
                                          g.values.get("nik"))),
                 lookups, self.finding_rules, today)]
-            found += await write_findings(conn, batch, raised)
+            found += await write_findings(conn, batch, raised, held)
             for table, rows in (("finding", len(raised)), ("household", len(batch)),
                                 ("enrollment", sum(map(len, programs.values())))):
                 await self.statistics.wrote(conn, table, rows)

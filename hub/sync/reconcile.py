@@ -12,6 +12,7 @@ matched, the persons they were or are linked to, and those persons' households.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -24,11 +25,11 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.config import HubSettings
-from hub.db.models import SourceRecord, SyncRun
+from hub.db.models import Person, SourceRecord, SyncRun
 from hub.db.statistics import PlannerStatistics
 from hub.domain.survivorship import SurvivorshipRules
 from hub.sync.collector import patient_collector
-from hub.sync.findings import FindingRules
+from hub.sync.findings import FindingRules, Held, partial_sources
 from hub.sync.golden import GoldenRecords
 from hub.sync.timing import Clock
 
@@ -52,6 +53,10 @@ def rules_from(settings: HubSettings) -> SurvivorshipRules:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+log = logging.getLogger(__name__)
+HELD_SOURCE = "held_source_"  # a run's count naming a source whose findings it held
 
 
 class Reconciler:
@@ -135,9 +140,20 @@ class Reconciler:
         changed, members = await self.golden.household_changes(conn, full=full)
         counts["household_records"] = changed
         touched |= members
+        held = await self._held(conn)
+        recovered = await self._recovered(conn, held)
+        if recovered:  # the findings held while they were partial are due for everyone
+            log.warning("%s read whole again: findings of every person are re-evaluated",
+                        ", ".join(sorted(recovered)))
+            touched |= set((await conn.execute(select(Person.id))).scalars())
+            counts["recovered_sources"] = len(recovered)
         say(f"golden records and findings of {len(touched)} persons")
         counts["persons_touched"] = len(touched)
-        counts |= dict(await self.golden.refresh(conn, touched))
+        counts |= dict(await self.golden.refresh(conn, touched, held))
+        if held:
+            log.warning("findings resting on %s are held: the last read of it failed or "
+                        "stopped part way", ", ".join(sorted(held.partial)))
+            counts |= {f"{HELD_SOURCE}{source}": 1 for source in held.partial}
         phase("golden")
         counts |= clock.seconds()
         return counts
@@ -145,4 +161,16 @@ class Reconciler:
     async def refresh(self, conn: AsyncConnection, persons: set[int]) -> Counter[str]:
         """Rebuild the golden records and findings of `persons` (a steward moved their
         records), removing any left without records."""
-        return await self.golden.refresh(conn, persons)
+        return await self.golden.refresh(conn, persons, await self._held(conn))
+
+    async def _held(self, conn: AsyncConnection) -> Held:
+        return Held(await partial_sources(conn), self.golden.finding_rules.civil_registry)
+
+    @staticmethod
+    async def _recovered(conn: AsyncConnection, held: Held) -> set[str]:
+        """Sources the last successful run held findings for, and that are whole now."""
+        last = (await conn.execute(select(SyncRun.counts).where(
+            SyncRun.connector == "reconcile", SyncRun.status == "SUCCEEDED")
+            .order_by(SyncRun.id.desc()).limit(1))).scalar_one_or_none() or {}
+        before = {key.removeprefix(HELD_SOURCE) for key in last if key.startswith(HELD_SOURCE)}
+        return before - held.partial

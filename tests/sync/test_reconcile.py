@@ -313,3 +313,35 @@ async def test_a_model_of_an_older_design_is_retrained(
     async with hub_engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(MatchModel))
                 ).scalar_one() == 2
+
+
+async def _not_covered(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return (await conn.execute(select(func.count()).select_from(Finding).where(
+            Finding.kind == "ELIGIBLE_NOT_COVERED", Finding.owner_agency == "bpjs",
+            Finding.status == "OPEN"))).scalar_one()
+
+
+async def test_findings_resting_on_a_source_read_in_part_are_held(
+        hub_engine: AsyncEngine, hub_settings: HubSettings, agencies: dict[str, str]) -> None:
+    """BPJS is down during the sync: "eligible but not covered" would be raised for every
+    poor person, as nobody's card was read. Those findings are held (and the run says
+    so) until BPJS is read whole, then raised for whoever really has no card."""
+    async with aiohttp.ClientSession() as session:
+        await (await session.post(agencies["bpjs"] + "/_sim/faults",
+                                  json={"error_rate": 1.0})).read()
+    down = await sync_all(hub_engine, hub_settings)
+    assert any(r.connector == "bpjs" and r.status == "FAILED" for r in down.streams)
+    counts = down.reconcile.counts
+    assert counts["held_source_bpjs"] == 1
+    assert counts["held_ELIGIBLE_NOT_COVERED"] > 0
+    assert await _not_covered(hub_engine) == 0  # nothing raised on a missing read
+    async with aiohttp.ClientSession() as session:
+        await (await session.post(agencies["bpjs"] + "/_sim/faults", json={})).read()
+    back = await sync_all(hub_engine, hub_settings)
+    assert all(r.status == "SUCCEEDED" for r in back.streams)
+    assert back.reconcile.counts["recovered_sources"] == 1
+    assert "held_source_bpjs" not in back.reconcile.counts
+    raised = await _not_covered(hub_engine)
+    # Raised now, for fewer people than the blind count: most poor persons hold a card.
+    assert 0 < raised < counts["held_ELIGIBLE_NOT_COVERED"]
