@@ -133,3 +133,29 @@ def test_demo_serves_the_example_queries_it_prints(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_a_command_that_meets_a_busy_database_says_so_in_a_line(tmp_path):
+    """Another process holds SQLite's write lock (a reconciliation does, for its whole
+    run): a command that must write exits 4 with one line, not a driver's traceback."""
+    import sqlite3
+
+    database = tmp_path / "hub.db"
+    env = {**os.environ, "HUB_DATABASE__URL": f"sqlite+aiosqlite:///{database}"}
+    command = [sys.executable, "-m", "hub.cli", "clients", "create", "desk", "--role",
+               "NATIONAL", "--legal-basis", "Permensos 15/2018", "--purpose", "tests"]
+    subprocess.run([sys.executable, "-m", "hub.cli", "db", "upgrade"], env=env, check=True,
+                   capture_output=True, timeout=120)
+    writer = sqlite3.connect(database, isolation_level=None)
+    writer.execute("BEGIN EXCLUSIVE")
+    try:
+        busy = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert busy.returncode == 4, busy.stderr
+    assert "the database is busy or unreachable" in busy.stderr
+    assert "Traceback" not in busy.stderr + busy.stdout
+    assert len(busy.stderr.strip().splitlines()) == 1
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

@@ -1,3 +1,3 @@
-from hub.cli.main import app
+from hub.cli import main
 
-app()
+main()

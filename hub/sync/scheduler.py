@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,6 +58,7 @@ class HubScheduler:
         self.leader_jobs = tuple(leader_jobs)
         self.holder = holder or holder_id()
         self.leader = False
+        self._lease_until = 0.0  # monotonic time our leader lease expires at
         self._scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={
             "coalesce": True, "max_instances": 1,
             "misfire_grace_time": settings.schedule.misfire_grace_seconds,
@@ -89,13 +91,22 @@ class HubScheduler:
             self.leader = False
 
     async def _campaign(self) -> None:
-        """Take or renew the leader lease."""
+        """Take or renew the leader lease. A renewal that fails because the database is
+        busy (SQLite, while another process writes) or briefly away does not end the
+        lead: the lease is still ours until it expires, and nobody can take it before.
+        Only past that moment does this replica stop leading."""
+        seconds = self.settings.schedule.lease_seconds
+        attempt = time.monotonic()
         try:
-            leader = await acquire(self.engine, LEADER_LEASE, self.holder,
-                                   self.settings.schedule.lease_seconds)
-        except Exception:
-            log.exception("could not reach the database to renew the leader lease")
-            leader = False
+            leader = await acquire(self.engine, LEADER_LEASE, self.holder, seconds)
+        except Exception as error:
+            leader = self.leader and time.monotonic() < self._lease_until
+            log.warning("could not renew the leader lease (%s: %s); %s",
+                        type(error).__name__, error,
+                        "still leading until it expires" if leader else "not leading")
+        else:
+            if leader:
+                self._lease_until = attempt + seconds
         if leader != self.leader:
             log.warning("%s %s the scheduler leader", self.holder,
                         "is now" if leader else "is no longer")

@@ -142,6 +142,28 @@ async def test_a_request_whose_scheduler_died_runs_again_once(
     await scheduler.stop()
 
 
+async def test_a_lead_survives_a_renewal_that_fails_until_its_lease_would_expire(
+        hub_engine: AsyncEngine, hub_settings: HubSettings) -> None:
+    """A busy or briefly unreachable database fails a renewal; the lease is still ours
+    in the database, so the lead does not flap. Past the lease's end it stops."""
+    from hub.db.engine import create_engine
+
+    scheduler = HubScheduler(hub_engine, hub_settings, holder="steady")
+    await scheduler._campaign()
+    assert scheduler.leader
+    away = create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    scheduler.engine = away
+    try:
+        await scheduler._campaign()
+        assert scheduler.leader  # renewal failed, the lease has time left
+        scheduler._lease_until = time.monotonic() - 1
+        await scheduler._campaign()
+        assert not scheduler.leader  # it would have expired: no longer leading
+    finally:
+        scheduler.engine = hub_engine
+        await away.dispose()
+
+
 def _spawn(env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "hub.cli", "schedule"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
