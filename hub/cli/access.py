@@ -26,7 +26,7 @@ documents_app = typer.Typer(help="Trusted documents: the operations PARTNER clie
                             no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log: verify its hash chain, export a person's trail.",
                         no_args_is_help=True)
-console = Console()
+console = Console(soft_wrap=True)  # a message is one line, however narrow the terminal
 T = TypeVar("T")
 
 

@@ -29,7 +29,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(clients_app, name="clients")
 app.add_typer(documents_app, name="documents")
 app.add_typer(audit_app, name="audit")
-console = Console()
+console = Console(soft_wrap=True)  # a message is one line, however narrow the terminal
 
 
 def _settings() -> HubSettings:
@@ -349,25 +349,39 @@ def link(
     month_first: Annotated[bool, typer.Option(
         help="Read ambiguous dates like 03/04/1980 as month first (default: day first).")]
     = False,
+    clusters: Annotated[Path | None, typer.Option(
+        help="Also write each record's cluster (the records taken for one person, grouped "
+        "as reconciliation groups them) to this CSV.")] = None,
 ) -> None:
     """Match any lists an office was given, with the hub's own engine: probabilistic
     record linkage (Fellegi-Sunter, trained on the files themselves). Writes every pair
     above the threshold with its probability and per-field evidence."""
-    from hub.sync.filelink import FieldMap, LinkInputError, link_files, read_table, write_pairs
+    from hub.sync.filelink import (
+        FieldMap,
+        LinkInputError,
+        link_files,
+        read_table,
+        write_clusters,
+        write_pairs,
+    )
 
     try:
         tables = [read_table(left)] + ([read_table(right)] if right else [])
         mapping = FieldMap.parse(field, tables)
         with console.status("Training the model and scoring pairs..."):
             result = link_files(tables[0], tables[1] if right else None, mapping,
-                                threshold=threshold, day_first=not month_first)
+                                threshold=threshold, day_first=not month_first,
+                                clusters=clusters is not None)
     except LinkInputError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     write_pairs(result, out)
     for key, value in result.counts.items():
-        console.print(f"{key:15s} {value:,}")
+        console.print(f"{key:18s} {value:,}")
     console.print(f"pairs written to {out}")
+    if clusters is not None:
+        write_clusters(result, clusters)
+        console.print(f"clusters written to {clusters}")
 
 
 @app.command()

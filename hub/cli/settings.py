@@ -7,7 +7,7 @@ from rich.console import Console
 
 from hub.config import HubSettings, SettingsError, load_settings
 
-console = Console()
+console = Console(soft_wrap=True)  # a message is one line, however narrow the terminal
 
 
 def settings_or_exit() -> HubSettings:

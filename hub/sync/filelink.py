@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import io
+import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +63,9 @@ def read_table(path: Path) -> Table:
         book = load_workbook(path, read_only=True, data_only=True)
         rows_iter = book.worksheets[0].iter_rows(values_only=True)
         header = _clean_header(next(rows_iter, ()))
+        if not any(header):
+            book.close()
+            raise LinkInputError(f"{path}: the first sheet is empty (no header, no rows)")
         rows = [dict(zip(header, row, strict=False)) for row in rows_iter
                 if any(cell not in (None, "") for cell in row)]
         book.close()
@@ -74,6 +79,8 @@ def read_table(path: Path) -> Table:
         dialect: Any = csv.Sniffer().sniff(text[:20_000], delimiters=",;\t|")
     except csv.Error:
         dialect = csv.excel
+    if not text.strip():
+        raise LinkInputError(f"{path}: the file is empty (no header, no rows)")
     reader = csv.reader(io.StringIO(text), dialect, skipinitialspace=True)
     header = _clean_header(next(reader, []))
     rows = [dict(zip(header, (cell.strip() for cell in row), strict=False))
@@ -171,6 +178,8 @@ def prepare(table: Table, mapping: FieldMap, first_id: int, *, day_first: bool) 
             name = " ".join(str(v) for v in (mapping.value(row, "first_name"),
                                              mapping.value(row, "last_name")) if v)
         name_norm = normalize_name(str(name) if name else "")
+        given = normalize_name(str(mapping.value(row, "first_name") or ""))
+        surname = normalize_name(str(mapping.value(row, "last_name") or ""))
         raw_date = mapping.value(row, "birth_date")
         born = parse_any_date(raw_date, day_first=day_first)
         if raw_date not in (None, "") and born is None:
@@ -191,6 +200,8 @@ def prepare(table: Table, mapping: FieldMap, first_id: int, *, day_first: bool) 
             "kk": _digits(mapping.value(row, "kk")),
             "village_code": village, "district_code": district, "regency_code": regency,
             "tf_name_norm": 0.0,
+            "given_key": phonetic_of_normalized(given) if given else None,
+            "surname_key": phonetic_of_normalized(surname) if surname else None,
         }
         for role in ("address", "postcode", "city", "phone"):
             value = mapping.value(row, role)
@@ -216,7 +227,51 @@ def _columns(mapping: FieldMap) -> set[str]:
     if "region" in roles:
         columns |= {"village_code", "district_code", "regency_code"}
     columns |= {role for role in ("address", "postcode", "city", "phone") if role in roles}
+    if {"first_name", "last_name"} <= roles:
+        columns |= {"given_key", "surname_key"}
     return columns
+
+
+# A rule on one broad key (a birth date alone, an address alone) finds the pairs whose
+# names were both mistyped; it runs only where it forms at most this many pairs per
+# record in all (counted before it runs): a small office list affords it, a registry not.
+PAIR_BUDGET = 25
+BROAD_KEYS: tuple[tuple[str, ...], ...] = (("birth_date",), ("address",),
+                                           ("postcode", "birth_year"), ("phone",))
+
+
+def pairs_of(keys: tuple[str, ...], rows: Sequence[dict[str, Any]],
+             others: Sequence[dict[str, Any]] | None = None) -> int:
+    """How many pairs a rule blocking on `keys` forms: within `rows` (dedupe), or
+    between `rows` and `others` (link). Pure, so a rule can be weighed before it runs."""
+    def counts(data: Sequence[dict[str, Any]]) -> Counter[tuple[Any, ...]]:
+        found: Counter[tuple[Any, ...]] = Counter()
+        for row in data:
+            value = tuple(row.get(k) for k in keys)
+            if None not in value:
+                found[value] += 1
+        return found
+
+    left = counts(rows)
+    if others is None:
+        return sum(n * (n - 1) // 2 for n in left.values())
+    right = counts(others)
+    return sum(n * right[value] for value, n in left.items() if value in right)
+
+
+def broad_rules(columns: set[str], rows: list[dict[str, Any]],
+                others: list[dict[str, Any]] | None, *, budget: int) -> list[tuple[str, ...]]:
+    """The broad rules whose pairs, counted on these rows, fit the budget together."""
+    chosen: list[tuple[str, ...]] = []
+    spent = 0
+    for keys in BROAD_KEYS:
+        if not set(keys) <= columns:
+            continue
+        pairs = pairs_of(keys, rows, others)
+        if spent + pairs <= budget:
+            chosen.append(keys)
+            spent += pairs
+    return chosen
 
 
 @dataclass
@@ -225,11 +280,15 @@ class LinkResult:
     keys: dict[int, tuple[str, str]]  # unique id -> (file label, row key)
     counts: dict[str, int]
     comparisons: list[str]
+    clusters: dict[int, list[int]] = field(default_factory=dict)  # number -> unique ids
 
 
 def link_files(left: Table, right: Table | None, mappings: Sequence[FieldMap], *,
-               threshold: float, day_first: bool = True) -> LinkResult:
-    """Duplicates within `left`, or links between `left` and `right`."""
+               threshold: float, day_first: bool = True, clusters: bool = False
+               ) -> LinkResult:
+    """Duplicates within `left`, or links between `left` and `right`; with `clusters`,
+    the records grouped as reconciliation groups them (constrained connected
+    components of the pairs above the threshold)."""
     from hub.sync.scoring import LinkageEngine
 
     mapping = mappings[0]
@@ -237,30 +296,95 @@ def link_files(left: Table, right: Table | None, mappings: Sequence[FieldMap], *
     b = (prepare(right, mappings[-1], len(a.rows) + 1, day_first=day_first)
          if right else None)
     everything = a.rows + (b.rows if b else [])
+    if not a.rows or (b is not None and not b.rows):
+        empty = left if not a.rows else right
+        raise LinkInputError(f"{empty.path.name if empty else 'the file'} has a header but "
+                             "no rows: nothing to link")
     names: dict[str, int] = {}
     for row in everything:
         names[row["name_norm"]] = names.get(row["name_norm"], 0) + 1
     for row in everything:
         row["tf_name_norm"] = names[row["name_norm"]] / len(everything)
-    engine = LinkageEngine(_columns(mapping))
+    columns = _columns(mapping)
+    wide = broad_rules(columns, a.rows, b.rows if b else None, budget=PAIR_BUDGET
+                       * len(everything))
+    engine = LinkageEngine(columns, wide=wide)
     try:
         engine.train(everything)
         if b is None:
             pairs = engine.predict(a.rows, threshold=threshold)
         else:
             pairs = engine.predict_between(a.rows, b.rows, threshold=threshold)
+        corroborated = _corroborated(engine, a, b) if "nik" in columns else set()
     finally:
         engine.close()
+    pairs = _with_identifiers(pairs, corroborated)
     keys = {row["unique_id"]: ("left", key) for row, key in zip(a.rows, a.keys, strict=True)}
     if b is not None:
         keys |= {row["unique_id"]: ("right", key) for row, key in zip(b.rows, b.keys,
                                                                       strict=True)}
     pairs.sort(key=lambda p: -p.probability)
     counts = {"left_rows": len(a.rows), "right_rows": len(b.rows) if b else 0,
-              "unparsed_dates": a.unparsed_dates + (b.unparsed_dates if b else 0),
-              "pairs": len(pairs), "pairs_at_0.99": sum(p.probability >= 0.99 for p in pairs)}
+              "broad_rules": len(wide), "unparsed_dates": a.unparsed_dates
+              + (b.unparsed_dates if b else 0), "pairs": len(pairs),
+              "pairs_at_0.99": sum(p.probability >= 0.99 for p in pairs),
+              "same_identifier": len(corroborated)}
     comparisons = sorted({name for p in pairs for name in p.evidence})
-    return LinkResult(pairs, keys, counts, comparisons)
+    grouped = _clusters(keys, pairs, threshold) if clusters else {}
+    if clusters:
+        counts["clusters"] = len(grouped)
+        counts["records_in_groups"] = sum(len(m) for m in grouped.values() if len(m) > 1)
+    return LinkResult(pairs, keys, counts, comparisons, grouped)
+
+
+def _corroborated(engine: Any, a: Prepared, b: Prepared | None) -> set[tuple[int, int]]:
+    """Pairs that carry the same identifier and agree on the name or the birth date:
+    linked outright, as reconciliation links a corroborated NIK."""
+    found, _ = engine.nik_pairs(a.rows, b.rows if b else None)
+    if b is None:
+        return set(found)
+    left = {row["unique_id"] for row in a.rows}
+    return {(x, y) if x in left else (y, x) for x, y in found if (x in left) != (y in left)}
+
+
+def _with_identifiers(pairs: list[Prediction], corroborated: set[tuple[int, int]]
+                      ) -> list[Prediction]:
+    from hub.sync.scoring import Prediction
+
+    by_pair = {(min(p.left, p.right), max(p.left, p.right)): p for p in pairs}
+    for x, y in corroborated:
+        known = by_pair.get((min(x, y), max(x, y)))
+        evidence = {"identifier": {"level": "same identifier, corroborated", "weight": None}}
+        if known is None:
+            pairs.append(Prediction(x, y, 1.0, math.inf, evidence))
+        else:
+            known.probability = 1.0
+            known.evidence = {**known.evidence, **evidence}
+    return pairs
+
+
+def _clusters(keys: dict[int, tuple[str, str]], pairs: Sequence[Prediction],
+              threshold: float) -> dict[int, list[int]]:
+    from hub.sync.clustering import Edge, cluster
+
+    assignment = cluster(keys, {}, {}, [
+        Edge(p.left, p.right, p.probability, "NIK" if p.probability >= 1.0 else
+             "PROBABILISTIC") for p in pairs], threshold=threshold, unique_sources=())
+    grouped: dict[int, list[int]] = {}
+    for record, number in assignment.new_cluster.items():
+        grouped.setdefault(number, []).append(record)
+    return grouped
+
+
+def write_clusters(result: LinkResult, out: Path) -> None:
+    """One row per record: its file, its key, its cluster (a number per group)."""
+    with out.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "key", "cluster", "cluster_size"])
+        for number, members in sorted(result.clusters.items()):
+            for record in sorted(members):
+                side, key = result.keys[record]
+                writer.writerow([side, key, number, len(members)])
 
 
 def write_pairs(result: LinkResult, out: Path) -> None:

@@ -48,6 +48,9 @@ COLUMN_TYPES: dict[str, pa.DataType] = {
     "postcode": pa.string(),
     "city": pa.string(),
     "phone": pa.string(),
+    # Name parts, where a list keeps them apart (`slrt-hub link`): their sound keys.
+    "given_key": pa.string(),
+    "surname_key": pa.string(),
 }
 FREE_TEXT = ("address", "postcode", "city", "phone")
 
@@ -185,7 +188,10 @@ def comparisons(columns: frozenset[str]) -> list[cl.CustomComparison]:
     return out
 
 
-def blocking_rules(columns: frozenset[str]) -> list[Any]:
+Keys = tuple[str, ...]
+
+
+def blocking_rules(columns: frozenset[str], wide: Sequence[Keys] = ()) -> list[Any]:
     """OR-ed blocking rules: a pair is scored if any of them puts it in one block.
 
     Every rule keeps its blocks local or small, because a block's pairs grow with the
@@ -201,7 +207,10 @@ def blocking_rules(columns: frozenset[str]) -> list[Any]:
     rules: list[Any] = [name_rule]
     if "nik12" in columns:
         rules.append(block_on("nik12"))
-    elif "nik" in columns:
+    if "nik" in columns and "given_key" in columns:
+        # A list's identifier need not be a NIK (nik12 is empty then): exact, as it is.
+        rules.append(block_on("nik"))
+    elif "nik" in columns and "nik12" not in columns:
         rules.append(block_on("nik"))
     if "kk" in columns:
         # Within one KK, the birth year: a family's records paired with each other
@@ -216,15 +225,40 @@ def blocking_rules(columns: frozenset[str]) -> list[Any]:
         rules.append(block_on("birth_date", "first_name"))
     if "postcode" in columns:
         rules.append(block_on("postcode", "first_name"))
+    rules.extend(_name_part_rules(columns))
+    # Rules on one broad key (a birth date, an address), where the caller counted their
+    # pairs and found them within its budget (`hub.sync.filelink.broad_rules`).
+    rules.extend(block_on(*keys) for keys in wide)
     return rules
 
 
-def settings(columns: frozenset[str], prior: float = 1e-4) -> SettingsCreator:
+def _name_part_rules(columns: frozenset[str]) -> list[Any]:
+    """Where names come in parts (given name, surname), each part by its sound key
+    crossed with a part of the birth date, the two parts together, the parts swapped
+    (a clerk who wrote the surname first), and the place with either part: a typo in
+    one part, or in the date, still leaves a rule that brings the pair together."""
+    if not {"given_key", "surname_key"} <= columns:
+        return []
+    rules: list[Any] = [block_on("given_key", "surname_key")]
+    if "birth_year" in columns:
+        rules += [block_on("given_key", "birth_year"), block_on("surname_key", "birth_year")]
+    if "birth_date" in columns:
+        rules += [block_on("surname_key", "birth_date"), block_on("given_key", "birth_date")]
+    rules.append("l.given_key = r.surname_key AND l.surname_key = r.given_key")
+    if "postcode" in columns:
+        rules += [block_on("postcode", "surname_key"), block_on("postcode", "given_key")]
+    if "city" in columns:
+        rules += [block_on("city", "surname_key"), block_on("city", "given_key")]
+    return rules
+
+
+def settings(columns: frozenset[str], prior: float = 1e-4,
+             wide: Sequence[Keys] = ()) -> SettingsCreator:
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
         comparisons=comparisons(columns),
-        blocking_rules_to_generate_predictions=blocking_rules(columns),
+        blocking_rules_to_generate_predictions=blocking_rules(columns, wide),
         probability_two_random_records_match=prior,
         retain_matching_columns=True,
         retain_intermediate_calculation_columns=True,
@@ -279,6 +313,36 @@ def _training_blocks(columns: frozenset[str]) -> list[Any]:
 M_FLOOR = 1e-3
 
 
+def _prior_levels(levels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Neutral m and u for a comparison training could not estimate (a file of a few
+    rows): its strongest level strongly for a match, its else level against, the levels
+    between in between. A tiny list still links two identical rows."""
+    scored = [level for level in levels if not level.get("is_null_level")]
+    middle = max(len(scored) - 2, 0)
+    m = [0.90, *([0.09 / middle] * middle), 0.01] if middle else [0.99, 0.01]
+    u = [0.002, *([0.02 / middle] * middle), 0.978] if middle else [0.01, 0.99]
+    for level, m_value, u_value in zip(scored, m, u, strict=False):
+        level.setdefault("m_probability", m_value)
+        level.setdefault("u_probability", u_value)
+    return levels
+
+
+def _complete(trained: dict[str, Any], designed: dict[str, Any]) -> dict[str, Any]:
+    """The trained model with every comparison of the design: an EM session that
+    failed on too little data can leave the linker without some (or all) of them, and a
+    model without comparisons cannot score. What training estimated is kept; what it
+    did not gets neutral priors."""
+    by_name = {c["output_column_name"]: c for c in trained.get("comparisons", [])}
+    complete = []
+    for comparison in designed["comparisons"]:
+        found = by_name.get(comparison["output_column_name"])
+        if found is None:
+            found = {**comparison, "comparison_levels": _prior_levels(
+                [dict(level) for level in comparison["comparison_levels"]])}
+        complete.append(found)
+    return {**designed, **trained, "comparisons": complete}
+
+
 def _sane(model: dict[str, Any]) -> dict[str, Any]:
     """Keep a model trained on too little data usable: a prior of 0 or 1 (a tiny file
     where the strict rules found every pair, or none) has no log-odds."""
@@ -304,6 +368,7 @@ class Prediction:
 
 Input = Sequence[dict[str, Any]] | pa.Table | str
 TRAINING_SAMPLE = 600_000
+MIN_TRAINING_RECORDS = 100  # below this a file is scored with the neutral priors
 
 
 def schema_for(columns: Iterable[str]) -> pa.Schema:
@@ -324,8 +389,9 @@ class LinkageEngine:
     gigabytes Python dicts would)."""
 
     def __init__(self, columns: Iterable[str], model: dict[str, Any] | None = None, *,
-                 memory_limit: str = "2GB") -> None:
+                 memory_limit: str = "2GB", wide: Sequence[Keys] = ()) -> None:
         self.columns = frozenset(columns) - {"unique_id", "tf_name_norm"}
+        self.wide = tuple(wide)
         if "name_norm" not in self.columns:
             raise ValueError("linkage needs at least a name")
         self.model = model
@@ -386,7 +452,17 @@ class LinkageEngine:
             self._sql(f"CREATE TABLE {sample} AS SELECT * FROM {name} "
                       f"USING SAMPLE reservoir({TRAINING_SAMPLE} ROWS) REPEATABLE ({seed})")
             name, records = sample, TRAINING_SAMPLE
-        linker = Linker(api.register(name, table_name=name), settings(self.columns),
+        designed = settings(self.columns, wide=self.wide).create_settings_dict("duckdb")
+        if records < MIN_TRAINING_RECORDS:
+            # Too few records to estimate anything (EM on a handful of pairs learns
+            # that an exact name means nothing): the neutral priors, and a prior
+            # probability that each record has its one match among the others.
+            self.model = _sane(_complete(
+                {"probability_two_random_records_match": 1 / max(records - 1, 1)},
+                designed))
+            return self.model
+        linker = Linker(api.register(name, table_name=name),
+                        settings(self.columns, wide=self.wide),
                         log_level=None)
         training = linker.training
         deterministic = _deterministic_rules(self.columns)
@@ -403,7 +479,7 @@ class LinkageEngine:
                 )
             except Exception:  # EM may find no pair to learn from
                 logging.getLogger(__name__).info("EM session on %s skipped", rule)
-        self.model = _sane(linker.misc.save_model_to_json())
+        self.model = _sane(_complete(linker.misc.save_model_to_json(), designed))
         return self.model
 
     def _linker(self, api: DuckDBAPI, table: Any) -> Linker:

@@ -4,6 +4,7 @@ stray spaces, XLSX with spreadsheet dates, differently named columns."""
 from __future__ import annotations
 
 import csv
+import re
 from datetime import date
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def test_linking_a_csv_to_an_xlsx_finds_the_same_people(tmp_path: Path,
         "--field", "birth_date=TglLahir:Tanggal Lahir", "--field", "sex=JnsKel:JK",
         "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "unparsed_dates  0" in result.output
+    assert re.search(r"unparsed_dates +0\n", result.output)
     pairs = _pairs(out)
     assert set(pairs[0]) >= {"left", "right", "match_probability", "name_level",
                              "name_weight", "birth_date_level", "nik_level"}
