@@ -15,12 +15,12 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -31,6 +31,8 @@ from hub.access.documents import DocumentStore
 from hub.access.keystore import KeyStore
 from hub.config import HubSettings, get_settings
 from hub.db.engine import create_engine
+from hub.db.migrate import head_revision
+from hub.db.models import Lease
 from hub.schema import build_schema
 from hub.schema.http import GraphQLEndpoint
 from hub.schema.ws import GraphQLWebSocket
@@ -115,14 +117,31 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
                               authenticator=authenticator)
 
     async def healthz(_: Request) -> Response:
+        """Liveness: the process serves. It says nothing of the database, so an outage
+        does not get every replica restarted (that is what /readyz is for)."""
+        return JSONResponse({"status": "ok"})
+
+    head = head_revision()
+
+    async def readyz(_: Request) -> Response:
+        """Readiness: the database answers and its schema is this code's (a replica
+        started before `db upgrade`, or after a rollback, is not ready); with who leads
+        the scheduler, and until when."""
         try:
             async with engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+                revision = (await connection.execute(
+                    text("SELECT version_num FROM alembic_version"))).scalar()
+                leader = (await connection.execute(
+                    select(Lease.holder, Lease.expires_at).where(Lease.name == "scheduler"))
+                          ).first()
         except Exception as exc:
-            return JSONResponse(
-                {"status": "unavailable", "database": type(exc).__name__}, status_code=503
-            )
-        return JSONResponse({"status": "ok", "database": "ok"})
+            return JSONResponse({"status": "unavailable", "database": type(exc).__name__},
+                                status_code=503)
+        body = {"status": "ok" if revision == head else "not ready", "database": "ok",
+                "migration": revision, "migration_head": head,
+                "scheduler_leader": {"holder": leader.holder,
+                                     "until": str(leader.expires_at)} if leader else None}
+        return JSONResponse(body, status_code=200 if revision == head else 503)
 
     async def verify_letter(request: Request) -> Response:
         """Is this referral letter genuine? Open by design: it says only what the paper
@@ -186,7 +205,9 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", GraphQLWebSocket(graphql)),
+            Route("/", lambda _: RedirectResponse("/graphql", status_code=307)),
             Route("/healthz", healthz),
+            Route("/readyz", readyz),
             Route("/rujukan/verify/{code}", verify_letter),
             Route("/callbacks/{agency}/referrals", referral_callback, methods=["POST"]),
             Route("/dci/oauth2/client/token", token, methods=["POST"]),

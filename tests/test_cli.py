@@ -23,6 +23,11 @@ def test_help_explains_every_command():
         assert command in result.output
     upgrade = runner.invoke(app, ["db", "upgrade", "--help"])
     assert "migrate" in upgrade.output.lower()
+    # Every word of the help renders: brackets are text, not markup to swallow.
+    for command, words in (("simulate", "at the ports in [simulators]"),
+                           ("serve", "run the sync scheduler ([schedule]")):
+        shown = runner.invoke(app, [command, "--help"], terminal_width=200).output
+        assert words in " ".join(shown.replace("│", " ").split()), shown
 
 
 def test_generate_writes_a_population(tmp_path):

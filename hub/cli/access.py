@@ -20,12 +20,16 @@ from hub.access.clients import ClientError, ClientStore
 from hub.access.roles import Role
 from hub.cli.settings import settings_or_exit
 
-clients_app = typer.Typer(help="API clients: create, list, rotate and revoke their keys.",
-                          no_args_is_help=True)
-documents_app = typer.Typer(help="Trusted documents: the operations PARTNER clients may run.",
-                            no_args_is_help=True)
-audit_app = typer.Typer(help="The audit log: verify its hash chain, export a person's trail.",
-                        no_args_is_help=True)
+# Help text is Markdown, not rich markup: a bracketed word ("[simulators]") stays a word.
+clients_app = typer.Typer(
+    rich_markup_mode="markdown", no_args_is_help=True,
+    help="API clients: create, list, rotate and revoke their keys.")
+documents_app = typer.Typer(
+    rich_markup_mode="markdown", no_args_is_help=True,
+    help="Trusted documents: the operations PARTNER clients may run.")
+audit_app = typer.Typer(
+    rich_markup_mode="markdown", no_args_is_help=True,
+    help="The audit log: verify its hash chain, export a person's trail.")
 console = Console(soft_wrap=True)  # a message is one line, however narrow the terminal
 T = TypeVar("T")
 

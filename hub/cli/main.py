@@ -20,11 +20,13 @@ from hub.config import HubSettings
 from hub.sync.filelink import ROLES as FILE_LINK_ROLES
 
 app = typer.Typer(
+    rich_markup_mode="markdown",
     help="SLRT Hub: one audited GraphQL view of every agency's social-protection data.",
     no_args_is_help=True,
     add_completion=False,
 )
-db_app = typer.Typer(help="Database schema management (Alembic migrations).")
+db_app = typer.Typer(rich_markup_mode="markdown",
+                     help="Database schema management (Alembic migrations).")
 app.add_typer(db_app, name="db")
 app.add_typer(clients_app, name="clients")
 app.add_typer(documents_app, name="documents")

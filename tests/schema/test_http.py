@@ -106,16 +106,23 @@ async def test_unknown_operation_name_is_a_request_error(client):
     assert "no operation named 'C'" in response.json()["errors"][0]["message"]
 
 
-async def test_healthz_and_metrics(client):
+async def test_healthz_readyz_and_metrics(client):
+    root = await client.http.get("/")
+    assert root.status_code == 307
+    assert root.headers["location"] == "/graphql"
     health = await client.http.get("/healthz")
     assert health.status_code == 200
-    assert health.json()["database"] == "ok"
+    ready = await client.http.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    body = ready.json()
+    assert body["database"] == "ok"
+    assert body["migration"] == body["migration_head"]
     await client.http.post("/graphql", json=TYPENAME)
     metrics = await client.http.get("/metrics")
     assert 'hub_http_requests_total{path="/graphql",status="200"}' in metrics.text
 
 
-async def test_database_faults_are_masked_and_healthz_says_unavailable(tmp_path):
+async def test_database_faults_are_masked_and_readyz_says_unavailable(tmp_path):
     # A database that has lost its person table: the query fails inside the resolver.
     url = f"sqlite+aiosqlite:///{tmp_path / 'broken.db'}"
     await asyncio.to_thread(upgrade, url)
@@ -137,7 +144,8 @@ async def test_database_faults_are_masked_and_healthz_says_unavailable(tmp_path)
     down = create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
     client = GraphQLClient(create_app(HubSettings(), engine=down), "slrt_0123456789ab_key")
     try:
-        assert (await client.http.get("/healthz")).status_code == 503
+        assert (await client.http.get("/healthz")).status_code == 200  # alive, though
+        assert (await client.http.get("/readyz")).status_code == 503  # not ready
         # Keys cannot be checked either: a clear 503, not a stack trace.
         refused = await client.post("{ __typename }")
         assert refused.status_code == 503
@@ -179,5 +187,25 @@ async def test_a_database_outage_mid_request_is_a_503_without_partial_data(
     finally:
         await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
         await admin.close()
+        await client.aclose()
+        await engine.dispose()
+
+
+async def test_a_replica_on_an_older_schema_is_not_ready(tmp_path) -> None:
+    """Started before `db upgrade` (or after a rollback): alive, not ready."""
+    from hub.db.migrate import downgrade
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    await asyncio.to_thread(upgrade, url)
+    await asyncio.to_thread(downgrade, url, "0013")
+    engine = create_async_engine(url)
+    client = GraphQLClient(create_app(HubSettings(database={"url": url}), engine=engine))
+    try:
+        ready = await client.http.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["migration"] == "0013"
+        assert ready.json()["status"] == "not ready"
+        assert (await client.http.get("/healthz")).status_code == 200
+    finally:
         await client.aclose()
         await engine.dispose()
