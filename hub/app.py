@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -63,6 +64,84 @@ class Metrics:
             self._children[key] = children
         children[0].inc()
         children[1].observe(seconds)
+
+
+class StateCollector:
+    """The hub's state (`hub.db.health`) as Prometheus gauges, read at most every
+    `ttl` seconds however often Prometheus scrapes, plus what only this process knows:
+    audit flushes that failed, and its database connection pool."""
+
+    def __init__(self, engine: AsyncEngine, settings: HubSettings, audit: AuditWriter,
+                 ttl: float = 15.0) -> None:
+        self.engine, self.settings, self.audit, self.ttl = engine, settings, audit, ttl
+        self.health: Any = None
+        self._read_at = -ttl
+
+    async def refresh(self) -> None:
+        if time.monotonic() - self._read_at < self.ttl:
+            return
+        from hub.db import health
+
+        try:
+            async with self.engine.connect() as conn:
+                self.health = await health.read(conn, list(self.settings.connectors))
+        except Exception:  # the database is away: the last figures stand, and say so
+            logging.getLogger("hub.metrics").warning("could not read the hub's state")
+        self._read_at = time.monotonic()
+
+    def collect(self) -> Any:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        def gauge(name: str, text: str, labels: list[str],
+                  values: list[tuple[list[str], float | None]]) -> Any:
+            family = GaugeMetricFamily(name, text, labels=labels)
+            for label_values, value in values:
+                if value is not None:
+                    family.add_metric(label_values, value)
+            return family
+
+        pool = self.engine.pool
+        yield gauge("hub_db_pool_connections", "Database connections of this process",
+                    ["state"], [(["checked_out"], float(getattr(pool, "checkedout", int)())),
+                                (["pooled"], float(getattr(pool, "size", int)()))])
+        failures = CounterMetricFamily("hub_audit_flush_failures",
+                                       "Audit writes that failed (their entries are kept "
+                                       "and written at the next try)")
+        failures.add_metric([], float(self.audit.flush_failures))
+        yield failures
+        yield gauge("hub_audit_pending_entries", "Audit entries waiting to be written", [],
+                    [([], float(self.audit.pending))])
+        h = self.health
+        if h is None:
+            return
+        yield gauge("hub_connector_lag_seconds", "Seconds since the connector's last "
+                    "successful sync finished", ["connector"],
+                    [([c.connector], c.lag_seconds) for c in h.connectors])
+        yield gauge("hub_connector_last_run_failed", "1 when the connector's last run "
+                    "failed", ["connector"],
+                    [([c.connector], float(c.last_failed)) for c in h.connectors])
+        yield gauge("hub_connector_circuit_open", "1 when the connector's last run stopped "
+                    "because the agency kept failing", ["connector"],
+                    [([c.connector], float(c.circuit_open)) for c in h.connectors])
+        yield gauge("hub_connector_failures_last_day", "Failed runs in the last 24 hours",
+                    ["connector"],
+                    [([c.connector], float(c.failures_last_day)) for c in h.connectors])
+        yield gauge("hub_reconcile_duration_seconds", "The last reconciliation's duration",
+                    [], [([], h.reconcile_seconds)])
+        yield gauge("hub_reconcile_lag_seconds", "Seconds since the last reconciliation "
+                    "finished", [], [([], h.reconcile_lag_seconds)])
+        yield gauge("hub_review_tasks_open", "Review tasks waiting for a data steward", [],
+                    [([], float(h.review_tasks_open))])
+        yield gauge("hub_findings_open", "Open findings", ["kind", "agency"],
+                    [([kind, owner], float(n)) for (kind, owner), n in
+                     sorted(h.findings_open.items())])
+        for name, description, values in (
+                ("hub_webhook_deliveries", "Webhook outbox, by status", h.webhooks),
+                ("hub_dci_callbacks", "DCI callback outbox, by status", h.dci_callbacks),
+                ("hub_sync_requests", "Syncs asked for through the API, by status",
+                 h.sync_requests)):
+            yield gauge(name, description, ["status"],
+                        [([status], float(n)) for status, n in sorted(values.items())])
 
 
 class MetricsMiddleware:
@@ -173,7 +252,11 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
         return JSONResponse(await keystore.jwks(),
                             headers={"Cache-Control": "public, max-age=300"})
 
+    state = StateCollector(engine, settings, audit)
+    metrics.registry.register(state)
+
     async def metrics_endpoint(_: Request) -> Response:
+        await state.refresh()
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @asynccontextmanager

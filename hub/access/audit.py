@@ -88,6 +88,7 @@ class AuditWriter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self.flush_failures = 0  # for /metrics: a database that refused the writes
 
     def record(self, event: AuditEvent) -> None:
         self._pending.append(event)
@@ -104,9 +105,14 @@ class AuditWriter:
             try:
                 await self.flush()
             except Exception:  # the database is away: keep the entries, try again
+                self.flush_failures += 1
                 logger.exception("audit flush failed; %d entries kept for the next try",
                                  len(self._pending))
                 await asyncio.sleep(1.0)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
 
     async def flush(self) -> int:
         """Write everything recorded so far; returns how many entries were written."""
