@@ -3,7 +3,8 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+RUN    := $(VENV)/.installed-run
+TESTS  := $(VENV)/.installed-test
 
 .PHONY: demo test bench clean
 
@@ -11,22 +12,29 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+# The demo installs what the hub runs on; the tests add their tools (test, dev extras).
+$(RUN): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $(RUN)
+
+$(TESTS): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test,dev]'
+	touch $(TESTS) $(RUN)
 
 tests/http_audit/node_modules: tests/http_audit/package-lock.json
 	npm ci --silent --no-audit --no-fund --prefix tests/http_audit
 
-demo: $(STAMP)
+demo: $(RUN)
+	@echo "slrt-hub is installed in $(VENV): run $(BIN)/slrt-hub --help, or activate it first"
+	@echo "with: source $(BIN)/activate"
 	$(BIN)/slrt-hub demo
 
-test: $(STAMP) tests/http_audit/node_modules
+test: $(TESTS) tests/http_audit/node_modules
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: $(TESTS)
 	$(BIN)/python -m bench.person_lookup
 
 clean:
