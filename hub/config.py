@@ -389,8 +389,36 @@ class SettingsError(RuntimeError):
     """A setting has a value the hub cannot run with; the message names the key."""
 
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # a clone or an editable install
+
+
 def config_path() -> Path:
-    return Path(os.environ.get("HUB_CONFIG", DEFAULT_CONFIG_PATH))
+    """`HUB_CONFIG`, else `config/hub.toml` here, else the project's own: a command run
+    from another folder reads the same settings as one run from the project."""
+    if "HUB_CONFIG" in os.environ:
+        return Path(os.environ["HUB_CONFIG"])
+    if DEFAULT_CONFIG_PATH.is_file():
+        return DEFAULT_CONFIG_PATH
+    return PROJECT_ROOT / DEFAULT_CONFIG_PATH
+
+
+def base_folder(config: Path) -> Path:
+    """Where relative paths in the settings are read from: the folder holding
+    `config/` (the project), or the configuration file's own folder."""
+    folder = config.resolve().parent
+    return folder.parent if folder.name == "config" else folder
+
+
+def _anchored(url: str, base: Path) -> str:
+    """A relative SQLite path read against `base`, not the working directory (from
+    another folder, `var/hub.db` would silently be a new, empty database there)."""
+    prefix = "sqlite+aiosqlite:///"
+    if not url.startswith(prefix):
+        return url
+    path, _, query = url[len(prefix):].partition("?")
+    if not path or path == ":memory:" or Path(path).is_absolute():
+        return url
+    return prefix + str(base / path) + (f"?{query}" if query else "")
 
 
 def env_name(location: tuple[int | str, ...]) -> str:
@@ -404,7 +432,7 @@ def load_settings(**overrides: Any) -> HubSettings:
     if "HUB_CONFIG" in os.environ and not path.is_file():
         raise SettingsError(f"HUB_CONFIG points at {path}, which is not a file")
     try:
-        return HubSettings(**overrides)
+        settings = HubSettings(**overrides)
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
@@ -414,6 +442,14 @@ def load_settings(**overrides: Any) -> HubSettings:
                 f"; got {error.get('input')!r}"
             )
         raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+    base = base_folder(path)
+    population = settings.population.out_dir
+    return settings.model_copy(update={
+        "database": settings.database.model_copy(
+            update={"url": _anchored(settings.database.url, base)}),
+        "population": settings.population.model_copy(update={
+            "out_dir": population if population.is_absolute() else base / population}),
+    })
 
 
 @lru_cache(maxsize=1)
