@@ -12,6 +12,19 @@ from typing import Any
 from graphql import GraphQLError
 
 ECHO_LIMIT = 200
+MESSAGE_LIMIT = 400
+
+
+class Refusal(Exception):
+    """A protocol's refusal with its code (a DCI `rjct.*` reason, an `err.signature.*`
+    error): the code for systems, the message, bounded, for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        if len(message) > MESSAGE_LIMIT:  # a message that quotes what the sender sent
+            message = f"{message[:MESSAGE_LIMIT]}…"
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 class NotFound(LookupError):

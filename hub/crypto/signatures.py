@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from hub.crypto.jose import b64url, unb64url
+from hub.errors import Refusal
 
 DEFAULT_TTL_SECONDS = 300
 CLOCK_SKEW_SECONDS = 60
@@ -40,14 +41,9 @@ CLOCK_SKEW_SECONDS = 60
 KeyLookup = Callable[[str, str], Ed25519PublicKey | None]
 
 
-class SignatureProblem(ValueError):
+class SignatureProblem(Refusal):
     """A signature the hub does not accept: `code` is the DCI error code
     (`err.signature.missing`, `err.signature.invalid`), `message` says why."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

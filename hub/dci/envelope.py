@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from hub.errors import Refusal
+
 VERSION = "1.0.0"
-MESSAGE_LIMIT = 400
 
 # The reason codes a reply's header may carry (the specifications' enum
 # MsgHeaderStatusReasonCode); an item's own codes belong in the item, not the header.
@@ -27,15 +28,8 @@ MAX_ID_LENGTH = 99  # message_id, transaction_id, reference_id: maxLength in the
 MAX_SENDER_LENGTH = 120  # what the hub stores of a sender id
 
 
-class Rejection(Exception):
+class Rejection(Refusal):
     """A request the hub refuses with a DCI reason code."""
-
-    def __init__(self, code: str, message: str) -> None:
-        if len(message) > MESSAGE_LIMIT:  # a message that quotes what the sender sent
-            message = f"{message[:MESSAGE_LIMIT]}…"
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

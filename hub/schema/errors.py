@@ -7,10 +7,9 @@ from typing import Any
 
 from graphql import GraphQLError
 
-from hub.errors import clip
+from hub.errors import MESSAGE_LIMIT, clip
 
 MASKED_MESSAGE = "Internal server error"
-MESSAGE_LIMIT = 400
 
 
 def should_mask(error: GraphQLError) -> bool:

@@ -5,41 +5,26 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.access.roles import Role
 from hub.app import create_app
 from hub.config import HubSettings
 from hub.db.models import Finding, Person, ReviewTask, SourceRecord
-from tests.schema.helpers import GraphQLClient, make_client
+from tests.access.conftest import Hub
 from tests.sync.conftest import agencies, hub_engine, hub_settings, sync_all, sync_population  # noqa: F401
 
 
 @dataclass
-class District:
-    settings: HubSettings
-    engine: AsyncEngine
-    app: Any
-    here: str  # the attackers' kecamatan
-    there: str  # a kecamatan outside their scope
-    clients: list[GraphQLClient] = field(default_factory=list)
+class District(Hub):
+    """A hub over a reconciled district, and where its attackers stand."""
 
-    async def client(self, role: Role, regions: tuple[str, ...] = (),
-                     agency: str | None = None) -> GraphQLClient:
-        client = await make_client(self.settings, self.engine, role, regions, agency,
-                                   app=self.app)
-        self.clients.append(client)
-        return client
-
-    async def close(self) -> None:
-        for client in self.clients:
-            await client.aclose()
-        await self.app.state.audit.close()
+    here: str = ""  # the attackers' kecamatan
+    there: str = ""  # a kecamatan outside their scope
 
 
 def _kecamatan(code: str) -> str:
@@ -73,7 +58,7 @@ async def district(hub_engine: AsyncEngine, hub_settings: HubSettings  # noqa: F
     await sync_all(hub_engine, settings)
     here, there = await _kecamatans(hub_engine)
     opened = District(settings, hub_engine, create_app(settings, engine=hub_engine),
-                      here, there)
+                      here=here, there=there)
     yield opened
     await opened.close()
 
