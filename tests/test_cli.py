@@ -164,3 +164,28 @@ def test_a_command_that_meets_a_busy_database_says_so_in_a_line(tmp_path):
     assert len(busy.stderr.strip().splitlines()) == 1
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_doctor_says_what_to_fix(tmp_path, monkeypatch):
+    """A deployment with no database yet, demo secrets and agencies not answering: each
+    is a line with what to do, and the exit code says it is not ready."""
+    monkeypatch.setenv("HUB_DATABASE__URL", f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
+    for name, port in (("dtks", 9), ("dukcapil", 9), ("bpjs", 9), ("education", 9),
+                       ("baznas", 9), ):
+        monkeypatch.setenv(f"HUB_CONNECTORS__{name.upper()}__BASE_URL", f"http://127.0.0.1:{port}")
+    result = runner.invoke(app, ["doctor"], terminal_width=200)
+    assert result.exit_code == 1, result.output
+    assert "FAIL database: no database file" in result.output
+    assert not (tmp_path / "hub.db").exists()  # the doctor does not create one
+    assert "WARN desk.letter_secret" in result.output
+    assert "FAIL connector bpjs: http://127.0.0.1:9 does not answer" in result.output
+
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    monkeypatch.setenv("HUB_DESK__LETTER_SECRET", "a-real-secret")
+    for name in ("dtks", "dukcapil", "bpjs", "education", "baznas"):
+        monkeypatch.setenv(f"HUB_CONNECTORS__{name.upper()}__ENABLED", "false")
+    result = runner.invoke(app, ["doctor"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "OK   migrations" in result.output
+    assert "WARN registry: holds no persons yet" in result.output
+    assert "letter_secret" not in result.output

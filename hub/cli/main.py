@@ -387,6 +387,25 @@ def link(
 
 
 @app.command()
+def doctor() -> None:
+    """Check a deployment: the configuration, secrets left at their shipped values, the
+    database and its migrations, each enabled agency and the clock against it. One line
+    per check with what to fix; exit 1 when any check fails."""
+    from hub.cli.doctor import diagnose
+
+    checks = asyncio.run(diagnose(_settings()))
+    for check in checks:
+        colour = {"OK": "green", "WARN": "yellow", "FAIL": "red"}[check.status]
+        console.print(f"[{colour}]{check.status:4}[/{colour}] {check.what}: {check.detail}",
+                      markup=True, highlight=False)
+    failed = sum(c.status == "FAIL" for c in checks)
+    warned = sum(c.status == "WARN" for c in checks)
+    console.print(f"{failed} failed, {warned} to look at, {len(checks) - failed - warned} ok")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
 def schedule() -> None:
     """Run only the sync scheduler, without serving HTTP: a dedicated worker. Several
     may run against one database; one leads, the others take over if it dies."""
