@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hub import logs
 from hub.access.audit import AuditWriter
 from hub.access.authn import Authenticator
 from hub.access.clients import ClientStore
@@ -160,11 +162,20 @@ class MetricsMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        # The request's id: the caller's (a proxy's X-Request-Id) or a new one; in
+        # every log line of the request and in the answer's headers.
+        given = dict(scope.get("headers") or ()).get(b"x-request-id", b"")[:64]
+        rid = given.decode("latin-1") if given else uuid.uuid4().hex[:16]
+        logs.request_id.set(rid)
+        logs.client.set(None)
+        logs.operation.set(None)
 
         async def send_and_note(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message["headers"] = [*message.get("headers", ()),
+                                      (b"x-request-id", rid.encode("latin-1"))]
             await send(message)
 
         try:

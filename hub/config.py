@@ -351,6 +351,13 @@ class DciSettings(_Section):
         return known_drift(value)
 
 
+class LogSettings(_Section):
+    # "text": lines for a terminal; "json": one object per line for a log collector,
+    # with the request id, client and operation of the request being served.
+    format: str = Field("text", pattern=r"^(text|json)$")
+    level: str = Field("WARNING", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+
+
 class HubSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -371,6 +378,7 @@ class HubSettings(BaseSettings):
     eligibility: EligibilitySettings = EligibilitySettings()
     desk: DeskSettings = DeskSettings()
     dci: DciSettings = DciSettings()
+    log: LogSettings = LogSettings()
 
     @classmethod
     def settings_customise_sources(

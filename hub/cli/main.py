@@ -171,14 +171,16 @@ def serve(
 
 
 def _serve(settings: HubSettings, host: str | None, port: int | None) -> None:
+    from hub import logs
     from hub.app import create_app
 
+    logs.configure(settings.log.format, settings.log.level)
     uvicorn.run(
         create_app(settings, scheduler=settings.schedule.enabled),
         host=host or settings.server.host,
         port=port or settings.server.port,
-        log_level="warning",
-        access_log=False,
+        log_level=settings.log.level.lower(), access_log=False,
+        log_config=None,  # our handler, our format (json on request)
     )
 
 
@@ -409,7 +411,6 @@ def doctor() -> None:
 def schedule() -> None:
     """Run only the sync scheduler, without serving HTTP: a dedicated worker. Several
     may run against one database; one leads, the others take over if it dies."""
-    import logging
 
     from hub.app import scheduler_for
     from hub.db.engine import create_engine
@@ -417,7 +418,9 @@ def schedule() -> None:
 
     settings = _settings()
     upgrade(settings.database.url)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
+    from hub import logs
+
+    logs.configure(settings.log.format, settings.log.level)
 
     async def run_forever() -> None:
         engine = create_engine(settings.database.url)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.http.ides import get_graphql_ide_html
 
-from hub import jsontext
+from hub import jsontext, logs
 from hub.access import asked, keys
 from hub.access.audit import AuditEvent, AuditWriter
 from hub.access.authn import AuthenticationFailed, Authenticator
@@ -296,10 +297,14 @@ class GraphQLEndpoint:
                       principal: Principal, media: str) -> Response:
         purpose = (request.headers.get(PURPOSE_HEADER)
                    or (params.extensions or {}).get("purpose") or principal.purpose)
+        started = time.perf_counter()
         body, request_error = await self.run(
             query, principal, params.variables, params.operation_name, str(purpose),
             request=request,
             queries_only="GET" if request.method == "GET" else None)
+        if logger.isEnabledFor(logging.INFO):  # an access log, at INFO (off by default)
+            logger.info("answered in %.1f ms%s", (time.perf_counter() - started) * 1000,
+                        " with errors" if "errors" in body else "")
         return _result(media, body, request_error=request_error)
 
     async def run(self, query: str, principal: Principal, variables: dict[str, Any] | None,
@@ -339,6 +344,8 @@ class GraphQLEndpoint:
                      "extensions": {"code": "COST_LIMIT"}}
             return {"errors": [error], "extensions": cost_report}, True
         kind = operation.operation.value
+        logs.client.set(principal.name)
+        logs.operation.set(f"{kind} {operation.name.value if operation.name else ''}".strip())
         event = AuditEvent(
             principal=principal, purpose=purpose[:500], operation_type=kind,
             operation=operation.name.value if operation.name else None,

@@ -209,3 +209,28 @@ async def test_a_replica_on_an_older_schema_is_not_ready(tmp_path) -> None:
     finally:
         await client.aclose()
         await engine.dispose()
+
+
+async def test_a_request_carries_its_id_into_the_answer_and_every_log_line(
+        client, caplog) -> None:
+    """JSON logs (`[log] format = "json"`): each line of a request names its id, the
+    client and the operation, so an operator can follow one request through the logs."""
+    import json
+    import logging
+
+    from hub.logs import JsonFormatter
+
+    given = await client.http.post("/graphql", json={"query": "query Ping { __typename }"},
+                                   headers={"x-request-id": "from-the-proxy-1"})
+    assert given.headers["x-request-id"] == "from-the-proxy-1"
+    made = await client.http.get("/healthz")
+    assert len(made.headers["x-request-id"]) == 16
+    with caplog.at_level(logging.INFO, logger="hub.graphql"):
+        await client.http.post("/graphql", json={"query": "query Ping { __typename }"},
+                               headers={"x-request-id": "abc-42"})
+    line = json.loads(JsonFormatter().format(caplog.records[-1]))
+    assert line["request_id"] == "abc-42"
+    assert line["client"] == client.name
+    assert line["operation"] == "query Ping"
+    assert line["message"].startswith("answered in")
+    assert line["level"] == "info"
