@@ -430,8 +430,22 @@ async def _referral_after(info: HubInfo, referral_id: int) -> Referral:
     return Referral.from_row(rows[0])
 
 
-async def _step(info: HubInfo, id: strawberry.ID, target: ReferralStatus, desk: Desk,
-                officer: str | None, reason: str | None) -> Referral:
+# Every referral step a mutation takes: the status it moves the referral to, and the
+# desk whose step it is (the rules of who may move what are `hub.domain.referrals`').
+STEPS: dict[str, tuple[ReferralStatus, Desk]] = {
+    "approve": (ReferralStatus.APPROVED, Desk.MANAGER),
+    "return": (ReferralStatus.RETURNED, Desk.MANAGER),
+    "resubmit": (ReferralStatus.RECOMMENDED, Desk.BACK_OFFICE),
+    "accept": (ReferralStatus.ACCEPTED, Desk.AGENCY),
+    "reject": (ReferralStatus.REJECTED, Desk.AGENCY),
+    "fulfill": (ReferralStatus.FULFILLED, Desk.AGENCY),
+    "monitor": (ReferralStatus.MONITORED, Desk.MONITOR),
+}
+
+
+async def _step(info: HubInfo, id: strawberry.ID, step: str, officer: str | None,
+                reason: str | None) -> Referral:
+    target, desk = STEPS[step]
     referral_id = _id(id, "id")
     await _referral_row(info, referral_id)
     principal = info.context.principal
@@ -493,40 +507,39 @@ class DeskMutation:
                          "once and the letter gets its verification code.")
     async def approve_referral(self, info: HubInfo, id: strawberry.ID,
                                officer: str | None = None) -> Referral:
-        return await _step(info, id, ReferralStatus.APPROVED, Desk.MANAGER, officer, None)
+        return await _step(info, id, "approve", officer, None)
 
     @strawberry.mutation(description="Manager: return to the back office, with the reason.")
     async def return_referral(self, info: HubInfo, id: strawberry.ID, reason: str,
                               officer: str | None = None) -> Referral:
-        return await _step(info, id, ReferralStatus.RETURNED, Desk.MANAGER, officer, reason)
+        return await _step(info, id, "return", officer, reason)
 
     @strawberry.mutation(description="Back office: recommend a returned referral again.")
     async def resubmit_referral(self, info: HubInfo, id: strawberry.ID,
                                 notes: str | None = None,
                                 officer: str | None = None) -> Referral:
-        return await _step(info, id, ReferralStatus.RECOMMENDED, Desk.BACK_OFFICE, officer,
-                           notes)
+        return await _step(info, id, "resubmit", officer, notes)
 
     @strawberry.mutation(description="Agency: accept a referral addressed to it.")
     async def accept_referral(self, info: HubInfo, id: strawberry.ID,
                               officer: str | None = None) -> Referral:
-        return await _step(info, id, ReferralStatus.ACCEPTED, Desk.AGENCY, officer, None)
+        return await _step(info, id, "accept", officer, None)
 
     @strawberry.mutation(description="Agency: reject a referral, with the reason.")
     async def reject_referral(self, info: HubInfo, id: strawberry.ID, reason: str,
                               officer: str | None = None) -> Referral:
-        return await _step(info, id, ReferralStatus.REJECTED, Desk.AGENCY, officer, reason)
+        return await _step(info, id, "reject", officer, reason)
 
     @strawberry.mutation(description="Agency: the service was given.")
     async def fulfill_referral(self, info: HubInfo, id: strawberry.ID,
                                notes: str | None = None,
                                officer: str | None = None) -> Referral:
-        return await _step(info, id, ReferralStatus.FULFILLED, Desk.AGENCY, officer, notes)
+        return await _step(info, id, "fulfill", officer, notes)
 
     @strawberry.mutation(description="Back office or facilitator: the follow-up visit.")
     async def monitor_referral(self, info: HubInfo, id: strawberry.ID, notes: str,
                                officer: str | None = None) -> Referral:
-        return await _step(info, id, ReferralStatus.MONITORED, Desk.MONITOR, officer, notes)
+        return await _step(info, id, "monitor", officer, notes)
 
     @strawberry.mutation(description="Close a case whose referrals are settled (or that "
                          "needed only an answer), with its resolution.")
