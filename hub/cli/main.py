@@ -356,6 +356,9 @@ def link(
     clusters: Annotated[Path | None, typer.Option(
         help="Also write each record's cluster (the records taken for one person, grouped "
         "as reconciliation groups them) to this CSV.")] = None,
+    explain: Annotated[bool, typer.Option(
+        help="Say which candidate-pair rules ran and how many pairs each found first.")]
+    = False,
 ) -> None:
     """Match any lists an office was given, with the hub's own engine: probabilistic
     record linkage (Fellegi-Sunter, trained on the files themselves). Writes every pair
@@ -386,6 +389,10 @@ def link(
     if clusters is not None:
         write_clusters(result, clusters)
         console.print(f"clusters written to {clusters}")
+    if explain:
+        console.print("pairs above the threshold, by the rule that found them first:")
+        for rule, found in result.rules:
+            console.print(f"{found:>9,}  {rule}", markup=False, highlight=False)
 
 
 @app.command()

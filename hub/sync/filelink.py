@@ -281,6 +281,8 @@ class LinkResult:
     counts: dict[str, int]
     comparisons: list[str]
     clusters: dict[int, list[int]] = field(default_factory=dict)  # number -> unique ids
+    # Each blocking rule, and the pairs above the threshold it was the first to find.
+    rules: list[tuple[str, int]] = field(default_factory=list)
 
 
 def link_files(left: Table, right: Table | None, mappings: Sequence[FieldMap], *,
@@ -316,6 +318,7 @@ def link_files(left: Table, right: Table | None, mappings: Sequence[FieldMap], *
         else:
             pairs = engine.predict_between(a.rows, b.rows, threshold=threshold)
         corroborated = _corroborated(engine, a, b) if "nik" in columns else set()
+        explained = [(rule, engine.found_by[i]) for i, rule in enumerate(engine.rules())]
     finally:
         engine.close()
     pairs = _with_identifiers(pairs, corroborated)
@@ -334,7 +337,7 @@ def link_files(left: Table, right: Table | None, mappings: Sequence[FieldMap], *
     if clusters:
         counts["clusters"] = len(grouped)
         counts["records_in_groups"] = sum(len(m) for m in grouped.values() if len(m) > 1)
-    return LinkResult(pairs, keys, counts, comparisons, grouped)
+    return LinkResult(pairs, keys, counts, comparisons, grouped, explained)
 
 
 def _corroborated(engine: Any, a: Prepared, b: Prepared | None) -> set[tuple[int, int]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -392,6 +393,8 @@ class LinkageEngine:
                  memory_limit: str = "2GB", wide: Sequence[Keys] = ()) -> None:
         self.columns = frozenset(columns) - {"unique_id", "tf_name_norm"}
         self.wide = tuple(wide)
+        # Pairs above the threshold by the blocking rule that first found them.
+        self.found_by: Counter[int] = Counter()
         if "name_norm" not in self.columns:
             raise ValueError("linkage needs at least a name")
         self.model = model
@@ -522,7 +525,16 @@ class LinkageEngine:
             edges += self._sql(
                 f"SELECT least(unique_id_l, unique_id_r), greatest(unique_id_l, unique_id_r),"
                 f" match_probability FROM {frame.physical_name}")
+            for key, count in self._sql(f"SELECT match_key, count(*) FROM "
+                                        f"{frame.physical_name} GROUP BY match_key"):
+                self.found_by[int(key)] += count
         return edges
+
+    def rules(self) -> list[str]:
+        """The blocking rules in the order Splink numbers them (`match_key`), as SQL."""
+        return [rule if isinstance(rule, str)
+                else rule.get_blocking_rule("duckdb").blocking_rule_sql
+                for rule in blocking_rules(self.columns, self.wide)]
 
     def evidence(self, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Prediction]:
         """The per-field evidence (comparison level and weight) of scored pairs."""

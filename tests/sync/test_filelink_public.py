@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,19 @@ def test_blank_columns_bad_dates_and_other_encodings_still_link(tmp_path: Path) 
     clusters = (tmp_path / "clusters.csv").read_text().splitlines()
     assert clusters[0] == "file,key,cluster,cluster_size"
     assert len(clusters) == 4  # every record has its cluster
+
+
+def test_explain_names_each_rule_and_what_it_found(tmp_path: Path) -> None:
+    path = _file(tmp_path, "list.csv", "depan,belakang,tgl\nSiti,Aminah,1985-08-12\n"
+                 "Budi,Santoso,1970-01-02\nAminah,Siti,1985-08-12\nSity,Aminah,1985-08-12\n")
+    out = tmp_path / "pairs.csv"
+    code, output = _link(str(path), "-f", "first_name=depan", "-f", "last_name=belakang",
+                         "-f", "birth_date=tgl", "--out", str(out), "--explain")
+    assert code == 0, output
+    found = re.findall(r"^\s*([\d,]+)  (.+)$", output, re.M)
+    assert any("given_key" in rule for _, rule in found)  # the name-part rules ran
+    assert any('l."given_key" = r."surname_key"' in rule or "l.given_key = r.surname_key"
+               in rule for _, rule in found)  # and the swapped one
+    pairs = len(out.read_text().splitlines()) - 1
+    assert sum(int(n.replace(",", "")) for n, _ in found) == pairs
+    assert pairs == 3  # Siti Aminah, Aminah Siti (swapped) and Sity Aminah are one person
