@@ -51,8 +51,12 @@ def _truth(population: Path) -> set[tuple[str, str]]:
         for row in csv.DictReader(handle):
             if row["person_id"]:
                 person[(row["source"], row["source_key"])] = row["person_id"]
-    dtks = {p: k for (s, k), p in person.items() if s == "dtks_individual"}
-    return {(dtks[p], k) for (s, k), p in person.items() if s == "bpjs" and p in dtks}
+    dtks: dict[str, list[str]] = {}
+    for (source, key), who in person.items():
+        if source == "dtks_individual":  # a person listed twice in DTKS has two keys
+            dtks.setdefault(who, []).append(key)
+    return {(left, key) for (source, key), who in person.items() if source == "bpjs"
+            for left in dtks.get(who, ())}
 
 
 def main() -> None:
