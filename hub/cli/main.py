@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import signal
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,7 +32,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(clients_app, name="clients")
 app.add_typer(documents_app, name="documents")
 app.add_typer(audit_app, name="audit")
-console = Console(soft_wrap=True)  # a message is one line, however narrow the terminal
+# A message is one line, however narrow the terminal; piped to a file, tables are not
+# cut at 80 columns ("SUCCEE...").
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
 
 def _settings() -> HubSettings:
@@ -258,7 +261,7 @@ def simulate(
 
 
 def _sync(settings: HubSettings, names: list[str] | None, full: bool, *,
-          reconcile: bool = True) -> list:
+          reconcile: bool = True, verbose: bool = False) -> list:
 
     from hub.connectors.registry import ConnectorConfigError, enabled_connectors
     from hub.db.engine import create_engine
@@ -307,7 +310,7 @@ def _sync(settings: HubSettings, names: list[str] | None, full: bool, *,
         raise typer.Exit(3) from None
     _print_streams(outcome.streams)
     if outcome.reconcile:
-        _print_reconcile(outcome.reconcile)
+        _print_reconcile(outcome.reconcile, verbose)
     return outcome.streams
 
 
@@ -326,12 +329,15 @@ def _print_streams(results: list[Any]) -> None:
             console.print(f"[red]{r.connector}/{r.stream}: {r.error}[/red]")
 
 
-def _print_reconcile(result: Any) -> None:
+def _print_reconcile(result: Any, verbose: bool = False) -> None:
+    """What a run did; its step timings (`seconds_*`) only with --verbose: they are for
+    whoever tunes the hub, not for the data manager reading the result."""
     from rich.table import Table
 
     table = Table("step", "count", title=f"Reconciliation ({result.seconds:.1f} s)")
     for key, value in result.counts.items():
-        table.add_row(key, f"{value:,}")
+        if verbose or not key.startswith("seconds_"):
+            table.add_row(key, f"{value:,}")
     console.print(table)
 
 
@@ -456,6 +462,7 @@ def sync(
     = False,
     reconcile: Annotated[bool, typer.Option(
         help="Match, merge and raise findings after pulling.")] = True,
+    verbose: Annotated[bool, typer.Option(help="Also print each step's timings.")] = False,
 ) -> None:
     """Pull each agency's records into staging from where the last run stopped (new and
     changed records stored, malformed ones quarantined with their reason), then
@@ -465,7 +472,7 @@ def sync(
 
     settings = _settings()
     upgrade(settings.database.url)
-    results = _sync(settings, connectors or None, full, reconcile=reconcile)
+    results = _sync(settings, connectors or None, full, reconcile=reconcile, verbose=verbose)
     if any(r.status != "SUCCEEDED" for r in results):
         raise typer.Exit(1)
 
