@@ -35,16 +35,27 @@ def _values(value: Any) -> Iterator[str]:
             stack.extend(item)
 
 
-def identifiers(document: DocumentNode | None, variables: dict[str, Any] | None) -> set[str]:
-    """Every 16-digit string among the document's literals and the variables."""
-    strings = _Strings()
-    if document is not None:
-        visit(document, strings)
+def _matching(texts: Any) -> set[str]:
     found: set[str] = set()
-    for text in [*strings.found, *_values(variables)]:
+    for text in texts:
         candidate = text.strip()
         if IDENTIFIER.fullmatch(candidate):
             found.add(candidate)
             if len(found) >= MOST:
                 break
     return found
+
+
+def in_document(document: DocumentNode | None) -> frozenset[str]:
+    """The 16-digit strings among a document's literals: computed once per document
+    (the document cache keeps it), not per request."""
+    if document is None:
+        return frozenset()
+    strings = _Strings()
+    visit(document, strings)
+    return frozenset(_matching(strings.found))
+
+
+def identifiers(literals: frozenset[str], variables: dict[str, Any] | None) -> set[str]:
+    """A request's NIKs and KKs: its document's `literals` and those in its variables."""
+    return set(literals) | (_matching(_values(variables)) if variables else set())

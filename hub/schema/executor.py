@@ -42,6 +42,7 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types import ExecutionContext
 
+from hub.access import asked
 from hub.access.roles import Role
 from hub.schema.errors import should_mask
 
@@ -91,6 +92,8 @@ class PreparedDocument:
     document: DocumentNode | None
     errors: tuple[GraphQLError, ...]
     personal_fields: tuple[str, ...] = ()
+    # NIKs and KKs written into the document itself (audited as asked about).
+    identifiers: frozenset[str] = frozenset()
 
     def operation(self, name: str | None) -> OperationDefinitionNode | None:
         return get_operation_ast(self.document, name) if self.document else None
@@ -145,9 +148,11 @@ class DocumentCache:
         errors = validate(self._schema, document, self._rules)
         if not errors:  # the role's rules presume a document valid against the schema
             errors = validate(self._schema, document, tuple(self._rules_for(role)))
+        literals = asked.in_document(document)
         if errors:
-            return PreparedDocument(document, tuple(errors))
-        return PreparedDocument(document, (), personal_fields(self._schema, document))
+            return PreparedDocument(document, tuple(errors), identifiers=literals)
+        return PreparedDocument(document, (), personal_fields(self._schema, document),
+                                literals)
 
 
 async def execute_prepared(

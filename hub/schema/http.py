@@ -377,7 +377,7 @@ class GraphQLEndpoint:
         if not request_error:
             body["data"] = result.data
         body["extensions"] = {**(result.extensions or {}), **cost_report}
-        event.note_asked(asked.identifiers(prepared.document, variables))
+        event.note_asked(asked.identifiers(prepared.identifiers, variables))
         if not request_error and (event.subjects or event.operation_type != "query"
                                   or prepared.personal_fields):
             event.outcome = "errors" if result.errors else "ok"
@@ -400,7 +400,7 @@ class GraphQLEndpoint:
             root_fields=sorted({s.name.value for s in operation.selection_set.selections
                                 if getattr(s, "name", None) is not None}) if operation else [],
             fields=[], outcome="refused")
-        event.note_asked(asked.identifiers(prepared.document, variables))
+        event.note_asked(asked.identifiers(prepared.identifiers, variables))
         self.audit.record(event)
 
 

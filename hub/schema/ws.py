@@ -192,7 +192,7 @@ class _Connection:
                                 if getattr(s, "name", None) is not None}),
             fields=list(prepared.personal_fields),
             variables=variables if operation.operation is not OperationType.QUERY else None)
-        event.note_asked(asked.identifiers(prepared.document, variables))
+        event.note_asked(asked.identifiers(prepared.identifiers, variables))
         context = HubContext(engine=endpoint.engine, settings=endpoint.settings,
                              principal=principal, audit=event, request=self.websocket)
         arguments = {"context": context, "variables": variables,
