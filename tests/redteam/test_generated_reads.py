@@ -24,7 +24,7 @@ from hub.access.roles import Role
 from hub.db.models import Household, Person, SourceRecord
 from tests.redteam.conftest import District, cross_region_task, relocate
 
-IDENTIFIER = re.compile(r"(?<!\d)\d{16}(?!\d)")
+IDENTIFIER = re.compile(r"(?<![\d.])\d{16}(?!\d)")  # not the fraction of a float
 DEPTH = 3
 
 
