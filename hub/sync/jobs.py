@@ -16,6 +16,7 @@ from hub.connectors.base import Connector
 from hub.connectors.runner import StreamResult, sync_connector
 from hub.connectors.staging import StageCounts
 from hub.db.models import SyncRun
+from hub.db.statistics import RECONCILED_TABLES, vacuum
 from hub.sync.leases import LeaseHeld, held, holder_id
 from hub.sync.reconcile import Reconciler, ReconcileResult
 
@@ -33,14 +34,15 @@ class SyncOutcome:
         return all(r.status == "SUCCEEDED" for r in self.streams)
 
 
-async def _close_interrupted(engine: AsyncEngine, connector: str) -> None:
+async def _close_interrupted(engine: AsyncEngine, connector: str) -> int:
     """Runs left RUNNING by a process that died: we hold the job's lease now, so
-    nobody else is running them."""
+    nobody else is running them. Returns how many there were."""
     async with engine.begin() as conn:
-        await conn.execute(update(SyncRun).where(
+        result = await conn.execute(update(SyncRun).where(
             SyncRun.connector == connector, SyncRun.status == "RUNNING"
         ).values(status="FAILED", finished_at=datetime.now(UTC),
                  error="interrupted: the process running it stopped"))
+    return result.rowcount
 
 
 async def run_connectors(engine: AsyncEngine, connectors: Sequence[Connector], *,
@@ -70,9 +72,17 @@ async def reconcile(engine: AsyncEngine, settings: HubSettings, *, full: bool = 
                     lease_seconds: float = JOB_LEASE_SECONDS,
                     progress: Callable[[str], None] | None = None) -> ReconcileResult:
     async with held(engine, "reconcile", holder or holder_id(), lease_seconds):
-        await _close_interrupted(engine, "reconcile")
-        return await Reconciler(engine, settings).run(full=full, retrain=retrain,
-                                                      progress=progress)
+        interrupted = await _close_interrupted(engine, "reconcile")
+        vacuumed = False
+        if interrupted:  # the killed run's dead rows first, or recovery is slow
+            if progress:
+                progress("vacuuming what the interrupted run left")
+            vacuumed = await vacuum(engine, RECONCILED_TABLES)
+        result = await Reconciler(engine, settings).run(full=full, retrain=retrain,
+                                                        progress=progress)
+        if vacuumed:
+            result.counts["vacuumed_after_interruption"] = 1
+        return result
 
 
 async def sync_and_reconcile(engine: AsyncEngine, settings: HubSettings,
