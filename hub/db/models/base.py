@@ -12,8 +12,10 @@ from sqlalchemy import (
     DateTime,
     Integer,
     MetaData,
+    String,
+    Text,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -30,3 +32,16 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class Outbox:
+    """The delivery state both outboxes (webhooks to agencies, DCI callbacks) keep, so
+    one retry policy and one dead-letter view read them alike: PENDING until sent,
+    attempts counted, the next try scheduled with backoff, DEAD after the last."""
+
+    status: Mapped[str] = mapped_column(String(12), default="PENDING")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()
+    delivered_at: Mapped[datetime | None] = mapped_column()

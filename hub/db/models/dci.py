@@ -9,14 +9,12 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Index,
-    Integer,
     String,
-    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db.models.base import Base, Id
+from hub.db.models.base import Base, Id, Outbox
 
 
 class DciMessage(Base):
@@ -60,7 +58,7 @@ class DciTransaction(Base):
     completed_at: Mapped[datetime | None] = mapped_column()
 
 
-class DciCallback(Base):
+class DciCallback(Outbox, Base):
     """The DCI outbox: an on-search, on-status, on-subscribe, on-unsubscribe or notify
     message for a sender's callback URL, written in the transaction that produced it,
     signed when sent, retried with backoff, dead-lettered after the last try. The
@@ -75,12 +73,6 @@ class DciCallback(Base):
     action: Mapped[str] = mapped_column(String(24))
     header: Mapped[dict[str, Any]] = mapped_column(JSON)
     message: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(12), default="PENDING")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column()
-    last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column()
-    delivered_at: Mapped[datetime | None] = mapped_column()
 
 
 class DciSubscription(Base):

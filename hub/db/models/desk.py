@@ -10,13 +10,12 @@ from sqlalchemy import (
     Boolean,
     ForeignKey,
     Index,
-    Integer,
     String,
     Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db.models.base import Base, Id
+from hub.db.models.base import Base, Id, Outbox
 
 
 class ServiceCase(Base):
@@ -95,7 +94,7 @@ class ReferralEvent(Base):
     at: Mapped[datetime] = mapped_column()
 
 
-class WebhookDelivery(Base):
+class WebhookDelivery(Outbox, Base):
     """The outbox: a message to an agency, written in the same transaction as the change
     it announces, so nothing is sent that did not happen and nothing that happened is
     lost; delivered with retries, dead-lettered (visible, retryable) after the last."""
@@ -108,9 +107,3 @@ class WebhookDelivery(Base):
     event: Mapped[str] = mapped_column(String(40))
     referral_id: Mapped[int | None] = mapped_column(Id, index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(12), default="PENDING")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column()
-    last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column()
-    delivered_at: Mapped[datetime | None] = mapped_column()
