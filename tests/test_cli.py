@@ -189,3 +189,17 @@ def test_doctor_says_what_to_fix(tmp_path, monkeypatch):
     assert "OK   migrations" in result.output
     assert "WARN registry: holds no persons yet" in result.output
     assert "letter_secret" not in result.output
+
+
+@pytest.mark.parametrize("line", ["[" * 5000 + "]" * 5000, '"not a checkpoint"',
+                                  '{"entry": 1}', "{"])
+def test_a_checkpoints_file_that_cannot_be_read_is_one_line(tmp_path, line):
+    """A damaged or hostile checkpoints file stops verification with its name and the
+    reason, before the database is touched, and never as a traceback."""
+    marks = tmp_path / "checkpoints.jsonl"
+    marks.write_text(line + "\n")
+    result = runner.invoke(app, ["audit", "verify", "--checkpoints", str(marks)],
+                           terminal_width=400)
+    assert result.exit_code == 2, result.output
+    assert "cannot read the checkpoints" in result.output
+    assert "Traceback" not in result.output

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub import jsontext
 from hub.access.clients import ClientError, ClientStore
 from hub.access.roles import Role
 from hub.cli.settings import settings_or_exit
@@ -169,7 +170,7 @@ def verify(
     if checkpoints is not None:
         try:
             lines = checkpoints.read_text(encoding="utf-8").splitlines()
-            marks = [Checkpoint.from_json(json.loads(line)) for line in lines if line.strip()]
+            marks = [Checkpoint.from_json(jsontext.loads(line)) for line in lines if line.strip()]
         except (OSError, ValueError) as error:
             raise _fail(ValueError(f"cannot read the checkpoints in {checkpoints}: {error}")
                         ) from None

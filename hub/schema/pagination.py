@@ -12,6 +12,7 @@ import binascii
 import json
 from typing import Any
 
+from hub import jsontext
 from hub.errors import BadUserInput, clip
 
 _VERSION = "v1"
@@ -26,7 +27,7 @@ def encode_cursor(kind: str, key: list[Any]) -> str:
 def decode_cursor(kind: str, cursor: str) -> list[Any]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        version, found_kind, key = json.loads(base64.urlsafe_b64decode(padded))
+        version, found_kind, key = jsontext.loads(base64.urlsafe_b64decode(padded))
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
         raise BadUserInput(
             f"cursor {clip(cursor)!r} is not a cursor this API issued", argument="after"

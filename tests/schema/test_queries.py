@@ -1,3 +1,4 @@
+import base64
 from collections import Counter, defaultdict
 
 import pytest
@@ -137,6 +138,9 @@ async def test_compact_region_codes_are_accepted(client):
         ({"region": "33.14", "first": 100000}, "at most 500", "first"),
         ({"region": "33.14", "first": -1}, "0 or more", "first"),
         ({"region": "33.14", "after": "not-a-cursor"}, "not a cursor", "after"),
+        # Nested past the parser's recursion limit: refused, not a RecursionError.
+        ({"region": "33.14", "after": base64.urlsafe_b64encode(b"[" * 5000 + b"]" * 5000)
+          .decode()}, "not a cursor", "after"),
         ({"region": "33-14"}, "not a region code", "region"),
         ({"region": "33.14", "desil": 11}, "desil is 1 to 10", "desil"),
     ],
