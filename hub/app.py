@@ -324,8 +324,6 @@ def scheduler_for(engine: AsyncEngine, settings: HubSettings) -> HubScheduler:
     """The scheduler with the desk's periodic jobs wired in (the leader delivers due
     webhooks and escalates overdue referrals): the edge is where sync and the desk
     meet, so neither imports the other."""
-    import logging
-
     from hub.services.desk import ServiceDesk
     from hub.services.webhooks import WebhookDispatcher
     from hub.sync.scheduler import HubScheduler, LeaderJob

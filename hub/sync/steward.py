@@ -31,8 +31,6 @@ class StewardError(ValueError):
     """A decision that cannot be made as asked; the message says why."""
 
 
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
