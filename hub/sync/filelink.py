@@ -19,7 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub.domain.dates import parse_any_date
-from hub.domain.matchkeys import phonetic_of_normalized
+from hub.domain.matchkeys import (
+    NEIGHBOURHOOD_COLUMNS,
+    initials,
+    neighbourhoods,
+    phonetic_of_normalized,
+)
 from hub.domain.names import normalize_name
 from hub.domain.nik import nik_problem
 
@@ -172,6 +177,10 @@ def prepare(table: Table, mapping: FieldMap, first_id: int, *, day_first: bool) 
     rows: list[dict[str, Any]] = []
     keys: list[str] = []
     unparsed = 0
+    # Only the columns this mapping compares or blocks on: a row dict of a 200k-row
+    # file costs a kilobyte, and each unused key makes it larger (the engine reads an
+    # absent key as null).
+    kept = _columns(mapping) | {"unique_id", "tf_name_norm"}
     for index, row in enumerate(table.rows, start=1):
         name = mapping.value(row, "name")
         if name is None:
@@ -202,12 +211,13 @@ def prepare(table: Table, mapping: FieldMap, first_id: int, *, day_first: bool) 
             "tf_name_norm": 0.0,
             "given_key": phonetic_of_normalized(given) if given else None,
             "surname_key": phonetic_of_normalized(surname) if surname else None,
+            "initials": initials(name_norm),
         }
         for role in ("address", "postcode", "city", "phone"):
             value = mapping.value(row, role)
             out[role] = " ".join(str(value).upper().split()) if value not in (None, "") \
                 else None
-        rows.append(out)
+        rows.append({column: value for column, value in out.items() if column in kept})
         key = mapping.value(row, "key")
         keys.append(str(key) if key not in (None, "") else str(index))
     return Prepared(rows, keys, unparsed)
@@ -215,7 +225,7 @@ def prepare(table: Table, mapping: FieldMap, first_id: int, *, day_first: bool) 
 
 def _columns(mapping: FieldMap) -> set[str]:
     roles = mapping.columns.keys()
-    columns = {"name_norm", "name_key", "first_name"}
+    columns = {"name_norm", "name_key", "first_name", "initials", *NEIGHBOURHOOD_COLUMNS}
     if "birth_date" in roles:
         columns |= {"birth_date", "birth_year"}
     if "sex" in roles:
@@ -236,8 +246,9 @@ def _columns(mapping: FieldMap) -> set[str]:
 # names were both mistyped; it runs only where it forms at most this many pairs per
 # record in all (counted before it runs): a small office list affords it, a registry not.
 PAIR_BUDGET = 25
-BROAD_KEYS: tuple[tuple[str, ...], ...] = (("birth_date",), ("address",),
-                                           ("postcode", "birth_year"), ("phone",))
+BROAD_KEYS: tuple[tuple[str, ...], ...] = (
+    ("birth_date",), ("address",), ("postcode", "birth_year"), ("phone",),
+    ("postcode", "initials"), ("city", "initials"))
 
 
 def pairs_of(keys: tuple[str, ...], rows: Sequence[dict[str, Any]],
@@ -307,6 +318,7 @@ def link_files(left: Table, right: Table | None, mappings: Sequence[FieldMap], *
         names[row["name_norm"]] = names.get(row["name_norm"], 0) + 1
     for row in everything:
         row["tf_name_norm"] = names[row["name_norm"]] / len(everything)
+    neighbourhoods(everything)
     columns = _columns(mapping)
     wide = broad_rules(columns, a.rows, b.rows if b else None, budget=PAIR_BUDGET
                        * len(everything))

@@ -24,6 +24,8 @@ from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 from splink import comparison_library as cl
 from splink.internals.comparison_level_library import CustomLevel, ElseLevel, NullLevel
 
+from hub.domain.matchkeys import NEIGHBOURHOOD_COLUMNS
+
 # Splink warns about every level EM could not train (e.g. no two regencies in a
 # one-district registry); those are expected here and would drown the progress output.
 logging.getLogger("splink").setLevel(logging.ERROR)
@@ -52,6 +54,12 @@ COLUMN_TYPES: dict[str, pa.DataType] = {
     # Name parts, where a list keeps them apart (`slrt-hub link`): their sound keys.
     "given_key": pa.string(),
     "surname_key": pa.string(),
+    "initials": pa.string(),  # first letters of the first and last words, sorted
+    # Sorted-neighbourhood windows (hub.sync.filelink.neighbourhoods): block, never compare.
+    "sn_words": pa.int64(),
+    "sn_words_half": pa.int64(),
+    "sn_reversed": pa.int64(),
+    "sn_reversed_half": pa.int64(),
 }
 FREE_TEXT = ("address", "postcode", "city", "phone")
 
@@ -67,7 +75,12 @@ def _name_comparison() -> cl.CustomComparison:
                 tf_adjustment_column="name_norm", tf_adjustment_weight=1.0
             ),
             CustomLevel("name_key_l = name_key_r", "same sound"),
-            CustomLevel(f"jaro_winkler_similarity({lhs}, {rhs}) >= 0.92", "jaro-winkler >= 0.92"),
+            # "Aminah Siti" for "Siti Aminah": a clerk who wrote the family or father's
+            # name first. `name_sorted` is the name's words in order (see `load`).
+            CustomLevel("name_sorted_l = name_sorted_r", "same words, other order"),
+            CustomLevel(f"jaro_winkler_similarity({lhs}, {rhs}) >= 0.92 OR "
+                        "jaro_winkler_similarity(name_sorted_l, name_sorted_r) >= 0.92",
+                        "jaro-winkler >= 0.92"),
             CustomLevel(
                 "(length(first_name_l) >= 4 AND suffix(first_name_r, first_name_l)) OR "
                 "(length(first_name_r) >= 4 AND suffix(first_name_l, first_name_r)) OR "
@@ -227,6 +240,8 @@ def blocking_rules(columns: frozenset[str], wide: Sequence[Keys] = ()) -> list[A
     if "postcode" in columns:
         rules.append(block_on("postcode", "first_name"))
     rules.extend(_name_part_rules(columns))
+    # The fuzzy rule for names: neighbours in name order, a bounded number per record.
+    rules.extend(block_on(column) for column in NEIGHBOURHOOD_COLUMNS if column in columns)
     # Rules on one broad key (a birth date, an address), where the caller counted their
     # pairs and found them within its budget (`hub.sync.filelink.broad_rules`).
     rules.extend(block_on(*keys) for keys in wide)
@@ -436,8 +451,11 @@ class LinkageEngine:
         # lists: split once per record here, not twice per scored pair.
         lists = (" REPLACE (string_split(relatives, ' ') AS relatives)"
                  if "relatives" in arrow.schema.names else "")
-        self._sql(f"CREATE TABLE {name} AS SELECT * EXCLUDE (tf_name_norm){lists} "
-                  f"FROM {name}_arrow")
+        # The name's words sorted, so that the name comparison sees a swap of its parts.
+        sorted_words = ("array_to_string(list_sort(string_split(name_norm, ' ')), ' ') "
+                        "AS name_sorted")
+        self._sql(f"CREATE TABLE {name} AS SELECT * EXCLUDE (tf_name_norm){lists}, "
+                  f"{sorted_words} FROM {name}_arrow")
         self._sql(f"INSERT INTO name_frequencies SELECT name_norm, "
                           f"max(tf_name_norm) FROM {name}_arrow GROUP BY name_norm")
         self._con.unregister(f"{name}_arrow")
