@@ -115,10 +115,12 @@ async def test_a_new_referral_reaches_its_agency_signed_and_once(desk_hub: Hub, 
     assert message["citizen"]["nik"]
     assert message["callback_url"].endswith("/callbacks/bpjs/referrals")
 
-    # The acknowledgement was lost: the hub sends it again; the agency keeps it once.
+    # The hub died between sending and recording it: once the claim's hold has passed
+    # the message is due again and is sent again; the agency keeps it once.
     async with desk_hub.engine.begin() as conn:
         await conn.execute(update(WebhookDelivery).where(
-            WebhookDelivery.id == delivery["id"]).values(status="PENDING"))
+            WebhookDelivery.id == delivery["id"]).values(
+            status="PENDING", next_attempt_at=datetime.now(UTC)))
     await WebhookDispatcher(desk_hub.engine, desk_hub.settings).run_once()
     stats = await _simulator(bpjs, "/_sim/stats")
     assert stats["referral_duplicates"] == 1
@@ -131,6 +133,21 @@ async def test_a_new_referral_reaches_its_agency_signed_and_once(desk_hub: Hub, 
                 **signing.headers("wrong-secret", int(time.time()), b"{}"),
                 "X-SLRT-Delivery": "forged"}) as response:
         assert response.status == 401
+
+
+async def test_two_replicas_dispatching_at_once_send_each_message_once(
+        desk_hub: Hub, bpjs) -> None:
+    """Every serve replica runs the dispatcher: a due message is claimed by one of them,
+    and the other leaves it."""
+    referrals = await _referred(desk_hub, 4)
+    first, second = (WebhookDispatcher(desk_hub.engine, desk_hub.settings) for _ in range(2))
+    counts = await asyncio.gather(first.run_once(), second.run_once())
+    assert sum(c["delivered"] for c in counts) == 4
+    assert {r["status"] for r in await _deliveries(desk_hub, referrals)} == {"DELIVERED"}
+    assert {r["attempts"] for r in await _deliveries(desk_hub, referrals)} == {1}
+    received = [r["referral_id"] for r in await _simulator(bpjs, "/_sim/referrals")]
+    assert sorted(r for r in received if r in referrals) == sorted(referrals)
+    assert (await _simulator(bpjs, "/_sim/stats")).get("referral_duplicates", 0) == 0
 
 
 async def test_a_receiver_down_for_a_while_loses_nothing(desk_hub: Hub, bpjs) -> None:
