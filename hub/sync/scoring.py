@@ -78,9 +78,7 @@ def _name_comparison() -> cl.CustomComparison:
             # "Aminah Siti" for "Siti Aminah": a clerk who wrote the family or father's
             # name first. `name_sorted` is the name's words in order (see `load`).
             CustomLevel("name_sorted_l = name_sorted_r", "same words, other order"),
-            CustomLevel(f"jaro_winkler_similarity({lhs}, {rhs}) >= 0.92 OR "
-                        "jaro_winkler_similarity(name_sorted_l, name_sorted_r) >= 0.92",
-                        "jaro-winkler >= 0.92"),
+            CustomLevel(f"jaro_winkler_similarity({lhs}, {rhs}) >= 0.92", "jaro-winkler >= 0.92"),
             CustomLevel(
                 "(length(first_name_l) >= 4 AND suffix(first_name_r, first_name_l)) OR "
                 "(length(first_name_r) >= 4 AND suffix(first_name_l, first_name_r)) OR "
