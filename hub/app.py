@@ -36,7 +36,7 @@ from hub.config import HubSettings, get_settings
 from hub.db.engine import create_engine
 from hub.db.migrate import head_revision
 from hub.db.models import Lease
-from hub.schema import build_schema
+from hub.schema import build_schema, graphiql
 from hub.schema.http import GraphQLEndpoint
 from hub.schema.ws import GraphQLWebSocket
 
@@ -300,6 +300,8 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", GraphQLWebSocket(graphql)),
             Route("/", lambda _: RedirectResponse("/graphql", status_code=307)),
+            Route(graphiql.ASSET_PATH + "{name}",
+                  graphiql.asset_endpoint(settings.server.web_assets)),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/rujukan/verify/{code}", verify_letter),

@@ -32,6 +32,8 @@ ENV_PREFIX = "HUB_"
 ENV_DELIMITER = "__"
 
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # a clone or an editable install
+
 class _Section(BaseModel):
     """A typo in a key is an error, not a silently ignored line."""
 
@@ -62,6 +64,9 @@ class ServerSettings(_Section):
     port: int = Field(8000, ge=1, le=65535)
     graphiql: bool = True
     max_page_size: int = Field(500, ge=1, le=10_000)
+    # Where `make assets` installs the browser files the hub serves itself (GraphiQL,
+    # React): no page loads anything from the internet.
+    web_assets: Path = Field(default_factory=lambda: PROJECT_ROOT / "web" / "node_modules")
 
 
 class PopulationSettings(_Section):
@@ -397,8 +402,6 @@ class SettingsError(RuntimeError):
     """A setting has a value the hub cannot run with; the message names the key."""
 
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]  # a clone or an editable install
-
 
 def config_path() -> Path:
     """`HUB_CONFIG`, else `config/hub.toml` here, else the project's own: a command run
@@ -452,11 +455,14 @@ def load_settings(**overrides: Any) -> HubSettings:
         raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None
     base = base_folder(path)
     population = settings.population.out_dir
+    assets = settings.server.web_assets
     return settings.model_copy(update={
         "database": settings.database.model_copy(
             update={"url": _anchored(settings.database.url, base)}),
         "population": settings.population.model_copy(update={
             "out_dir": population if population.is_absolute() else base / population}),
+        "server": settings.server.model_copy(update={
+            "web_assets": assets if assets.is_absolute() else base / assets}),
     })
 
 

@@ -109,6 +109,13 @@ def test_demo_serves_the_example_queries_it_prints(tmp_path):
         queries = re.findall(r"^query \w+ \{.*?^\}", output, flags=re.S | re.M)
         assert len(queries) == 3, output
         key = re.search(r'"Authorization": "Bearer (slrt_\S+)"', output).group(1)
+        # Piped, the demo says each step as it goes, then what it built, in plain lines.
+        assert re.search(r"^Syncing dtks \.\.\.$", output, re.M), output
+        assert re.search(r"^Syncing dtks done: [\d,]+ in [\d.]+ s$", output, re.M), output
+        summary = re.search(r"^Registry: ([\d,]+) persons in ([\d,]+) households; "
+                            r"([\d,]+) open findings$", output, re.M)
+        assert summary and int(summary.group(1).replace(",", "")) > 300, output
+        assert f"{url}#key={key}" in output  # GraphiQL with the key, kept out of the logs
         for _ in range(100):
             try:
                 urllib.request.urlopen(url.replace("/graphql", "/healthz"), timeout=1)

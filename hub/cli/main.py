@@ -13,9 +13,10 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from hub.cli.access import audit_app, clients_app, documents_app
+from hub.cli.progress import PlainProgress, progress
 from hub.cli.settings import settings_or_exit
 from hub.config import HubSettings
 from hub.sync.filelink import ROLES as FILE_LINK_ROLES
@@ -41,11 +42,8 @@ def _settings() -> HubSettings:
     return settings_or_exit()
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console,
-    )
+def _progress() -> Progress | PlainProgress:
+    return progress(console)
 
 
 def _population_dir(settings: HubSettings, regency: str, households: int, seed: int,
@@ -56,11 +54,11 @@ def _population_dir(settings: HubSettings, regency: str, households: int, seed: 
 def _generate(out: Path, regency: str, households: int, seed: int, noise: str) -> dict:
     from hub.simulators.population_files import write_population
 
-    with _progress() as progress:
-        task = progress.add_task(f"Generating {regency}", total=households)
+    with _progress() as bars:
+        task = bars.add_task(f"Generating {regency}", total=households)
         manifest = write_population(
             out, regency, households, seed, noise,
-            progress=lambda n: progress.advance(task, n),
+            progress=lambda n: bars.advance(task, n),
         )
     return manifest
 
@@ -512,6 +510,35 @@ def _demo_key(settings: HubSettings, regency: str) -> str:
     return asyncio.run(run())
 
 
+def _registry_summary(url: str) -> str:
+    """What the demo built, in a few lines: the registry and its open findings."""
+    from sqlalchemy import func, select
+
+    from hub.db.engine import create_engine
+    from hub.db.models import Finding, Household, Person
+
+    async def counts() -> tuple[int, int, list[tuple[str, int]]]:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                persons = (await conn.execute(select(func.count()).select_from(Person))
+                           ).scalar_one()
+                households = (await conn.execute(
+                    select(func.count()).select_from(Household))).scalar_one()
+                kinds = (await conn.execute(
+                    select(Finding.kind, func.count()).where(Finding.status == "OPEN")
+                    .group_by(Finding.kind).order_by(func.count().desc()))).all()
+        finally:
+            await engine.dispose()
+        return persons, households, [(k, n) for k, n in kinds]
+
+    persons, households, kinds = asyncio.run(counts())
+    lines = [f"Registry: {persons:,} persons in {households:,} households; "
+             f"{sum(n for _, n in kinds):,} open findings"]
+    lines += [f"  {kind:32s} {n:>8,}" for kind, n in kinds]
+    return "\n".join(lines)
+
+
 @app.command()
 def demo(
     households: Annotated[int | None, typer.Option(min=1, help="Size of the district.")] = None,
@@ -552,9 +579,12 @@ def demo(
     key = _demo_key(settings, pop.regency)
     url = f"http://{host or settings.server.host}:{port or settings.server.port}/graphql"
     console.rule("SLRT Hub demo")
-    console.print(f"GraphQL and GraphiQL: [bold]{url}[/bold]  (Ctrl+C to stop)\n")
-    console.print("Every request needs an API key. This one is the district's "
-                  f"(DISTRICT, {pop.regency}); in GraphiQL open Headers and paste:")
+    console.print(_registry_summary(settings.database.url), highlight=False, markup=False,
+                  soft_wrap=True)
+    console.print(f"\nGraphQL: {url}  (Ctrl+C to stop)", highlight=False, markup=False)
+    console.print(f"GraphiQL with the district's key (DISTRICT, {pop.regency}) already in it:"
+                  f"\n  {url}#key={key}", highlight=False, markup=False, soft_wrap=True)
+    console.print("Other clients send it as a header:", highlight=False, markup=False)
     console.print(f'{{"Authorization": "Bearer {key}"}}\n', highlight=False, markup=False,
                   soft_wrap=True)
     console.print("Try these in GraphiQL:\n", style="dim")

@@ -19,9 +19,8 @@ import orjson
 from graphql import OperationType
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
-from strawberry.http.ides import get_graphql_ide_html
 
 from hub import jsontext, logs
 from hub.access import asked, keys
@@ -35,6 +34,7 @@ from hub.access.roles import Principal, Role
 from hub.access.rules import rules_for
 from hub.config import HubSettings
 from hub.db.outage import unavailable
+from hub.schema import graphiql
 from hub.schema.context import HubContext
 from hub.schema.errors import format_error
 from hub.schema.executor import DocumentCache, HubSchema, execute_prepared
@@ -227,7 +227,7 @@ class GraphQLEndpoint:
     async def handle(self, request: Request) -> Response:
         if request.method == "GET" and wants_html(request) and "query" not in request.query_params:
             if self.settings.server.graphiql:
-                return HTMLResponse(get_graphql_ide_html("graphiql"))
+                return graphiql.page(self.settings.server.web_assets)
             return _plain(404, "GraphiQL is disabled on this server")
         media = negotiate(request.headers.get("accept"))
         if media is None:
