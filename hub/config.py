@@ -66,7 +66,8 @@ class ServerSettings(_Section):
     max_page_size: int = Field(500, ge=1, le=10_000)
     # Where `make assets` installs the browser files the hub serves itself (GraphiQL,
     # React): no page loads anything from the internet.
-    web_assets: Path = Field(default_factory=lambda: PROJECT_ROOT / "web" / "node_modules")
+    # A relative path is read against the project folder, like the others.
+    web_assets: Path = Path("web/node_modules")
 
 
 class PopulationSettings(_Section):

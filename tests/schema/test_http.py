@@ -234,3 +234,14 @@ async def test_a_request_carries_its_id_into_the_answer_and_every_log_line(
     assert line["operation"] == "query Ping"
     assert line["message"].startswith("answered in")
     assert line["level"] == "info"
+
+
+def test_graphiql_without_its_files_says_how_to_install_them(tmp_path):
+    """A server whose `web/node_modules` is missing never falls back to a CDN: the page
+    says what to run and loads no script."""
+    from hub.schema import graphiql
+
+    response = graphiql.page(tmp_path)
+    assert response.status_code == 503
+    assert b"make assets" in response.body
+    assert b"<script" not in response.body
