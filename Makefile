@@ -6,19 +6,21 @@ BIN    := $(VENV)/bin
 RUN    := $(VENV)/.installed-run
 TESTS  := $(VENV)/.installed-test
 
-.PHONY: demo test bench clean assets browser
+.PHONY: demo test bench clean assets browser lock lowest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # The demo installs what the hub runs on; the tests add their tools (test, dev extras).
-$(RUN): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+# Installs follow the lock files (requirements/*.lock, made by `make lock`), so every
+# machine runs the versions the suite passed on.
+$(RUN): pyproject.toml requirements/run.lock | $(BIN)/python
+	$(BIN)/pip install --quiet -c requirements/run.lock -e .
 	touch $(RUN)
 
-$(TESTS): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test,dev]'
+$(TESTS): pyproject.toml requirements/test.lock | $(BIN)/python
+	$(BIN)/pip install --quiet -c requirements/test.lock -e '.[test,dev]'
 	touch $(TESTS) $(RUN)
 
 tests/http_audit/node_modules: tests/http_audit/package-lock.json
@@ -46,8 +48,25 @@ test: $(TESTS) tests/http_audit/node_modules web/node_modules browser
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
+# Relock after changing a dependency: the newest versions the bounds allow, and the
+# lowest, which `make lowest` installs in a separate environment and tests.
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --python-version 3.11 --quiet
+lock: $(TESTS)
+	$(BIN)/pip install --quiet uv
+	$(UV_COMPILE) -o requirements/run.lock
+	$(UV_COMPILE) --extra test --extra dev -o requirements/test.lock
+	$(UV_COMPILE) --extra test --extra dev --resolution lowest-direct \
+	  -o requirements/lowest-direct.lock
+
+lowest: tests/http_audit/node_modules web/node_modules browser | $(BIN)/python
+	$(BIN)/pip install --quiet uv
+	rm -rf .venv-lowest && $(BIN)/uv venv --quiet -p $(PYTHON) .venv-lowest
+	VIRTUAL_ENV=.venv-lowest $(BIN)/uv pip install --quiet -r requirements/lowest-direct.lock
+	VIRTUAL_ENV=.venv-lowest $(BIN)/uv pip install --quiet --no-deps -e .
+	.venv-lowest/bin/python -m pytest -p no:cacheprovider
+
 bench: $(TESTS)
 	$(BIN)/python -m bench.person_lookup
 
 clean:
-	rm -rf $(VENV) var tests/http_audit/node_modules web/node_modules
+	rm -rf $(VENV) .venv-lowest var tests/http_audit/node_modules web/node_modules

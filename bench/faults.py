@@ -15,7 +15,7 @@ findings that differ. Writes bench/results/faults.json.
 
 The other faults of the matrix (an agency killed mid-stream, 5xx, 429, truncated JSON,
 dropped connections, a leader killed, a webhook receiver down, the database away) are
-exercised by the test suite against the simulators; their tests are named in the README.
+exercised by the test suite against the simulators; their tests are named in docs/benchmarks.md.
 """
 
 from __future__ import annotations

@@ -119,8 +119,8 @@ def _described(fields: frozenset[str] | Literal["*"]) -> str:
 
 
 def markdown_table() -> str:
-    """Every role's rules as the README shows them (`tests/access/test_rules.py` checks
-    that the README holds exactly this, so the two cannot drift apart)."""
+    """Every role's rules as docs/access.md shows them (`tests/access/test_rules.py` checks
+    that the page holds exactly this, so the two cannot drift apart)."""
     lines = ["| role | type | fields |", "| --- | --- | --- |"]
     for role, rules in POLICIES.items():
         for type_name in sorted(rules, key=lambda t: (t not in ("Query", "Mutation",
@@ -130,5 +130,5 @@ def markdown_table() -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # python -m hub.access.policy > the README's generated table
+if __name__ == "__main__":  # python -m hub.access.policy > the access page's generated table
     print(markdown_table())

@@ -12,7 +12,7 @@ from hub.domain.regions import code_range
 
 
 class Role(StrEnum):
-    """What kind of party a client is; see the README's access table for what each
+    """What kind of party a client is; see the access table in docs/access.md for what each
     may read and do."""
 
     NATIONAL = "NATIONAL"  # Kemensos: everything, every region, read-mostly

@@ -187,12 +187,12 @@ def test_person_region_falls_back_to_the_nik_district() -> None:
     assert person_region(None, None, None) is None
 
 
-def test_the_readme_shows_the_policy_as_it_is() -> None:
-    """The README's generated rules are the policy's own (`python -m hub.access.policy`)."""
+def test_the_docs_show_the_policy_as_it_is() -> None:
+    """docs/access.md shows the policy's own rules (`python -m hub.access.policy`)."""
     from pathlib import Path
 
     from hub.access.policy import markdown_table
 
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).parents[2] / "docs" / "access.md").read_text(encoding="utf-8")
     shown = readme.split("<!-- policy:start -->\n", 1)[1].split("\n<!-- policy:end -->", 1)[0]
     assert shown == markdown_table(), "regenerate with: python -m hub.access.policy"
