@@ -259,7 +259,7 @@ def simulate(
 
 
 def _sync(settings: HubSettings, names: list[str] | None, full: bool, *,
-          reconcile: bool = True, verbose: bool = False) -> list:
+          reconcile: bool = True, verbose: bool = False, tables: bool = True) -> list:
 
     from hub.connectors.registry import ConnectorConfigError, enabled_connectors
     from hub.db.engine import create_engine
@@ -306,9 +306,14 @@ def _sync(settings: HubSettings, names: list[str] | None, full: bool, *,
             _print_streams(busy.done)
         console.print(f"[red]{busy}: try again when it has finished[/red]")
         raise typer.Exit(3) from None
-    _print_streams(outcome.streams)
-    if outcome.reconcile:
-        _print_reconcile(outcome.reconcile, verbose)
+    if tables:
+        _print_streams(outcome.streams)
+        if outcome.reconcile:
+            _print_reconcile(outcome.reconcile, verbose)
+    else:
+        for r in outcome.streams:
+            if r.error:  # a failure is never left to --verbose
+                console.print(f"[red]{r.connector}/{r.stream}: {r.error}[/red]")
     return outcome.streams
 
 
@@ -510,14 +515,15 @@ def _demo_key(settings: HubSettings, regency: str) -> str:
     return asyncio.run(run())
 
 
-def _registry_summary(url: str) -> str:
-    """What the demo built, in a few lines: the registry and its open findings."""
+def _registry_summary(url: str, streams: list[Any]) -> str:
+    """What the demo built, in a few lines: what the sync read, the registry, its open
+    findings and the stewards' review queue."""
     from sqlalchemy import func, select
 
     from hub.db.engine import create_engine
-    from hub.db.models import Finding, Household, Person
+    from hub.db.models import Finding, Household, Person, ReviewTask
 
-    async def counts() -> tuple[int, int, list[tuple[str, int]]]:
+    async def counts() -> tuple[int, int, int, list[tuple[str, int]]]:
         engine = create_engine(url)
         try:
             async with engine.connect() as conn:
@@ -528,13 +534,20 @@ def _registry_summary(url: str) -> str:
                 kinds = (await conn.execute(
                     select(Finding.kind, func.count()).where(Finding.status == "OPEN")
                     .group_by(Finding.kind).order_by(func.count().desc()))).all()
+                reviews = (await conn.execute(select(func.count()).select_from(ReviewTask)
+                                              .where(ReviewTask.status == "OPEN"))).scalar_one()
         finally:
             await engine.dispose()
-        return persons, households, [(k, n) for k, n in kinds]
+        return persons, households, reviews, [(k, n) for k, n in kinds]
 
-    persons, households, kinds = asyncio.run(counts())
-    lines = [f"Registry: {persons:,} persons in {households:,} households; "
-             f"{sum(n for _, n in kinds):,} open findings"]
+    persons, households, reviews, kinds = asyncio.run(counts())
+    failed = [f"{r.connector}/{r.stream}" for r in streams if r.status != "SUCCEEDED"]
+    lines = [f"Sync: {len(streams) - len(failed)} of {len(streams)} streams succeeded"
+             + (f" (failed: {', '.join(failed)})" if failed else "")
+             + f"; {sum(r.counts.fetched for r in streams):,} records read, "
+             f"{sum(r.counts.quarantined for r in streams):,} quarantined",
+             f"Registry: {persons:,} persons in {households:,} households; "
+             f"{sum(n for _, n in kinds):,} open findings; {reviews:,} pairs for review"]
     lines += [f"  {kind:32s} {n:>8,}" for kind, n in kinds]
     return "\n".join(lines)
 
@@ -544,6 +557,8 @@ def demo(
     households: Annotated[int | None, typer.Option(min=1, help="Size of the district.")] = None,
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", help="Also print each stream's and the reconciliation's tables.")] = False,
 ) -> None:
     """The whole hub on one laptop: generate a district, start the five simulated
     agencies, sync every connector into staging, reconcile them into one registry
@@ -575,12 +590,12 @@ def demo(
     }
     desk = settings.desk.model_copy(update={"agencies": agencies, "callback_base_url": url})
     settings = settings.model_copy(update={"connectors": simulated, "desk": desk})
-    _sync(settings, None, full=False)
+    streams = _sync(settings, None, full=False, tables=verbose, verbose=verbose)
     key = _demo_key(settings, pop.regency)
     url = f"http://{host or settings.server.host}:{port or settings.server.port}/graphql"
     console.rule("SLRT Hub demo")
-    console.print(_registry_summary(settings.database.url), highlight=False, markup=False,
-                  soft_wrap=True)
+    console.print(_registry_summary(settings.database.url, streams), highlight=False,
+                  markup=False, soft_wrap=True)
     console.print(f"\nGraphQL: {url}  (Ctrl+C to stop)", highlight=False, markup=False)
     console.print(f"GraphiQL with the district's key (DISTRICT, {pop.regency}) already in it:"
                   f"\n  {url}#key={key}", highlight=False, markup=False, soft_wrap=True)
