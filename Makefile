@@ -16,11 +16,11 @@ $(BIN)/python:
 # Installs follow the lock files (requirements/*.lock, made by `make lock`), so every
 # machine runs the versions the suite passed on.
 $(RUN): pyproject.toml requirements/run.lock | $(BIN)/python
-	$(BIN)/pip install --quiet -c requirements/run.lock -e .
+	$(BIN)/pip install --quiet -c requirements/run.lock -e '.[linkage]'
 	touch $(RUN)
 
 $(TESTS): pyproject.toml requirements/test.lock | $(BIN)/python
-	$(BIN)/pip install --quiet -c requirements/test.lock -e '.[test,dev]'
+	$(BIN)/pip install --quiet -c requirements/test.lock -e '.[test,dev,linkage]'
 	touch $(TESTS) $(RUN)
 
 tests/http_audit/node_modules: tests/http_audit/package-lock.json
@@ -53,9 +53,9 @@ test: $(TESTS) tests/http_audit/node_modules web/node_modules browser
 UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --python-version 3.11 --quiet
 lock: $(TESTS)
 	$(BIN)/pip install --quiet uv
-	$(UV_COMPILE) -o requirements/run.lock
-	$(UV_COMPILE) --extra test --extra dev -o requirements/test.lock
-	$(UV_COMPILE) --extra test --extra dev --resolution lowest-direct \
+	$(UV_COMPILE) --extra linkage -o requirements/run.lock
+	$(UV_COMPILE) --extra test --extra dev --extra linkage -o requirements/test.lock
+	$(UV_COMPILE) --extra test --extra dev --extra linkage --resolution lowest-direct \
 	  -o requirements/lowest-direct.lock
 
 lowest: tests/http_audit/node_modules web/node_modules browser | $(BIN)/python

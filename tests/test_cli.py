@@ -117,7 +117,8 @@ def test_demo_serves_the_example_queries_it_prints(tmp_path):
         assert re.search(r"^Syncing dtks \.\.\.$", output, re.M), output
         assert re.search(r"^Syncing dtks done: [\d,]+ in [\d.]+ s$", output, re.M), output
         summary = re.search(r"^Registry: ([\d,]+) persons in ([\d,]+) households; "
-                            r"([\d,]+) open findings$", output, re.M)
+                            r"([\d,]+) open findings; [\d,]+ pairs for review$", output,
+                            re.M)
         assert summary, output
         assert int(summary.group(1).replace(",", "")) > 300, output
         assert f"{url}#key={key}" in output  # GraphiQL with the key, kept out of the logs

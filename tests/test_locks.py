@@ -35,7 +35,8 @@ def _requirements(extras: tuple[str, ...]) -> list[Requirement]:
 
 
 @pytest.mark.parametrize(("lock", "extras"), [
-    ("run.lock", ()), ("test.lock", ("test", "dev")), ("lowest-direct.lock", ("test", "dev")),
+    ("run.lock", ("linkage",)), ("test.lock", ("test", "dev", "linkage")),
+    ("lowest-direct.lock", ("test", "dev", "linkage")),
 ])
 def test_every_direct_dependency_is_locked_within_its_bounds(lock: str,
                                                              extras: tuple[str, ...]) -> None:

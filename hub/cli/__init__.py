@@ -17,9 +17,13 @@ def main() -> None:
     writes: a reconciliation holds its one write lock for its whole run) or unreachable
     is said in a line with exit code 4, not a traceback of the driver."""
     from hub.db.outage import unavailable
+    from hub.sync.extras import LinkageNotInstalled
 
     try:
         app()
+    except LinkageNotInstalled as missing:
+        print(f"slrt-hub: {missing}", file=sys.stderr)
+        raise SystemExit(2) from None
     except Exception as error:
         if not unavailable(error):
             raise

@@ -149,6 +149,11 @@ def corroborated(a: MatchFeatures, b: MatchFeatures) -> bool:
     return JaroWinkler.similarity(a.name_norm, b.name_norm) >= 0.88
 
 
+def sorted_words(name_norm: str) -> str:
+    """The name's words in alphabetical order: "Aminah Siti" sorts as "Siti Aminah"."""
+    return " ".join(sorted(name_norm.split()))
+
+
 def initials(name_norm: str) -> str | None:
     """The first letters of a name's first and last words, in alphabetical order: the
     same for "Siti Aminah", "Sitti Aminah" and "Aminah Siti", whatever the typos
@@ -171,7 +176,7 @@ def neighbourhoods(rows: Sequence[dict[str, Any]], window: int = NEIGHBOURHOOD) 
     letters still sorts near). The fuzzy blocking rule for names that share no key:
     pairs stay linear in the rows (about `window` per row), whatever the data."""
     def sort_key(row: dict[str, Any]) -> str:
-        return " ".join(sorted(row["name_norm"].split()))
+        return sorted_words(row["name_norm"])
 
     named = [row for row in rows if row["name_norm"]]
     for row in rows:

@@ -24,9 +24,11 @@ from hub.domain.matchkeys import (
     initials,
     neighbourhoods,
     phonetic_of_normalized,
+    sorted_words,
 )
 from hub.domain.names import normalize_name
 from hub.domain.nik import nik_problem
+from hub.sync.extras import require_linkage
 
 if TYPE_CHECKING:
     from hub.sync.scoring import Prediction
@@ -212,6 +214,7 @@ def prepare(table: Table, mapping: FieldMap, first_id: int, *, day_first: bool) 
             "given_key": phonetic_of_normalized(given) if given else None,
             "surname_key": phonetic_of_normalized(surname) if surname else None,
             "initials": initials(name_norm),
+            "name_sorted": sorted_words(name_norm) or None,
         }
         for role in ("address", "postcode", "city", "phone"):
             value = mapping.value(row, role)
@@ -225,7 +228,8 @@ def prepare(table: Table, mapping: FieldMap, first_id: int, *, day_first: bool) 
 
 def _columns(mapping: FieldMap) -> set[str]:
     roles = mapping.columns.keys()
-    columns = {"name_norm", "name_key", "first_name", "initials", *NEIGHBOURHOOD_COLUMNS}
+    columns = {"name_norm", "name_key", "first_name", "initials", "name_sorted",
+               *NEIGHBOURHOOD_COLUMNS}
     if "birth_date" in roles:
         columns |= {"birth_date", "birth_year"}
     if "sex" in roles:
@@ -302,6 +306,7 @@ def link_files(left: Table, right: Table | None, mappings: Sequence[FieldMap], *
     """Duplicates within `left`, or links between `left` and `right`; with `clusters`,
     the records grouped as reconciliation groups them (constrained connected
     components of the pairs above the threshold)."""
+    require_linkage()
     from hub.sync.scoring import LinkageEngine
 
     mapping = mappings[0]

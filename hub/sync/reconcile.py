@@ -29,6 +29,7 @@ from hub.db.models import Person, SourceRecord, SyncRun
 from hub.db.statistics import PlannerStatistics
 from hub.domain.survivorship import SurvivorshipRules
 from hub.sync.collector import patient_collector
+from hub.sync.extras import require_linkage
 from hub.sync.findings import FindingRules, Held, partial_sources
 from hub.sync.golden import GoldenRecords
 from hub.sync.timing import Clock
@@ -80,6 +81,7 @@ class Reconciler:
     def linking(self) -> Linking:
         """Made on first use: the record-linkage engine loads Splink and DuckDB, which
         the API (stewards' refreshes of golden records) never needs."""
+        require_linkage()
         from hub.sync.links import Linking
 
         return Linking(self.settings, self.person_sources, self.household_sources,
@@ -120,6 +122,7 @@ class Reconciler:
         clock = Clock()
         phase = clock.lap
         say("reading pending records")
+        require_linkage()
         from hub.sync.resolution import LINKAGE_COLUMNS
         from hub.sync.scoring import schema_for
 
