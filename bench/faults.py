@@ -1,21 +1,33 @@
-"""Fault bench: reconciliation killed at points through its run, then run again.
+"""Fault bench: what a crash, an agency fault or a database outage loses, and how long
+the hub takes to come back.
 
-    .venv/bin/python -m bench.faults --households 20000
+    .venv/bin/python -m bench.faults --households 20000 --backends postgresql sqlite
 
-A district is generated and staged once into a template database on a throwaway
-PostgreSQL (production durability). A clean full reconciliation of a copy sets the
-reference: its seconds and a snapshot of what it wrote (persons, linked records,
-open findings by kind, review tasks). Then, for each kill point (a share of the clean
-run's duration), a fresh copy is reconciled in a child process that is SIGKILLed at
-that moment, with autovacuum off on the tables a run writes (the worst case the
-incident met: the killed run's dead rows stay). The next run's seconds are compared
-with the clean run (target: at most 1.5x) and its snapshot with the clean snapshot:
-records lost (linked in the clean run, not after recovery), persons duplicated, and
-findings that differ. Writes bench/results/faults.json.
+On a generated district, on each backend (a throwaway PostgreSQL with production
+durability; an SQLite file):
 
-The other faults of the matrix (an agency killed mid-stream, 5xx, 429, truncated JSON,
-dropped connections, a leader killed, a webhook receiver down, the database away) are
-exercised by the test suite against the simulators; their tests are named in docs/benchmarks.md.
+- **sync killed**: `slrt-hub sync --no-reconcile` against the five simulated agencies,
+  SIGKILLed at shares of a clean sync's duration, then run again. Compared with the clean
+  sync: staged records lost (in the clean staging, not after recovery), duplicated
+  (two rows for one agency record), and the re-run's seconds.
+- **agency faults**: the agencies answer 503 at random, throttle with 429, drop
+  connections and cut JSON answers in half during the sync; then one agency (BPJS) is
+  down for a whole sync and back for the next. Lost and duplicated as above.
+- **reconciliation killed**: a full reconciliation, run as the scheduler runs it
+  (`hub.sync.jobs.reconcile`: leased, closing what a crash left), SIGKILLed at shares of
+  a clean run's duration (on PostgreSQL with autovacuum off on the tables a run writes: the killed run's
+  dead rows stay, the worst case), then run again. Compared with the clean run: linked
+  records lost, persons made twice, open findings that differ; and the re-run's seconds
+  against the clean run's (target: at most 1.5x).
+- **database outage under load** (PostgreSQL): `slrt-hub serve` on the reconciled
+  registry, 32 clients asking `person(nik)` for random NIKs, while the server restarts and
+  then stops for 9 s. Every answer is classed: right (200 with the person), refused
+  (503 with Retry-After, no data) or wrong (200 with an error or partial data, or any
+  other status); and how long after the database is back the first right answer comes.
+
+A leader killed during a triggered sync and a webhook receiver down are covered by
+tests (`test_a_request_whose_scheduler_died_runs_again_once`, `tests/test_deployment.py`)
+and by `bench/webhooks.py`. Writes bench/results/faults.json.
 """
 
 from __future__ import annotations
@@ -24,64 +36,196 @@ import argparse
 import asyncio
 import json
 import os
+import random
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 from sqlalchemy import text
 
-from bench.common import RESULTS, ROOT, fresh_database, prepare
-from bench.reconcile import child, population, stage
+from bench.common import CACHE, RESULTS, ROOT, fresh_database, prepare, wait_until_answers
+from bench.ingest import NAMES, start_simulators
+from bench.reconcile import child
 from hub.db.engine import create_engine
 from hub.db.migrate import upgrade
+from hub.simulators.population_files import is_current, write_population
+from tests.pg_server import free_port
 
 KILL_POINTS = (0.1, 0.3, 0.5, 0.7, 0.85, 0.95)
+SYNC_KILL_POINTS = (0.2, 0.5, 0.8)
 WRITTEN = ("person", "household", "source_record", "match_key", "finding", "review_task",
            "enrollment")
+FLAKY = {"error_rate": 0.05, "throttle_every": 11, "drop_rate": 0.03, "truncate_rate": 0.03,
+         "retry_after_s": 0.05, "seed": 7}
 
 
-def _plain(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
+def population(households: int) -> Path:
+    out = CACHE / f"faults-{households}"
+    if not is_current(out):
+        write_population(out, "33.14", households, seed=2026)
+    return out
 
 
-async def _copy(url: str, template: str, name: str) -> str:
-    """A new database that is a copy of `template` (PostgreSQL's file-level copy: a
-    staged district in seconds, without staging it again)."""
-    conn = await asyncpg.connect(_plain(url))
+def _copy_sqlite(template: str, name: str) -> Path:
+    source, target = CACHE / f"{template}.db", CACHE / f"{name}.db"
+    for leftover in CACHE.glob(f"{name}.db*"):
+        leftover.unlink()
+    shutil.copyfile(source, target)
+    for suffix in ("-wal", "-shm"):  # a database left in WAL mode keeps both
+        if Path(f"{source}{suffix}").exists():
+            shutil.copyfile(f"{source}{suffix}", f"{target}{suffix}")
+    return target
+
+
+class Databases:
+    """Fresh databases and copies of a template, on either backend."""
+
+    def __init__(self, server: Any, backend: str) -> None:
+        self.server = server
+        self.backend = backend
+
+    async def fresh(self, name: str) -> str:
+        url = fresh_database(self.server, self.backend, name)
+        await asyncio.to_thread(upgrade, url)  # Alembic runs its own event loop
+        return url
+
+    async def copy(self, template_url: str, template: str, name: str) -> str:
+        if self.backend == "sqlite":
+            target = await asyncio.to_thread(_copy_sqlite, template, name)
+            return f"sqlite+aiosqlite:///{target}"
+        plain = template_url.replace("postgresql+asyncpg://", "postgresql://")
+        conn = await asyncpg.connect(plain)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        finally:
+            await conn.close()
+        return template_url.rsplit("/", 1)[0] + "/" + name
+
+
+async def _scalars(url: str, query: str) -> list[Any]:
+    engine = create_engine(url)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        async with engine.connect() as conn:
+            return list((await conn.execute(text(query))).all())
     finally:
-        await conn.close()
-    return url.rsplit("/", 1)[0] + "/" + name
+        await engine.dispose()
+
+
+async def staged(url: str) -> dict[str, Any]:
+    rows = await _scalars(url, "SELECT source, source_key, quarantine_reason IS NOT NULL "
+                               "FROM source_record")
+    quarantined = sum(1 for r in rows if r[2])
+    keys = [(r[0], r[1]) for r in rows]
+    return {"records": len(rows), "duplicated": len(keys) - len(set(keys)),
+            "_keys": set(keys), "quarantined": quarantined}
+
+
+def _sync_env(url: str, ports: dict[str, int]) -> dict[str, str]:
+    env = {**os.environ, "HUB_DATABASE__URL": url, "HUB_SCHEDULE__ENABLED": "false"}
+    for name, port in ports.items():
+        env[f"HUB_CONNECTORS__{name.upper()}__BASE_URL"] = f"http://127.0.0.1:{port}"
+    return env
+
+
+def _sync(url: str, ports: dict[str, int], kill_after: float | None = None) -> float:
+    """`slrt-hub sync --no-reconcile` of every agency; SIGKILLed after `kill_after` s."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "sync", "--no-reconcile"], cwd=ROOT,
+        env=_sync_env(url, ports), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    try:
+        process.wait(timeout=kill_after if kill_after is not None else 3600)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    return time.perf_counter() - started
+
+
+async def _faults(ports: dict[str, int], names: tuple[str, ...], faults: dict[str, Any]
+                  ) -> None:
+    async with aiohttp.ClientSession() as session:
+        for name in names:
+            async with session.post(f"http://127.0.0.1:{ports[name]}/_sim/faults",
+                                    json=faults) as response:
+                response.raise_for_status()
+
+
+def _lost(clean: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    return {"records_lost": len(clean["_keys"] - after["_keys"]),
+            "records_extra": len(after["_keys"] - clean["_keys"]),
+            "duplicated": after["duplicated"], "quarantined": after["quarantined"]}
+
+
+async def sync_faults(dbs: Databases, pop: Path) -> tuple[list[dict[str, Any]], str]:
+    """Sync cases; returns them and the URL of the cleanly synced database."""
+    simulators, ports = start_simulators(pop)
+    cases: list[dict[str, Any]] = []
+    try:
+        clean_url = await dbs.fresh("faults_sync_clean")
+        clean_s = _sync(clean_url, ports)
+        clean = await staged(clean_url)
+        print(f"  clean sync {clean_s:.1f} s, {clean['records']:,} records", flush=True)
+        for point in SYNC_KILL_POINTS:
+            url = await dbs.fresh(f"faults_sync_{int(point * 100)}")
+            killed = _sync(url, ports, kill_after=point * clean_s)
+            rerun = _sync(url, ports)
+            case = {"case": f"sync killed at {point:.0%}", "killed_after_s": round(killed, 1),
+                    "recover_s": round(rerun, 1), "clean_s": round(clean_s, 1),
+                    **_lost(clean, await staged(url))}
+            cases.append(case)
+            print("  " + json.dumps(case), flush=True)
+        url = await dbs.fresh("faults_sync_flaky")
+        await _faults(ports, NAMES, FLAKY)
+        flaky_s = _sync(url, ports)
+        await _faults(ports, NAMES, {})
+        after_flaky = await staged(url)
+        rerun = _sync(url, ports)  # whatever a stream gave up on comes in the next run
+        case = {"case": "agencies flaky (503, 429, drops, truncated JSON)",
+                "first_s": round(flaky_s, 1), "recover_s": round(rerun, 1),
+                "lost_after_first_run": len(clean["_keys"] - after_flaky["_keys"]),
+                **_lost(clean, await staged(url))}
+        cases.append(case)
+        print("  " + json.dumps(case), flush=True)
+        url = await dbs.fresh("faults_sync_down")
+        await _faults(ports, ("bpjs",), {"error_rate": 1.0})
+        _sync(url, ports)
+        down = await staged(url)
+        await _faults(ports, ("bpjs",), {})
+        rerun = _sync(url, ports)
+        case = {"case": "BPJS down for a sync, back for the next",
+                "bpjs_records_while_down": sum(1 for s, _ in down["_keys"] if s == "bpjs"),
+                "recover_s": round(rerun, 1), **_lost(clean, await staged(url))}
+        cases.append(case)
+        print("  " + json.dumps(case), flush=True)
+    finally:
+        simulators.terminate()
+        simulators.wait(timeout=30)
+    return cases, clean_url
 
 
 async def snapshot(url: str) -> dict[str, Any]:
     """What a reconciliation leaves, in numbers two runs can be compared by."""
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            one = (await conn.execute(text(
-                "SELECT (SELECT count(*) FROM person), (SELECT count(*) FROM household), "
-                "(SELECT count(*) FROM source_record WHERE person_id IS NOT NULL), "
-                "(SELECT count(*) FROM source_record WHERE person_id IS NULL), "
-                "(SELECT count(*) FROM review_task WHERE status = 'OPEN'), "
-                "(SELECT count(*) FROM sync_run WHERE status = 'RUNNING')"))).one()
-            findings = dict((await conn.execute(text(
-                "SELECT kind, count(*) FROM finding WHERE status = 'OPEN' GROUP BY kind"
-            ))).all())
-            linked = {(r[0], r[1]) for r in (await conn.execute(text(
-                "SELECT source, source_key FROM source_record WHERE person_id IS NOT NULL"
-            ))).all()}
-    finally:
-        await engine.dispose()
+    one = (await _scalars(url,
+        "SELECT (SELECT count(*) FROM person), (SELECT count(*) FROM household), "
+        "(SELECT count(*) FROM source_record WHERE person_id IS NOT NULL), "
+        "(SELECT count(*) FROM review_task WHERE status = 'OPEN'), "
+        "(SELECT count(*) FROM sync_run WHERE status = 'RUNNING')"))[0]
+    findings = dict(await _scalars(
+        url, "SELECT kind, count(*) FROM finding WHERE status = 'OPEN' GROUP BY kind"))
+    linked = {(r[0], r[1]) for r in await _scalars(
+        url, "SELECT source, source_key FROM source_record WHERE person_id IS NOT NULL")}
     return {"persons": one[0], "households": one[1], "linked_records": one[2],
-            "unlinked_records": one[3], "open_review_tasks": one[4],
-            "runs_left_running": one[5], "open_findings": findings, "_linked": linked}
+            "open_review_tasks": one[3], "runs_left_running": one[4],
+            "open_findings": findings, "_linked": linked}
 
 
 def _compare(clean: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
@@ -95,11 +239,9 @@ def _compare(clean: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _killed_run(url: str, after: float) -> float:
-    """Start a full reconciliation in a child; SIGKILL it after `after` seconds.
-    Returns when it was killed (or finished first)."""
+def _killed_reconcile(url: str, after: float) -> float:
     process = subprocess.Popen([sys.executable, "-m", "bench.reconcile", "--child", url,
-                                "full"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                                "job"], cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
     started = time.perf_counter()
     try:
@@ -121,51 +263,160 @@ async def _autovacuum_off(url: str) -> None:
         await engine.dispose()
 
 
-async def bench(households: int, points: tuple[float, ...]) -> dict[str, Any]:
-    persons = round(households * 4.1)
-    pop = population(persons, "default")
-    with ExitStack() as stack:
-        server = prepare(stack, ["postgresql"])
-        template = fresh_database(server, "postgresql", "faults_template")
-        await upgrade(template)
-        staged = await stage(template, pop)
-        print(f"  staged {staged:,} records")
-        clean_url = await _copy(template, "faults_template", "faults_clean")
-        clean = child(clean_url, "full")
-        reference = await snapshot(clean_url)
-        print(f"  clean run {clean['seconds']:.1f} s, {reference['persons']:,} persons")
-        cases = []
-        for point in points:
-            url = await _copy(template, "faults_template", f"faults_{int(point * 100)}")
+async def reconcile_kills(dbs: Databases, synced_url: str, template: str
+                          ) -> tuple[list[dict[str, Any]], str]:
+    """Reconciliation cases on copies of the synced database; returns them and the
+    URL of the cleanly reconciled copy."""
+    clean_url = await dbs.copy(synced_url, template, "faults_reconciled")
+    clean = child(clean_url, "job")
+    reference = await snapshot(clean_url)
+    print(f"  clean reconciliation {clean['seconds']:.1f} s, {reference['persons']:,} "
+          "persons", flush=True)
+    cases = []
+    for point in KILL_POINTS:
+        url = await dbs.copy(synced_url, template, f"faults_rec_{int(point * 100)}")
+        if dbs.backend == "postgresql":
             await _autovacuum_off(url)
-            killed_at = _killed_run(url, point * clean["seconds"])
-            rerun = child(url, "full")
-            after = await snapshot(url)
-            case = {"kill_at_share": point, "killed_after_s": round(killed_at, 1),
-                    "rerun_s": round(rerun["seconds"], 1),
-                    "rerun_over_clean": round(rerun["seconds"] / clean["seconds"], 2),
-                    "vacuumed_after_interruption":
-                        rerun["counts"].get("vacuumed_after_interruption", 0),
-                    **_compare(reference, after)}
+        killed = _killed_reconcile(url, point * clean["seconds"])
+        rerun = child(url, "job")
+        case = {"case": f"reconciliation killed at {point:.0%}",
+                "killed_after_s": round(killed, 1), "recover_s": round(rerun["seconds"], 1),
+                "clean_s": round(clean["seconds"], 1),
+                "recover_over_clean": round(rerun["seconds"] / clean["seconds"], 2),
+                "vacuumed_after_interruption":
+                    rerun["counts"].get("vacuumed_after_interruption", 0),
+                **_compare(reference, await snapshot(url))}
+        cases.append(case)
+        print("  " + json.dumps(case), flush=True)
+    return cases, clean_url
+
+
+class Load:
+    """32 clients asking `person(nik)` until stopped, each answer classed."""
+
+    def __init__(self, url: str, key: str, niks: list[str]) -> None:
+        self.url, self.key, self.niks = url, key, niks
+        self.counts = {"right": 0, "refused": 0, "wrong": 0, "unreachable": 0}
+        self.last_right = 0.0
+        self.stopped = False
+
+    async def _client(self, session: aiohttp.ClientSession, rng: random.Random) -> None:
+        headers = {"authorization": f"Bearer {self.key}",
+                   "accept": "application/graphql-response+json"}
+        while not self.stopped:
+            nik = rng.choice(self.niks)
+            body = {"query": f'{{ person(nik: "{nik}") {{ nik name household {{ kk }} }} }}'}
+            try:
+                async with session.post(self.url, json=body, headers=headers) as response:
+                    answer = await response.json(content_type=None)
+                    status = response.status
+                    retry = response.headers.get("retry-after")
+            except (aiohttp.ClientError, TimeoutError):
+                self.counts["unreachable"] += 1
+                await asyncio.sleep(0.05)
+                continue
+            person = (answer.get("data") or {}).get("person") if answer else None
+            if status == 200 and not answer.get("errors") and person and person["nik"] == nik:
+                self.counts["right"] += 1
+                self.last_right = time.perf_counter()
+            elif status == 503 and retry and "data" not in answer:
+                self.counts["refused"] += 1
+                await asyncio.sleep(0.05)
+            else:
+                self.counts["wrong"] += 1
+
+    async def run(self) -> None:
+        timeout = aiohttp.ClientTimeout(total=30)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            await asyncio.gather(*(self._client(session, random.Random(i))
+                                   for i in range(32)))
+
+    async def first_right_after(self, moment: float, limit: float = 120) -> float:
+        while time.perf_counter() - moment < limit:
+            if self.last_right > moment:
+                return self.last_right - moment
+            await asyncio.sleep(0.02)
+        return float("inf")
+
+
+def _serve(url: str) -> tuple[subprocess.Popen, int, str]:
+    """`slrt-hub serve` on `url` (no scheduler) and a NATIONAL client's key."""
+    env = {**os.environ, "HUB_DATABASE__URL": url, "HUB_SCHEDULE__ENABLED": "false"}
+    made = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "clients", "create", f"faults-{free_port()}",
+         "--role", "NATIONAL", "--legal-basis", "bench", "--purpose", "fault bench"],
+        cwd=ROOT, env={**env, "COLUMNS": "200"}, capture_output=True, text=True, check=True)
+    port = free_port()
+    serve = subprocess.Popen([sys.executable, "-m", "hub.cli", "serve", "--port", str(port)],
+                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    wait_until_answers(f"http://127.0.0.1:{port}/healthz", serve, "the hub")
+    return serve, port, made.stdout.strip().splitlines()[-1]
+
+
+async def outage_under_load(server: Any, url: str) -> list[dict[str, Any]]:
+    niks = [r[0] for r in await _scalars(
+        url, "SELECT nik FROM person WHERE nik IS NOT NULL ORDER BY id LIMIT 5000")]
+    serve, port, key = await asyncio.to_thread(_serve, url)
+    cases = []
+    try:
+        load = Load(f"http://127.0.0.1:{port}/graphql", key, niks)
+        running = asyncio.create_task(load.run())
+        await asyncio.sleep(3)
+        for label, down in (("PostgreSQL restarted", 0.0), ("PostgreSQL stopped for 9 s", 9.0)):
+            before = dict(load.counts)
+            await asyncio.to_thread(server.stop)
+            await asyncio.sleep(down)
+            await asyncio.to_thread(server.start)
+            back = time.perf_counter()
+            recovered = await load.first_right_after(back)
+            await asyncio.sleep(3)
+            during = {k: load.counts[k] - before[k] for k in load.counts}
+            case = {"case": f"{label} under 32-client load", **during,
+                    "recover_s": round(recovered, 2)}
             cases.append(case)
-            print("  " + json.dumps(case))
-    reference.pop("_linked")
-    return {"households": households, "staged_records": staged,
-            "clean_s": round(clean["seconds"], 1), "clean": reference, "kills": cases}
+            print("  " + json.dumps(case), flush=True)
+        load.stopped = True
+        await running
+    finally:
+        serve.terminate()
+        serve.wait(timeout=30)
+    return cases
+
+
+async def bench(households: int, backends: list[str]) -> dict[str, Any]:
+    pop = population(households)
+    report: dict[str, Any] = {"households": households}
+    with ExitStack() as stack:
+        server = prepare(stack, backends)
+        for backend in backends:
+            print(f"{backend}, {households:,} households", flush=True)
+            dbs = Databases(server, backend)
+            sync_cases, synced_url = await sync_faults(dbs, pop)
+            reconcile_cases, reconciled_url = await reconcile_kills(
+                dbs, synced_url, "faults_sync_clean")
+            cases = sync_cases + reconcile_cases
+            if backend == "postgresql":
+                cases += await outage_under_load(server, reconciled_url)
+            report[backend] = cases
+    return report
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--households", type=int, default=20_000)
-    parser.add_argument("--points", type=float, nargs="+", default=list(KILL_POINTS))
+    parser.add_argument("--backends", nargs="+", default=["postgresql", "sqlite"])
     args = parser.parse_args()
-    result = asyncio.run(bench(args.households, tuple(args.points)))
+    report = asyncio.run(bench(args.households, args.backends))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "faults.json").write_text(json.dumps(result, indent=2))
-    worst = max((c["rerun_over_clean"] for c in result["kills"]), default=0.0)
-    lost = sum(c["records_lost"] for c in result["kills"])
-    print(f"clean {result['clean_s']} s; worst re-run {worst}x the clean run; "
-          f"records lost {lost}")
+    (RESULTS / "faults.json").write_text(json.dumps(report, indent=2))
+    print("\n| backend | case | lost | duplicated | wrong answers | recover s | clean s |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    for backend in args.backends:
+        for c in report[backend]:
+            print(f"| {backend} | {c['case']} | {c.get('records_lost', '')} | "
+                  f"{c.get('duplicated', c.get('persons_extra', ''))} | {c.get('wrong', '')} | "
+                  f"{c.get('recover_s', '')} | {c.get('clean_s', '')} |")
 
 
 if __name__ == "__main__":

@@ -131,7 +131,12 @@ async def _run_child(url: str, mode: str) -> None:
     engine = create_engine(url)
     try:
         started = time.perf_counter()
-        result = await Reconciler(engine, settings).run(full=mode == "full")
+        if mode == "job":  # as the scheduler runs it: leased, closing what a crash left
+            from hub.sync import jobs
+
+            result = await jobs.reconcile(engine, settings, full=True)
+        else:
+            result = await Reconciler(engine, settings).run(full=mode == "full")
         seconds = time.perf_counter() - started
     finally:
         await engine.dispose()
