@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -98,3 +99,16 @@ def loaded_engine(loaded_engines: dict[str, AsyncEngine], backend: str) -> Async
 def settings_for(loaded_engine: AsyncEngine) -> HubSettings:
     url = loaded_engine.url.render_as_string(hide_password=False)
     return HubSettings(database={"url": url})
+
+
+@pytest.fixture
+def live_server(settings_for) -> Iterator[tuple[str, str]]:
+    """`slrt-hub serve` as a process on the test database, with a NATIONAL client's key:
+    for the tests that need real sockets (the HTTP audit, GraphiQL in a browser)."""
+    from tests.pg_server import free_port
+    from tests.test_live_server import create_client, serving
+
+    env = {**os.environ, "HUB_DATABASE__URL": settings_for.database.url}
+    key = create_client(env, f"live-{free_port()}", "--role", "NATIONAL")
+    with serving(env) as base:
+        yield base, key

@@ -4,7 +4,6 @@ given one (typed, or in the URL fragment as the demo prints it) loads the schema
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import urllib.request
@@ -15,20 +14,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from hub.schema.graphiql import ASSETS
-from tests.pg_server import free_port
-from tests.test_live_server import create_client, serving
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture
-def live(settings_for) -> Iterator[tuple[str, str]]:
-    env = {**os.environ, "HUB_DATABASE__URL": settings_for.database.url}
-    key = create_client(env, f"graphiql-{free_port()}", "--role", "NATIONAL")
-    with serving(env) as base:
-        yield base, key
 
 
 @pytest.fixture
@@ -42,8 +31,8 @@ def browser() -> Iterator[object]:
         launched.close()
 
 
-def test_the_page_loads_only_from_the_hub(live) -> None:
-    base, _ = live
+def test_the_page_loads_only_from_the_hub(live_server) -> None:
+    base, _ = live_server
     request = urllib.request.Request(f"{base}/graphql", headers={"accept": "text/html"})
     with urllib.request.urlopen(request, timeout=10) as response:
         html = response.read().decode()
@@ -67,8 +56,8 @@ def _schema_loaded(page) -> None:
     page.get_by_text("Query", exact=True).first.wait_for(timeout=15_000)
 
 
-def test_graphiql_asks_for_a_key_then_loads_the_schema(live, browser) -> None:
-    base, key = live
+def test_graphiql_asks_for_a_key_then_loads_the_schema(live_server, browser) -> None:
+    base, key = live_server
     page = browser.new_page()
     elsewhere: list[str] = []
     page.on("request", lambda r: urlsplit(r.url).hostname not in ("127.0.0.1", None)
@@ -84,8 +73,8 @@ def test_graphiql_asks_for_a_key_then_loads_the_schema(live, browser) -> None:
     page.close()
 
 
-def test_a_key_in_the_fragment_is_taken_and_removed_from_the_address(live, browser) -> None:
-    base, key = live
+def test_a_key_in_the_fragment_is_taken_and_removed_from_the_address(live_server, browser) -> None:
+    base, key = live_server
     page = browser.new_page()
     page.goto(f"{base}/graphql#key={key}")
     page.wait_for_selector(".graphiql-container", timeout=15_000)

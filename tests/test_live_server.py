@@ -58,14 +58,6 @@ def serving(env: dict[str, str]) -> Iterator[str]:
         process.wait(timeout=10)
 
 
-@pytest.fixture
-def live_server(settings_for) -> Iterator[tuple[str, str]]:
-    env = {**os.environ, "HUB_DATABASE__URL": settings_for.database.url}
-    key = create_client(env, f"live-{free_port()}", "--role", "NATIONAL")
-    with serving(env) as base:
-        yield base, key
-
-
 def test_graphql_over_http_audit_passes_without_warnings(live_server):
     base, key = live_server
     node = shutil.which("node")
