@@ -7,6 +7,7 @@ alone, whatever the machine is doing meanwhile.
 from __future__ import annotations
 
 import argparse
+import os
 
 import uvicorn
 from sqlalchemy import select
@@ -41,11 +42,22 @@ def build(url: str) -> object:
     return app
 
 
+def factory() -> object:
+    """For several workers: each process builds its own app (uvicorn imports this)."""
+    return build(os.environ["BENCH_DATABASE_URL"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
+    if args.workers > 1:
+        os.environ["BENCH_DATABASE_URL"] = args.url
+        uvicorn.run("bench.bench_server:factory", factory=True, workers=args.workers,
+                    host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+        return
     uvicorn.run(build(args.url), host="127.0.0.1", port=args.port, log_level="warning",
                 access_log=False)
 

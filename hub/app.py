@@ -74,8 +74,9 @@ class StateCollector:
     audit flushes that failed, and its database connection pool."""
 
     def __init__(self, engine: AsyncEngine, settings: HubSettings, audit: AuditWriter,
-                 ttl: float = 15.0) -> None:
+                 ttl: float = 15.0, planner: Any = None) -> None:
         self.engine, self.settings, self.audit, self.ttl = engine, settings, audit, ttl
+        self.planner = planner
         self.health: Any = None
         self._read_at = -ttl
 
@@ -113,6 +114,13 @@ class StateCollector:
         yield failures
         yield gauge("hub_audit_pending_entries", "Audit entries waiting to be written", [],
                     [([], float(self.audit.pending))])
+        if self.planner is not None:
+            reads = CounterMetricFamily("hub_graphql_reads", "Query operations, by who "
+                                        "answered: the read planner's one SQL statement "
+                                        "or the resolvers", labels=["path"])
+            reads.add_metric(["planner"], float(self.planner.answered))
+            reads.add_metric(["resolvers"], float(self.planner.stepped_aside))
+            yield reads
         h = self.health
         if h is None:
             return
@@ -263,7 +271,7 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
         return JSONResponse(await keystore.jwks(),
                             headers={"Cache-Control": "public, max-age=300"})
 
-    state = StateCollector(engine, settings, audit)
+    state = StateCollector(engine, settings, audit, planner=graphql.planner)
     metrics.registry.register(state)
 
     async def metrics_endpoint(_: Request) -> Response:
@@ -317,6 +325,7 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
     app.state.engine = engine
     app.state.settings = settings
     app.state.audit = audit
+    app.state.graphql = graphql
     app.state.clients = clients
     app.state.dci_worker = dci.worker
     return app

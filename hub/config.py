@@ -64,6 +64,9 @@ class ServerSettings(_Section):
     port: int = Field(8000, ge=1, le=65535)
     graphiql: bool = True
     max_page_size: int = Field(500, ge=1, le=10_000)
+    # Compile reads of the registry (person, household, households, region) into one
+    # SQL statement each request; off, every field runs through its resolver.
+    read_planner: bool = True
     # Where `make assets` installs the browser files the hub serves itself (GraphiQL,
     # React): no page loads anything from the internet.
     # A relative path is read against the project folder, like the others.

@@ -13,7 +13,9 @@ null, dropped from lists, and an error (never the object) where null is not allo
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from inspect import isawaitable
+from operator import attrgetter
 from typing import Any
 
 from graphql import (
@@ -30,21 +32,35 @@ from hub.errors import ForbiddenError
 Check = Callable[[Any, Any], bool]  # (object, context) -> visible
 
 
-def _person(person: Any, context: Any) -> bool:
-    if not context.principal.scope.allows(person.region_code):
-        # Withheld, but the attempt is the citizen's to know (their audit trail).
-        context.audit.note("withheld", int(person.id), person.nik)
-        return False
-    context.audit.note("person", int(person.id), person.nik)
-    return True
+@dataclass(frozen=True, slots=True)
+class SubjectKinds:
+    """How the audit log names a subject the request saw, and one it was refused."""
+
+    seen: str
+    withheld: str
 
 
-def _household(household: Any, context: Any) -> bool:
-    if not context.principal.scope.allows(household.village_code):
-        context.audit.note("withheld_h", int(household.id), household.kk)
-        return False
-    context.audit.note("household", int(household.id), household.kk)
-    return True
+# The read planner (hub.schema.planner) applies the same rule to rows it reads itself.
+SUBJECT_KINDS = {"Person": SubjectKinds("person", "withheld"),
+                 "Household": SubjectKinds("household", "withheld_h")}
+
+
+def _regional(kinds: SubjectKinds, region: str, identifier: str) -> Check:
+    read_region, read_identifier = attrgetter(region), attrgetter(identifier)
+
+    def check(subject: Any, context: Any) -> bool:
+        if not context.principal.scope.allows(read_region(subject)):
+            # Withheld, but the attempt is the citizen's to know (their audit trail).
+            context.audit.note(kinds.withheld, int(subject.id), read_identifier(subject))
+            return False
+        context.audit.note(kinds.seen, int(subject.id), read_identifier(subject))
+        return True
+
+    return check
+
+
+_person = _regional(SUBJECT_KINDS["Person"], "region_code", "nik")
+_household = _regional(SUBJECT_KINDS["Household"], "village_code", "kk")
 
 
 def _finding(finding: Any, context: Any) -> bool:

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from hub.access import audit
 from hub.db.models import Person as PersonRow
 from hub.errors import NotFoundError
+from hub.schema.arguments import valid_nik
 from hub.schema.loaders import fetch_all
-from hub.schema.query import _valid_nik
 from hub.schema.types import HubInfo
 
 
@@ -46,7 +46,7 @@ class AuditQuery:
     @strawberry.field(description="Every audited access to the data of the person with "
                       "this NIK, oldest first. A district sees it for persons in its region.")
     async def audit_trail(self, info: HubInfo, nik: str) -> list[AuditAccess]:
-        number = _valid_nik(nik)
+        number = valid_nik(nik)
         rows = await fetch_all(info.context.engine, select(PersonRow.id, PersonRow.region_code)
                                .where(PersonRow.nik == number))
         scope = info.context.principal.scope

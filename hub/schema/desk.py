@@ -24,9 +24,9 @@ from hub.domain.dates import as_utc
 from hub.domain.names import normalize_name
 from hub.domain.referrals import SETTLED, Desk, IllegalTransition, ReferralStatus
 from hub.errors import BadUserInput, HubError, NotFound, NotFoundError
+from hub.schema.arguments import valid_nik, valid_region
 from hub.schema.loaders import fetch_all
 from hub.schema.pagination import DEFAULT_PAGE, decode_id_cursor, encode_cursor, page_size
-from hub.schema.query import _valid_nik, _valid_region
 from hub.schema.reconciliation import _id, _visible
 from hub.schema.types import HubInfo, PageInfo, Person, load_one
 from hub.services import desk as services
@@ -355,7 +355,7 @@ class DeskQuery:
         if status:
             statement = statement.where(CaseRow.status == status)
         if region:
-            code = _valid_region(region, "region")
+            code = valid_region(region, "region")
             statement = statement.where((CaseRow.region_code == code)
                                         | CaseRow.region_code.like(f"{code}.%"))
         if category is not None:
@@ -387,7 +387,7 @@ class DeskQuery:
         if agency:
             statement = statement.where(ReferralRow.agency == agency)
         if region:
-            code = _valid_region(region, "region")
+            code = valid_region(region, "region")
             statement = statement.where((ReferralRow.region_code == code)
                                         | ReferralRow.region_code.like(f"{code}.%"))
         if overdue is not None:
@@ -407,7 +407,7 @@ class DeskQuery:
                       "spelling the name rules fold together) in a village or district.")
     async def search_persons(self, info: HubInfo, name: str, region: str,
                              first: int | None = None) -> list[Person]:
-        code = _valid_region(region, "region")
+        code = valid_region(region, "region")
         if len(name) > MAX_NAME:
             raise BadUserInput(f"name is at most {MAX_NAME} characters, got {len(name):,}",
                                argument="name")
@@ -474,8 +474,8 @@ class DeskMutation:
     @strawberry.mutation(description="Front office: register a case; returns it with its "
                          "ticket number.")
     async def register_case(self, info: HubInfo, case: CaseInput) -> ServiceCase:
-        nik = _valid_nik(case.nik) if case.nik else None
-        village = _valid_region(case.village_code, "villageCode") if case.village_code \
+        nik = valid_nik(case.nik) if case.nik else None
+        village = valid_region(case.village_code, "villageCode") if case.village_code \
             else None
         new = NewCase(kind=case.kind.value, category=case.category.value,
                       channel=case.channel.value, urgency=case.urgency.value,

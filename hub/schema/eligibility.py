@@ -11,7 +11,7 @@ import strawberry
 from hub.access.roles import Role
 from hub.domain.eligibility import Decision, desil_band, for_partner
 from hub.errors import BadUserInput
-from hub.schema.query import _valid_nik
+from hub.schema.arguments import valid_nik
 from hub.schema.types import HubInfo
 from hub.services.eligibility import Checked, Lookup, check, rule_of
 
@@ -95,7 +95,7 @@ class EligibilityQuery:
                       "and why. An invalid NIK is an error that says why.")
     async def eligibility(self, info: HubInfo, nik: str, program: str) -> EligibilityResult:
         rule = _program(info, program)
-        (item,) = await check(info.context.engine, rule, [_valid_nik(nik)],
+        (item,) = await check(info.context.engine, rule, [valid_nik(nik)],
                               info.context.principal.scope, date.today())
         return EligibilityResult.of(program, item, partner=_partner(info))
 

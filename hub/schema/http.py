@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from graphql import OperationType
+from graphql import ExecutionResult, OperationType
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -38,6 +38,7 @@ from hub.schema import graphiql
 from hub.schema.context import HubContext
 from hub.schema.errors import format_error
 from hub.schema.executor import DocumentCache, HubSchema, execute_prepared
+from hub.schema.planner import ReadPlanner
 
 logger = logging.getLogger("hub.graphql")
 
@@ -216,6 +217,9 @@ class GraphQLEndpoint:
         self.trusted = documents
         self.audit = audit
         self.limiter = RateLimiter()
+        self.planner = (ReadPlanner(schema.graphql, engine.dialect.name,
+                                    settings.server.max_page_size)
+                        if settings.server.read_planner else None)
         self.cost_model = CostModel(default_page=min(50, settings.server.max_page_size),
                                     max_page=settings.server.max_page_size)
 
@@ -354,14 +358,21 @@ class GraphQLEndpoint:
             fields=list(prepared.personal_fields),
             variables=variables if kind != "query" else None,
         )
-        result = await execute_prepared(
-            self.schema,
-            prepared.document,
-            context=HubContext(engine=self.engine, settings=self.settings, principal=principal,
-                               audit=event, request=request),
-            variables=variables,
-            operation_name=operation_name,
-        )
+        planned = await self.planned(query, prepared, operation, principal, variables)
+        if planned is not None:
+            data, subjects = planned
+            for kind, subject_id, identifier in subjects:
+                event.note(kind, subject_id, identifier)
+            result = ExecutionResult(data)
+        else:
+            result = await execute_prepared(
+                self.schema,
+                prepared.document,
+                context=HubContext(engine=self.engine, settings=self.settings,
+                                   principal=principal, audit=event, request=request),
+                variables=variables,
+                operation_name=operation_name,
+            )
         if any(unavailable(error.original_error) for error in result.errors or ()):
             # No partial data: a field nulled by an outage is not an answer.
             raise RequestProblem(503, "the hub's database is unreachable right now; try "
@@ -383,6 +394,24 @@ class GraphQLEndpoint:
             event.outcome = "errors" if result.errors else "ok"
             self.audit.record(event)
         return body, request_error
+
+    async def planned(self, query: str, prepared: Any, operation: Any, principal: Principal,
+                      variables: dict[str, Any] | None) -> Any:
+        """The read planner's answer, or None when the resolvers must give it (what it
+        cannot compile, or a fault of its own, which is logged: the resolvers are the
+        reference, so a planner bug costs speed, never an answer)."""
+        if self.planner is None:
+            return None
+        try:
+            return await self.planner.run(self.engine, query, prepared, operation, principal,
+                                          variables)
+        except Exception as exc:
+            if unavailable(exc):
+                raise RequestProblem(503, "the hub's database is unreachable right now; "
+                                     "try again shortly", {"Retry-After": "5"},
+                                     code="UNAVAILABLE") from None
+            logger.exception("the read planner failed; the resolvers answer instead")
+            return None
 
     def audit_refused(self, prepared: Any, principal: Principal,
                        variables: dict[str, Any] | None, operation_name: str | None,

@@ -63,10 +63,12 @@ class Loaders:
         return [found.get(key) for key in keys]
 
     async def _grouped(
-        self, table: Any, column: Any, order: Any, keys: list[Any]
+        self, table: Any, column: Any, order: tuple[Any, ...], keys: list[Any]
     ) -> list[list[RowMapping]]:
+        # `order` ends with a unique column: a list's order never depends on the plan
+        # (the read planner must give the same list, byte for byte).
         rows = await fetch_all(
-            self.engine, select(table).where(column.in_(keys)).order_by(column, order)
+            self.engine, select(table).where(column.in_(keys)).order_by(column, *order)
         )
         groups: dict[Any, list[RowMapping]] = defaultdict(list)
         for row in rows:
@@ -83,12 +85,14 @@ class Loaders:
         return await self._by_key(Region.__table__, Region.code, codes)
 
     async def _members(self, household_ids: list[int]) -> list[list[RowMapping]]:
-        return await self._grouped(Person.__table__, Person.household_id, Person.id, household_ids)
+        return await self._grouped(Person.__table__, Person.household_id, (Person.id,),
+                                   household_ids)
 
     async def _enrollments(self, person_ids: list[int]) -> list[list[RowMapping]]:
         return await self._grouped(
-            Enrollment.__table__, Enrollment.person_id, Enrollment.program, person_ids
+            Enrollment.__table__, Enrollment.person_id, (Enrollment.program, Enrollment.id),
+            person_ids
         )
 
     async def _region_children(self, codes: list[str]) -> list[list[RowMapping]]:
-        return await self._grouped(Region.__table__, Region.parent_code, Region.code, codes)
+        return await self._grouped(Region.__table__, Region.parent_code, (Region.code,), codes)

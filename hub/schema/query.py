@@ -8,10 +8,7 @@ from sqlalchemy import bindparam, func, select
 from hub.db.models import Household as HouseholdRow
 from hub.db.models import Person as PersonRow
 from hub.db.models import Region as RegionRow
-from hub.domain.kk import InvalidKK, parse_kk
-from hub.domain.nik import InvalidNik, parse_nik
-from hub.domain.regions import InvalidRegionCode, normalize_region_code
-from hub.errors import BadUserInput, clip
+from hub.schema.arguments import valid_kk, valid_nik, valid_region
 from hub.schema.loaders import fetch_all
 from hub.schema.types import (
     Household,
@@ -30,37 +27,24 @@ PERSON_BY_NIK = (
     .order_by(PersonRow.id)
     .limit(1)
 )
-HOUSEHOLD_BY_KK = select(HouseholdRow.__table__).where(HouseholdRow.kk == bindparam("kk"))
-
-
-def _valid_nik(nik: str) -> str:
-    try:
-        return parse_nik(nik).nik
-    except InvalidNik as exc:
-        raise BadUserInput(clip(str(exc)), argument="nik", problem=exc.problem.value) from None
-
-
-def _valid_region(code: str, argument: str) -> str:
-    try:
-        return normalize_region_code(code)
-    except InvalidRegionCode as exc:
-        raise BadUserInput(clip(str(exc)), argument=argument) from None
+HOUSEHOLD_BY_KK = (
+    select(HouseholdRow.__table__)
+    .where(HouseholdRow.kk == bindparam("kk"))
+    .order_by(HouseholdRow.id)
+    .limit(1)
+)
 
 
 @strawberry.type
 class RegistryQuery:
     @strawberry.field(description="A person by NIK. An invalid NIK is an error saying why.")
     async def person(self, info: HubInfo, nik: str) -> Person | None:
-        rows = await fetch_all(info.context.engine, PERSON_BY_NIK, {"nik": _valid_nik(nik)})
+        rows = await fetch_all(info.context.engine, PERSON_BY_NIK, {"nik": valid_nik(nik)})
         return Person.from_row(rows[0]) if rows else None
 
     @strawberry.field(description="A household by its 16-digit KK number.")
     async def household(self, info: HubInfo, kk: str) -> Household | None:
-        try:
-            number = parse_kk(kk).kk
-        except InvalidKK as exc:
-            raise BadUserInput(str(exc), argument="kk") from None
-        rows = await fetch_all(info.context.engine, HOUSEHOLD_BY_KK, {"kk": number})
+        rows = await fetch_all(info.context.engine, HOUSEHOLD_BY_KK, {"kk": valid_kk(kk)})
         return Household.from_row(rows[0]) if rows else None
 
     @strawberry.field(
@@ -75,12 +59,12 @@ class RegistryQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> HouseholdConnection:
-        return await household_page(info, _valid_region(region, "region"), desil, first,
+        return await household_page(info, valid_region(region, "region"), desil, first,
                                     after)
 
     @strawberry.field(description="A region by Kemendagri code: 33, 33.14, 33.14.01, ...")
     async def region(self, info: HubInfo, code: str) -> Region | None:
-        row = await info.context.loaders.region.load(_valid_region(code, "code"))
+        row = await info.context.loaders.region.load(valid_region(code, "code"))
         return Region.from_row(row) if row else None
 
     @strawberry.field(description="Regencies (kabupaten/kota) this hub holds data for.")

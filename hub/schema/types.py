@@ -13,10 +13,10 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from hub.db.models import Household as HouseholdRow
-from hub.errors import BadUserInput
 from hub.schema import statistics
+from hub.schema.arguments import household_page_args
 from hub.schema.loaders import fetch_all
-from hub.schema.pagination import DEFAULT_PAGE, decode_cursor, encode_cursor, page_size
+from hub.schema.pagination import encode_cursor
 from hub.schema.statistics import in_regions
 
 if TYPE_CHECKING:
@@ -277,21 +277,15 @@ class Region:
 async def household_page(info: HubInfo, code: str, desil: int | None, first: int | None,
                          after: str | None) -> HouseholdConnection:
     """A page of the households under `code` that the client may see."""
-    if desil is not None and not 1 <= desil <= 10:
-        raise BadUserInput(f"desil is 1 to 10, got {desil}", argument="desil")
-    limit = page_size(first, DEFAULT_PAGE, info.context.settings.server.max_page_size)
+    limit, start = household_page_args(desil, first, after,
+                                       info.context.settings.server.max_page_size)
     conditions = [in_regions(info.context.principal.scope.within(code))]
     if desil is not None:
         conditions.append(HouseholdRow.desil == desil)
     order = (HouseholdRow.village_code, HouseholdRow.id)
     statement = select(HouseholdRow.__table__).where(*conditions)
-    if after:
-        key = decode_cursor("household", after)
-        if (len(key) != 2 or not isinstance(key[0], str) or type(key[1]) is not int
-                or not 0 <= key[1] < 2**63):
-            raise BadUserInput("after is not a cursor of this list", argument="after")
-        village, last_id = key
-        statement = statement.where(tuple_(*order) > tuple_(village, last_id))
+    if start is not None:
+        statement = statement.where(tuple_(*order) > tuple_(*start))
     rows = await fetch_all(info.context.engine, statement.order_by(*order).limit(limit + 1))
     edges = [
         HouseholdEdge(
