@@ -14,6 +14,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.dataloader import DataLoader
 
+from hub.db.engine import reader
 from hub.db.models import Enrollment, Household, Person, Region
 
 # Keeps IN lists well under SQLite's and asyncpg's bound-parameter limits.
@@ -23,7 +24,7 @@ MAX_BATCH = 1000
 async def fetch_all(
     engine: AsyncEngine, statement: Select[Any], parameters: dict[str, Any] | None = None
 ) -> Sequence[RowMapping]:
-    async with engine.connect() as connection:
+    async with reader(engine).connect() as connection:
         return (await connection.execute(statement, parameters)).mappings().all()
 
 

@@ -221,7 +221,9 @@ async def test_planner_and_resolvers_give_the_same_bytes_and_audit(twin: Twin, s
                     role, query, variables)
                 entries = await twin.audit_entries(before)
                 assert len(entries) in (0, 2), (query, variables, entries)
-                if entries:
+                # With an error, which sibling fields ran before it is a race in the
+                # resolvers; without, both must have read the same persons.
+                if entries and b'"errors"' not in one.content:
                     assert _audited(entries[0]) == _audited(entries[1]), (role, query,
                                                                           variables)
                 compared += 1

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.access.audit import Subject
 from hub.access.roles import Principal
+from hub.db.engine import reader
 from hub.domain.regions import code_range
 from hub.errors import BadUserInput
 from hub.schema.arguments import household_page_args, valid_kk, valid_nik, valid_region
@@ -156,7 +157,7 @@ class ReadPlanner:
             parameters.update(one.parameters)
             bound.append(one)
         statement = plan.statement(tuple(b.variant for b in bound), scope_regions)
-        async with engine.connect() as connection:
+        async with reader(engine).connect() as connection:
             row = (await connection.execute(statement, parameters)).one()
         data: dict[str, Any] = {}
         notes: list[Subject] = []
