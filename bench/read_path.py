@@ -214,9 +214,13 @@ def drive(base: str, body_file: Path, clients: int, seconds: float, key: str | N
                             env=env, capture_output=True, text=True, check=True).stdout
     percentiles = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)$", output, flags=re.M))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    timeouts = re.search(r"Socket errors:.*timeout (\d+)", output)
+    # wrk gives up on a request after 2 s and prints no percentiles when none finished.
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
-            "p50_ms": _ms(percentiles["50"]), "p99_ms": _ms(percentiles["99"]),
-            "non_2xx": int(non_2xx.group(1)) if non_2xx else 0}
+            "p50_ms": _ms(percentiles["50"]) if "50" in percentiles else float("nan"),
+            "p99_ms": _ms(percentiles["99"]) if "99" in percentiles else float("nan"),
+            "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+            "timeouts": int(timeouts.group(1)) if timeouts else 0}
 
 
 def main() -> None:
@@ -259,7 +263,7 @@ def main() -> None:
                     runs[s].append(result)
                     print(f"{case.name:24s} {s:18s} {result['rps']:8.0f} req/s  "
                           f"p50 {result['p50_ms']:6.1f}  p99 {result['p99_ms']:6.1f} ms  "
-                          f"non-2xx {result['non_2xx']}", flush=True)
+                          f"non-2xx {result['non_2xx']}  timeouts {result['timeouts']}", flush=True)
     print(table(results))
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "read_path.json").write_text(json.dumps(

@@ -21,12 +21,11 @@ from graphql.execution.values import (
     get_argument_values,
     get_variable_values,
 )
-from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.access.audit import Subject
 from hub.access.roles import Principal
-from hub.db.engine import reader
+from hub.db.onerow import OneRowStatement, fetch_one_row
 from hub.domain.regions import code_range
 from hub.errors import BadUserInput
 from hub.schema.arguments import household_page_args, valid_kk, valid_nik, valid_region
@@ -43,17 +42,17 @@ MAX_PLANS = 1024
 @dataclass
 class Plan:
     roots: tuple[RootPlan, ...]
-    statements: dict[tuple[Any, ...], TextClause] = field(default_factory=dict)
+    statements: dict[tuple[Any, ...], OneRowStatement] = field(default_factory=dict)
 
     def statement(self, variants: tuple[tuple[Any, ...], ...], scope_regions: int | None
-                  ) -> TextClause:
+                  ) -> OneRowStatement:
         key = (variants, scope_regions)
         statement = self.statements.get(key)
         if statement is None:
             columns = ", ".join(f"{root.render(variant)} AS c{i}"
                                 for i, (root, variant) in enumerate(zip(self.roots, variants,
                                                                         strict=True)))
-            statement = text(_with_scope("SELECT " + columns, scope_regions))
+            statement = OneRowStatement(_with_scope("SELECT " + columns, scope_regions))
             if len(self.statements) < 64:
                 self.statements[key] = statement
         return statement
@@ -157,8 +156,7 @@ class ReadPlanner:
             parameters.update(one.parameters)
             bound.append(one)
         statement = plan.statement(tuple(b.variant for b in bound), scope_regions)
-        async with reader(engine).connect() as connection:
-            row = (await connection.execute(statement, parameters)).one()
+        row = await fetch_one_row(engine, statement, parameters)
         data: dict[str, Any] = {}
         notes: list[Subject] = []
         for i, (root, one) in enumerate(zip(plan.roots, bound, strict=True)):

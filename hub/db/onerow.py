@@ -1,0 +1,64 @@
+"""One read-only statement, one row back, by the shortest path each driver has.
+
+The read planner's statement is the whole request's data; on PostgreSQL, SQLAlchemy's
+execution machinery around it (compiled-statement cache, result metadata, the
+adapter's locks) cost as much CPU as asyncpg's own execute under load. So the text is
+compiled once to asyncpg's numbered parameters and run on the pooled connection's
+driver directly; the pool, its checkout and its return are still SQLAlchemy's, and a
+connection the server dropped is invalidated as SQLAlchemy would.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import TextClause, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.db.engine import reader
+from hub.db.outage import unavailable
+
+_NAMED = re.compile(r"(?<![:\w]):(\w+)")
+
+
+@dataclass(frozen=True)
+class OneRowStatement:
+    """A SQL text with `:name` parameters, in both forms."""
+
+    sql: str
+    clause: TextClause = field(init=False)
+    numbered: str = field(init=False)
+    names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        names: list[str] = []
+
+        def number(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in names:
+                names.append(name)
+            return f"${names.index(name) + 1}"
+
+        object.__setattr__(self, "clause", text(self.sql))
+        object.__setattr__(self, "numbered", _NAMED.sub(number, self.sql))
+        object.__setattr__(self, "names", tuple(names))
+
+
+async def fetch_one_row(engine: AsyncEngine, statement: OneRowStatement,
+                        parameters: Mapping[str, Any]) -> Sequence[Any]:
+    async with reader(engine).connect() as connection:
+        if engine.dialect.driver != "asyncpg":
+            return (await connection.execute(statement.clause, dict(parameters))).one()
+        raw = await connection.get_raw_connection()
+        try:
+            row = await raw.driver_connection.fetchrow(
+                statement.numbered, *(parameters[name] for name in statement.names))
+        except BaseException as error:
+            if unavailable(error):
+                await connection.invalidate()
+            raise
+        assert row is not None  # a SELECT of scalar subqueries always has its row
+        return tuple(row)
