@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -173,7 +173,7 @@ class MetricsMiddleware:
         # The request's id: the caller's (a proxy's X-Request-Id) or a new one; in
         # every log line of the request and in the answer's headers.
         given = dict(scope.get("headers") or ()).get(b"x-request-id", b"")[:64]
-        rid = given.decode("latin-1") if given else uuid.uuid4().hex[:16]
+        rid = given.decode("latin-1") if given else os.urandom(8).hex()
         logs.request_id.set(rid)
         logs.client.set(None)
         logs.operation.set(None)

@@ -49,16 +49,20 @@ class OneRowStatement:
 
 async def fetch_one_row(engine: AsyncEngine, statement: OneRowStatement,
                         parameters: Mapping[str, Any]) -> Sequence[Any]:
-    async with reader(engine).connect() as connection:
-        if engine.dialect.driver != "asyncpg":
+    if engine.dialect.driver != "asyncpg":
+        async with reader(engine).connect() as connection:
             return (await connection.execute(statement.clause, dict(parameters))).one()
-        raw = await connection.get_raw_connection()
-        try:
-            row = await raw.driver_connection.fetchrow(
-                statement.numbered, *(parameters[name] for name in statement.names))
-        except BaseException as error:
-            if unavailable(error):
-                await connection.invalidate()
-            raise
-        assert row is not None  # a SELECT of scalar subqueries always has its row
-        return tuple(row)
+    # The pool's connection without a SQLAlchemy Connection around it: asyncpg runs a
+    # lone statement outside any transaction, and the pool still resets it on return.
+    pooled = await engine.raw_connection()
+    try:
+        row = await pooled.driver_connection.fetchrow(
+            statement.numbered, *(parameters[name] for name in statement.names))
+    except BaseException as error:
+        if unavailable(error):
+            pooled.invalidate(error if isinstance(error, Exception) else None)
+        raise
+    finally:
+        pooled.close()
+    assert row is not None  # a SELECT of scalar subqueries always has its row
+    return tuple(row)

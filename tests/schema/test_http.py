@@ -156,8 +156,13 @@ async def test_database_faults_are_masked_and_readyz_says_unavailable(tmp_path):
         await down.dispose()
 
 
+@pytest.mark.parametrize("query", [
+    '{ person(nik: "3314015208850003") { name household { kk } } regencies { code } }',
+    # the read planner's path: one statement on the pool's raw driver connection
+    '{ person(nik: "3314015208850003") { name household { kk } } }',
+])
 async def test_a_database_outage_mid_request_is_a_503_without_partial_data(
-        databases, postgresql_server) -> None:
+        databases, postgresql_server, query: str) -> None:
     """Authenticated (the key is cached), then the database goes away: the request is a
     503 with Retry-After and no data, never a 200 with fields nulled by the outage."""
     import asyncpg
@@ -167,7 +172,6 @@ async def test_a_database_outage_mid_request_is_a_503_without_partial_data(
     await asyncio.to_thread(upgrade, url)
     engine = create_async_engine(url)
     client = await make_client(HubSettings(database={"url": url}), engine)
-    query = '{ person(nik: "3314015208850003") { name household { kk } } regencies { code } }'
     admin = await asyncpg.connect(host=postgresql_server.host, port=postgresql_server.port,
                                   user=postgresql_server.user, database="postgres")
     try:
