@@ -12,6 +12,8 @@ import binascii
 import json
 from typing import Any
 
+import orjson
+
 from hub import jsontext
 from hub.errors import BadUserInput, clip
 
@@ -20,7 +22,11 @@ DEFAULT_PAGE = 50  # a list's page when the client names no `first`
 
 
 def encode_cursor(kind: str, key: list[Any]) -> str:
-    raw = json.dumps([_VERSION, kind, key], separators=(",", ":")).encode()
+    # orjson writes what json.dumps with these separators writes, for ASCII; a page
+    # encodes one cursor per row, where json.dumps was a tenth of the request.
+    raw = orjson.dumps([_VERSION, kind, key])
+    if not raw.isascii():  # json.dumps escapes non-ASCII: keep old cursors' bytes
+        raw = json.dumps([_VERSION, kind, key], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 

@@ -48,8 +48,7 @@ def page(value: dict[str, Any], shape: PageShape, notes: list[Subject],
     rows = value["n"]
     has_next = len(rows) > limit
     rows = rows[:limit]
-    cursors = [encode_cursor("household", [row.pop(CURSOR_KEY), row[GUARD_KEY][0]])
-               for row in rows]
+    keys = [(row.pop(CURSOR_KEY), row[GUARD_KEY][0]) for row in rows]
     out: dict[str, Any] = {}
     for key, name in shape.fields:
         if name == "__typename":
@@ -57,10 +56,14 @@ def page(value: dict[str, Any], shape: PageShape, notes: list[Subject],
         elif name == "totalCount":
             out[key] = value["t"]
         elif name == "pageInfo":
-            out[key] = _page_info(shape, has_next, cursors[-1] if cursors else None)
+            out[key] = _page_info(shape, has_next, _cursor(keys[-1]) if keys else None)
         else:  # edges: the guard checks each edge's node, as on HouseholdConnection.edges
-            out[key] = _edges(rows, cursors, shape, notes)
+            out[key] = _edges(rows, keys, shape, notes)
     return out
+
+
+def _cursor(key: tuple[str, int]) -> str:
+    return encode_cursor("household", list(key))
 
 
 def _page_info(shape: PageShape, has_next: bool, end_cursor: str | None) -> dict[str, Any]:
@@ -69,14 +72,15 @@ def _page_info(shape: PageShape, has_next: bool, end_cursor: str | None) -> dict
     return {key: values[name] for key, name in shape.page_info_fields}
 
 
-def _edges(rows: list[dict[str, Any]], cursors: list[str], shape: PageShape,
+def _edges(rows: list[dict[str, Any]], keys: list[tuple[str, int]], shape: PageShape,
            notes: list[Subject]) -> list[dict[str, Any]]:
     edges = []
-    for row, cursor in zip(rows, cursors, strict=True):
+    wants_cursor = any(name == "cursor" for _, name in shape.edge_fields)
+    for row, key in zip(rows, keys, strict=True):
         node = _object(row, shape.node, notes)
         if node is None:
             continue
-        values = {"cursor": cursor, "node": node,
+        values = {"cursor": _cursor(key) if wants_cursor else None, "node": node,
                   "__typename": shape.typenames["HouseholdEdge"]}
-        edges.append({key: values[name] for key, name in shape.edge_fields})
+        edges.append({name_key: values[name] for name_key, name in shape.edge_fields})
     return edges
