@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.db import figures
 from hub.db.engine import session_factory
 from hub.db.models import Enrollment, Household, Person
 from hub.db.regions import sync_regions
@@ -93,6 +94,7 @@ async def load_population(
                 counts[name] += len(batch)
                 if progress:
                     progress(name, len(batch))
+        await figures.recount(await session.connection(), None)
     if engine.dialect.name == "postgresql":
         # Fresh statistics, committed (an uncommitted ANALYZE is rolled back with its
         # transaction), so the planner knows a NIK matches one row, not fifty.

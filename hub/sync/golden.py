@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hub.db import bulk
+from hub.db import bulk, figures
 from hub.db.models import Enrollment, Household, MatchKey, Person, RegistryEvent, SourceRecord
 from hub.db.regions import ensure_regions
 from hub.db.statistics import PlannerStatistics
@@ -104,6 +104,7 @@ class GoldenRecords:
         clock = Clock()
         lap = clock.lap
         ordered = sorted(persons)
+        counted: set[str | None] = set()  # villages whose figures this refresh changes
         for batch in bulk.chunks(ordered, CHUNK):
             records = await self._records(conn, batch)
             by_person: dict[int, list[SourceFact]] = defaultdict(list)
@@ -122,6 +123,8 @@ class GoldenRecords:
             lap("households")
             after = {p: changes.PersonState(h[0], bool(goldens[p].values.get("alive", True)),
                                             h[1], h[2]) for p, h in households.items()}
+            counted.update(state.village_code for state in before.values())
+            counted.update(h[2] for h in households.values())
             kept = [p for p, state in after.items()
                     if changes.household_kept(before.get(p), state, new_households)]
             enrolled_before = await self._enrolments(conn, kept)
@@ -146,6 +149,8 @@ class GoldenRecords:
             lap("findings")
         found += await self._drop_orphans(conn, ordered)
         lap("orphans")
+        await figures.recount(conn, counted)
+        lap("figures")
         found.update(clock.seconds("golden"))
         return found
 

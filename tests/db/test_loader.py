@@ -55,3 +55,12 @@ async def test_persons_without_nik_are_allowed(loaded_engine):
         ).scalar_one()
         assert count == 1
         await connection.rollback()
+
+
+async def test_a_loaded_registry_has_its_village_figures(loaded_engine):
+    """The loader counts every village: region statistics are sums of these rows."""
+    from tests.figures import expected_and_stored
+
+    expected, stored = await expected_and_stored(loaded_engine)
+    assert stored == expected
+    assert len(stored[0]) > 10

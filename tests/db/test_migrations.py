@@ -53,3 +53,23 @@ async def test_downgrade_to_base_and_back(empty_database_url):
     diff, tables, _ = await _schema_diff(empty_database_url)
     assert diff == []
     assert tables >= EXPECTED_TABLES
+
+
+async def test_the_village_figures_migration_counts_an_existing_registry(
+        empty_database_url, small_population):
+    """A registry loaded before 0015 gets its figures from the upgrade itself."""
+    from hub.db.loader import load_population
+    from tests.figures import expected_and_stored
+
+    await asyncio.to_thread(upgrade, empty_database_url)
+    engine = create_engine(empty_database_url)
+    try:
+        await load_population(engine, small_population)
+        await engine.dispose()
+        await asyncio.to_thread(downgrade, empty_database_url, "0014")
+        await asyncio.to_thread(upgrade, empty_database_url)
+        expected, stored = await expected_and_stored(engine)
+        assert stored == expected
+        assert stored[1], "some village has programme coverage"
+    finally:
+        await engine.dispose()

@@ -13,6 +13,7 @@ from hub.access.roles import Role
 from hub.config import HubSettings
 from hub.db.models import LinkDecision, MatchKey, SourceRecord, SyncRequest
 from hub.sync.reconcile import Reconciler
+from tests.figures import expected_and_stored
 from tests.schema.helpers import GraphQLClient, make_client
 from tests.sync.conftest import sync_all
 
@@ -103,6 +104,8 @@ async def test_split_then_rerun_keeps_the_steward_decision(
     new_person = int(split["splitPerson"]["id"])
     assert new_person != person
     assert await _keys_astray(hub_engine) == 0
+    expected, stored = await expected_and_stored(hub_engine)
+    assert stored == expected  # a steward's split recounts the villages it touched
 
     # A full automatic rebuild must not put them back together.
     await Reconciler(hub_engine, hub_settings).run(full=True)
@@ -121,6 +124,8 @@ async def test_split_then_rerun_keeps_the_steward_decision(
                                k=str(person), m=str(new_person))
     assert merged["mergePersons"]["id"] == str(person)
     assert await _keys_astray(hub_engine) == 0
+    expected, stored = await expected_and_stored(hub_engine)
+    assert stored == expected
     gone = await synced.data("query($nik: String!) { person(nik: $nik) { id } }", nik=nik)
     assert gone["person"]["id"] == str(person)
 

@@ -29,6 +29,7 @@ from hub.jsontext import read_jsonl
 from hub.sync import jobs
 from hub.sync.evaluation import quality
 from hub.sync.reconcile import Reconciler
+from tests.figures import expected_and_stored
 from tests.sync.conftest import ground_truth, links, sync_all
 
 
@@ -135,6 +136,10 @@ async def test_a_death_reaches_the_golden_record_and_raises_a_finding_incrementa
         )).one()
     resident = next(r for r in read_jsonl(sync_population / "agencies" / "dukcapil.jsonl")
                     if r["NIK"] == enrolled.nik)
+    expected, stored = await expected_and_stored(hub_engine)
+    assert stored == expected
+    assert stored[0]
+    assert stored[1]
     await _append(agencies["dukcapil"], "residents",
                   {**resident, "STATUS_HIDUP": "MATI", "TGL_KMT": "01-11-2026"})
     outcome = await sync_all(hub_engine, hub_settings)
@@ -157,6 +162,10 @@ async def test_a_death_reaches_the_golden_record_and_raises_a_finding_incrementa
             Finding.status == "OPEN"))).mappings().one()
     assert person["alive"] is False
     assert str(person["death_date"]) == "2026-11-01"
+    # The village's figures were recounted with the death (one fewer living person,
+    # one fewer PBI-JKN enrolment), in the same transaction.
+    expected, stored = await expected_and_stored(hub_engine)
+    assert stored == expected
     assert person["lineage"]["alive"]["source"] == "dukcapil"
     assert finding["owner_agency"] == "bpjs"
     assert finding["evidence"]["program"] == "PBI_JKN"

@@ -20,7 +20,14 @@ from hub.db.models.dci import DciCallback, DciInbox, DciMessage, DciSubscription
 from hub.db.models.desk import Referral, ReferralEvent, ServiceCase, WebhookDelivery
 from hub.db.models.findings import Finding, RegistryEvent
 from hub.db.models.linkage import LinkDecision, MatchKey, MatchModel, NameFrequency, ReviewTask
-from hub.db.models.registry import Enrollment, Household, Person, Region
+from hub.db.models.registry import (
+    Enrollment,
+    Household,
+    Person,
+    Region,
+    VillageCoverage,
+    VillageFigure,
+)
 from hub.db.models.staging import (
     PENDING_SQL,
     Lease,
@@ -64,5 +71,7 @@ __all__ = [
     "SyncRequest",
     "SyncRun",
     "TrustedDocument",
+    "VillageCoverage",
+    "VillageFigure",
     "WebhookDelivery",
 ]

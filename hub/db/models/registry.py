@@ -96,3 +96,33 @@ class Enrollment(Base):
     source: Mapped[str] = mapped_column(String(40))
     source_record_id: Mapped[int | None] = mapped_column(Id)
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class VillageFigure(Base):
+    """Households and living persons of one village and desil, kept as the registry
+    changes (`hub.db.figures`): a region's statistics are then a sum over its villages
+    instead of two aggregates over every person in it (a regency of a million persons
+    took seconds per request)."""
+
+    __tablename__ = "village_figure"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    village_code: Mapped[str] = mapped_column(String(13), index=True)
+    desil: Mapped[int | None] = mapped_column(SmallInteger)
+    households: Mapped[int]
+    persons: Mapped[int]
+
+
+class VillageCoverage(Base):
+    """Per village and programme: living persons with an ACTIVE enrolment, their
+    households, and those of them in desil 1-4. Counts are of distinct persons and
+    households, each of which lies in one village, so they add up over a region."""
+
+    __tablename__ = "village_coverage"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    village_code: Mapped[str] = mapped_column(String(13), index=True)
+    program: Mapped[str] = mapped_column(String(20))
+    enrolled_persons: Mapped[int]
+    enrolled_households: Mapped[int]
+    poor_enrolled: Mapped[int]
