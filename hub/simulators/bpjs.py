@@ -61,7 +61,7 @@ class BpjsSimulator(AgencySimulator):
                                   "response": body})
 
     async def by_nik_route(self, request: web.Request) -> web.Response:
-        if refusal := self._refusal(request):
+        if (refusal := self._refusal(request)) is not None:
             return web.json_response({"metaData": {"code": "401", "message": refusal},
                                       "response": None})
         sequence = self.by_nik.get(request.match_info["nik"])
@@ -71,7 +71,7 @@ class BpjsSimulator(AgencySimulator):
         return self._answer(request, {"peserta": member})
 
     async def feed_route(self, request: web.Request) -> web.Response:
-        if refusal := self._refusal(request):
+        if (refusal := self._refusal(request)) is not None:
             return web.json_response({"metaData": {"code": "401", "message": refusal},
                                       "response": None})
         try:

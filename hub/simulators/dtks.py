@@ -55,7 +55,7 @@ class DtksSimulator(AgencySimulator):
         return "-".join(str(feed.last_sequence) for feed in self.feeds.values())
 
     async def export_manifest(self, request: web.Request) -> web.Response:
-        if refused := self._refused(request):
+        if (refused := self._refused(request)) is not None:
             return refused
         return web.json_response({
             "version": self.export_version,
@@ -101,7 +101,7 @@ class DtksSimulator(AgencySimulator):
             yield row
 
     async def export_file(self, request: web.Request) -> web.StreamResponse:
-        if refused := self._refused(request):
+        if (refused := self._refused(request)) is not None:
             return refused
         kind, fmt = request.match_info["kind"], request.match_info["fmt"]
         if kind not in self.feeds or fmt not in ("csv", "xlsx"):
@@ -135,7 +135,7 @@ class DtksSimulator(AgencySimulator):
         return response
 
     async def page(self, request: web.Request) -> web.Response:
-        if refused := self._refused(request):
+        if (refused := self._refused(request)) is not None:
             return refused
         feed = self.feeds.get(request.match_info["kind"])
         if feed is None:

@@ -50,7 +50,8 @@ async def test_full_sync_stages_every_record_once_and_rerun_writes_nothing(
             select(SourceRecord.payload["Jumlah_Keluarga"].as_integer())
             .where(SourceRecord.source == "dtks_household")
         )).scalars().all()
-    assert max(families) >= 2
+    # SQLAlchemy before 2.1 leaves SQLite's json_extract of a string unconverted.
+    assert max(int(f) for f in families) >= 2
     # The second run starts from the saved cursor: it fetches and writes nothing.
     assert all(r.counts.fetched == 0 and r.counts.new == 0 for r in again)
 
