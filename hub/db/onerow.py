@@ -10,6 +10,7 @@ connection the server dropped is invalidated as SQLAlchemy would.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,7 +60,9 @@ async def fetch_one_row(engine: AsyncEngine, statement: OneRowStatement,
         row = await pooled.driver_connection.fetchrow(
             statement.numbered, *(parameters[name] for name in statement.names))
     except BaseException as error:
-        if unavailable(error):
+        # A dead server, or a request cancelled mid-statement (the client left): the
+        # connection may be mid-protocol, so it is closed rather than pooled again.
+        if unavailable(error) or isinstance(error, asyncio.CancelledError):
             pooled.invalidate(error if isinstance(error, Exception) else None)
         raise
     finally:
