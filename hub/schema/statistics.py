@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.access.roles import RegionScope
 from hub.db.engine import reader
 from hub.db.figures import POOR_DESIL
 from hub.db.models import Household, VillageCoverage, VillageFigure
-from hub.domain.regions import code_range
 
 CountQuery = Callable[[AsyncEngine], Awaitable[int]]
 
@@ -33,24 +33,15 @@ class Statistics:
     coverage: list[Coverage]
 
 
-def _in(column, codes: Sequence[str]):
-    """`column` (a village code) under any of these regions (none: nothing)."""
-    if not codes:
-        return false()
-    ranges = [and_(column >= low, column < high) for low, high in map(code_range, codes)]
-    return ranges[0] if len(ranges) == 1 else or_(*ranges)
-
-
-def in_region(code: str):
-    low, high = code_range(code)
-    return and_(Household.village_code >= low, Household.village_code < high)
+def under(column, codes: Sequence[str]):
+    """`column` (a village code) under any of these regions (none: nothing): the region
+    scope's own filter, index range scans OR-ed."""
+    return RegionScope(tuple(codes)).condition(column)
 
 
 def in_regions(codes: Sequence[str]):
     """Households under any of these regions (none: no household at all)."""
-    if not codes:
-        return false()
-    return in_region(codes[0]) if len(codes) == 1 else or_(*map(in_region, codes))
+    return under(Household.village_code, codes)
 
 
 async def region_statistics(engine: AsyncEngine, codes: Sequence[str]) -> Statistics:
@@ -58,7 +49,7 @@ async def region_statistics(engine: AsyncEngine, codes: Sequence[str]) -> Statis
     a region-scoped client may see. Sums of the per-village figures the registry's
     writers keep (`hub.db.figures`), so a regency costs a few hundred rows, not a pass
     over its persons."""
-    villages = _in(VillageFigure.village_code, codes)
+    villages = under(VillageFigure.village_code, codes)
     per_desil_query = (
         select(VillageFigure.desil, func.sum(VillageFigure.households),
                func.sum(VillageFigure.persons))
@@ -70,7 +61,7 @@ async def region_statistics(engine: AsyncEngine, codes: Sequence[str]) -> Statis
         select(VillageCoverage.program, func.sum(VillageCoverage.enrolled_persons),
                func.sum(VillageCoverage.enrolled_households),
                func.sum(VillageCoverage.poor_enrolled))
-        .where(_in(VillageCoverage.village_code, codes))
+        .where(under(VillageCoverage.village_code, codes))
         .group_by(VillageCoverage.program)
         .order_by(VillageCoverage.program)
     )

@@ -85,10 +85,9 @@ class RootPlan:
 class Compiler:
     """Compiles one operation's root fields for one role's plan."""
 
-    def __init__(self, schema: Any, fragments: Mapping[str, FragmentDefinitionNode],
+    def __init__(self, fragments: Mapping[str, FragmentDefinitionNode],
                  variables: VariableValues, sql: JsonSql, agency_mode: str | None
                  ) -> None:
-        self.schema = schema
         self.fragments = fragments
         self.variables = variables
         self.sql = sql

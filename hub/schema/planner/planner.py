@@ -200,7 +200,7 @@ class ReadPlanner:
         assert document is not None
         fragments = {d.name.value: d for d in document.definitions
                      if d.kind == "fragment_definition"}
-        compiler = Compiler(self.schema, fragments, variables, self.sql, agency_mode)
+        compiler = Compiler(fragments, variables, self.sql, agency_mode)
         roots = []
         fields = collect([operation.selection_set], "Query", fragments, variables)
         if not fields:
@@ -236,7 +236,7 @@ class ReadPlanner:
                                                arguments.get("after"), max_page)
             codes = principal.scope.within(region)
             parameters: dict[str, Any] = {f"{key}_limit": limit + 1}
-            for i, code in enumerate(codes):  # statistics.in_region's range
+            for i, code in enumerate(codes):  # statistics.in_regions' ranges
                 parameters[f"{key}_lo{i}"], parameters[f"{key}_hi{i}"] = code_range(code)
             if desil is not None:
                 parameters[f"{key}_desil"] = desil
