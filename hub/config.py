@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -362,6 +362,24 @@ class DciSettings(_Section):
         return known_drift(value)
 
 
+class ConsoleSettings(_Section):
+    """The desk console at /console: officers sign in with a password."""
+
+    enabled: bool = True
+    # A desk shift: a session ends this long after sign-in, whatever happens in it.
+    session_minutes: int = Field(480, ge=5, le=24 * 60)
+    # Failed passwords in a row before an account is locked, and for how long.
+    max_failures: int = Field(5, ge=1, le=100)
+    lockout_minutes: int = Field(15, ge=1, le=24 * 60)
+    # Send the session cookie only over HTTPS. On in production behind the TLS proxy;
+    # off for the demo on http://127.0.0.1.
+    secure_cookie: bool = False
+    # The officers' language unless they choose another: Bahasa Indonesia.
+    default_locale: Literal["id", "en"] = "id"
+    # Times on the pages: WIB by default (Asia/Makassar for WITA, Asia/Jayapura for WIT).
+    timezone: str = "Asia/Jakarta"
+
+
 class LogSettings(_Section):
     # "text": lines for a terminal; "json": one object per line for a log collector,
     # with the request id, client and operation of the request being served.
@@ -389,6 +407,7 @@ class HubSettings(BaseSettings):
     eligibility: EligibilitySettings = EligibilitySettings()
     desk: DeskSettings = DeskSettings()
     dci: DciSettings = DciSettings()
+    console: ConsoleSettings = ConsoleSettings()
     log: LogSettings = LogSettings()
 
     @classmethod

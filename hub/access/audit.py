@@ -70,6 +70,7 @@ class AuditEvent:
             "subjects": [[kind, sid, ident] for (kind, sid), ident in
                          sorted(self.subjects.items())],
             **({"variables": self.variables} if self.variables is not None else {}),
+            **({"officer": p.officer} if p.officer is not None else {}),
         }
 
     @property

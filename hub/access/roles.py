@@ -71,6 +71,8 @@ class Principal:
     purpose: str
     agency: str | None = None
     rate_per_minute: int | None = None
+    # The signed-in officer acting for this client (the console); None for an API call.
+    officer: str | None = None
     scope: RegionScope = field(init=False)
 
     def __post_init__(self) -> None:

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from hub.cli.access import audit_app, clients_app, documents_app
+from hub.cli.officers import officers_app
 from hub.cli.progress import PlainProgress, progress
 from hub.cli.settings import settings_or_exit
 from hub.config import HubSettings
@@ -31,6 +32,7 @@ db_app = typer.Typer(rich_markup_mode="markdown",
                      help="Database schema management (Alembic migrations).")
 app.add_typer(db_app, name="db")
 app.add_typer(clients_app, name="clients")
+app.add_typer(officers_app, name="officers")
 app.add_typer(documents_app, name="documents")
 app.add_typer(audit_app, name="audit")
 # A message is one line, however narrow the terminal; piped to a file, tables are not
@@ -144,6 +146,49 @@ def _load(settings: HubSettings, population: Path) -> dict[str, int]:
             await engine.dispose()
 
     return asyncio.run(run())
+
+
+# The demo's desk officers: (username, desk, full name); the agency desk works for BPJS.
+DEMO_OFFICERS = (("depan", "FRONT", "Sri Wahyuni (front office)"),
+                 ("belakang", "BACK", "Agus Santoso (back office)"),
+                 ("manajer", "MANAGER", "Dewi Lestari (manajer SLRT)"),
+                 ("steward", "STEWARD", "Rudi Hartono (data steward)"),
+                 ("bpjs", "AGENCY", "Nur Hidayah (BPJS Kesehatan)"))
+
+
+def _demo_officers(settings: HubSettings, regency: str) -> str:
+    """The console's demo officers, made once; each demo run gives them all one new
+    password (stored as argon2 hashes, so an old one cannot be shown again)."""
+    import secrets
+
+    from hub.access.clients import ClientError, ClientStore
+    from hub.access.officers import DeskKind, OfficerError, OfficerStore
+    from hub.access.roles import Role
+    from hub.db.engine import create_engine
+
+    password = secrets.token_urlsafe(9)
+
+    async def run() -> None:
+        engine = create_engine(settings.database.url)
+        clients = ClientStore(engine)
+        officers = OfficerStore(engine, clients)
+        try:
+            with contextlib.suppress(ClientError):  # made by an earlier demo run
+                await clients.create(DEMO_AGENCY_CLIENT, Role.AGENCY, regions=[regency],
+                                     agency="bpjs", legal_basis="Permensos 15/2018 (SLRT)",
+                                     purpose="demo with simulated data")
+            for username, desk, full_name in DEMO_OFFICERS:
+                client = DEMO_AGENCY_CLIENT if desk == "AGENCY" else DEMO_CLIENT
+                try:
+                    await officers.create(username, full_name, client, DeskKind(desk),
+                                          password)
+                except OfficerError:
+                    await officers.set_password(username, password)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    return password
 
 
 @app.command()
@@ -481,6 +526,7 @@ def sync(
 
 
 DEMO_CLIENT = "demo-dinsos"
+DEMO_AGENCY_CLIENT = "demo-bpjs-desk"
 
 
 def _demo_key(settings: HubSettings, regency: str) -> str:
@@ -592,6 +638,7 @@ def demo(
     settings = settings.model_copy(update={"connectors": simulated, "desk": desk})
     streams = _sync(settings, None, full=False, tables=verbose, verbose=verbose)
     key = _demo_key(settings, pop.regency)
+    password = _demo_officers(settings, pop.regency)
     url = f"http://{host or settings.server.host}:{port or settings.server.port}/graphql"
     console.rule("SLRT Hub demo")
     console.print(_registry_summary(settings.database.url, streams), highlight=False,
@@ -602,6 +649,10 @@ def demo(
     console.print("Other clients send it as a header:", highlight=False, markup=False)
     console.print(f'{{"Authorization": "Bearer {key}"}}\n', highlight=False, markup=False,
                   soft_wrap=True)
+    officers = ", ".join(f"{username} ({desk})" for username, desk, _ in DEMO_OFFICERS)
+    console.print(f"Desk console (Bahasa Indonesia): {url.removesuffix('/graphql')}/console"
+                  f"\n  officers {officers}; password for all of them this run: "
+                  f"{password}\n", highlight=False, markup=False, soft_wrap=True)
     console.print("Try these in GraphiQL:\n", style="dim")
     console.print(example_queries(population, pop.regency), highlight=False, markup=False)
     try:

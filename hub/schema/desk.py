@@ -250,6 +250,13 @@ def _who(info: HubInfo) -> str:
     return info.context.principal.name[:80]
 
 
+def _officer(info: HubInfo, typed: str | None) -> str | None:
+    """Who is at the desk: the signed-in officer when the console asks (a typed name
+    cannot stand in for them, so the four-eyes rule holds), else the name the API
+    client gives."""
+    return info.context.principal.officer or typed
+
+
 def _desk_error(error: Exception) -> HubError:
     if isinstance(error, NotFound):
         return NotFoundError(str(error))
@@ -450,7 +457,8 @@ async def _step(info: HubInfo, id: strawberry.ID, step: str, officer: str | None
     await _referral_row(info, referral_id)
     principal = info.context.principal
     try:
-        await _desk(info).move(referral_id, target, desk, _who(info), officer, reason,
+        await _desk(info).move(referral_id, target, desk, _who(info), _officer(info, officer),
+                               reason,
                                agency=principal.agency if principal.role is Role.AGENCY
                                else None)
     except (IllegalTransition, DeskError, NotFound) as error:
@@ -482,7 +490,7 @@ class DeskMutation:
                       description=case.description,
                       person_id=_id(case.person_id, "personId") if case.person_id else None,
                       nik=nik, kk=case.kk.strip() if case.kk else None,
-                      name=case.name, village_code=village, officer=case.officer,
+                      name=case.name, village_code=village, officer=_officer(info, case.officer),
                       new_person=case.new_person)
         try:
             case_id = await _desk(info).register(new, _who(info),
@@ -498,7 +506,7 @@ class DeskMutation:
         row = await _case_row(info, _id(case_id, "caseId"))
         try:
             referral_id = await _desk(info).recommend(row["id"], service, notes, _who(info),
-                                                      officer)
+                                                      _officer(info, officer))
         except (DeskError, NotFound) as error:
             raise _desk_error(error) from None
         return await _referral_after(info, referral_id)

@@ -12,6 +12,8 @@ from hub.db.models.access import (
     AuditHead,
     AuditLog,
     AuditSubject,
+    Officer,
+    OfficerSession,
     SigningKeyRow,
     TrustedDocument,
 )
@@ -58,6 +60,8 @@ __all__ = [
     "MatchKey",
     "MatchModel",
     "NameFrequency",
+    "Officer",
+    "OfficerSession",
     "Person",
     "Referral",
     "ReferralEvent",

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     ForeignKey,
     Index,
     Integer,
@@ -107,3 +108,37 @@ class SigningKeyRow(Base):
     private_pem: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column()
     retired_at: Mapped[datetime | None] = mapped_column()
+
+
+class Officer(Base):
+    """A person who works the desk console. An officer belongs to an API client and
+    inherits its role and regions (the client is the office; the officer is who sits
+    at it), so the console can never see more than the office's own API key could.
+    Passwords are kept as argon2id hashes only."""
+
+    __tablename__ = "officer"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    full_name: Mapped[str] = mapped_column(String(120))
+    client_id: Mapped[int] = mapped_column(ForeignKey("api_client.id"), index=True)
+    desk: Mapped[str] = mapped_column(String(10))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column()
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class OfficerSession(Base):
+    """A signed-in console session, kept on the server so that signing out, disabling
+    an officer or revoking their client ends it at once. The browser holds only the
+    random token; the table holds its SHA-256 digest."""
+
+    __tablename__ = "officer_session"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officer.id"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
