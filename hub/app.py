@@ -271,6 +271,10 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
         return JSONResponse(await keystore.jwks(),
                             headers={"Cache-Control": "public, max-age=300"})
 
+    from hub.console import mount as console_mount
+
+    console = [console_mount(settings, graphql, clients)] if settings.console.enabled else []
+
     state = StateCollector(engine, settings, audit, planner=graphql.planner)
     metrics.registry.register(state)
 
@@ -317,6 +321,7 @@ def create_app(settings: HubSettings | None = None, engine: AsyncEngine | None =
             Route("/dci/oauth2/client/token", token, methods=["POST"]),
             Route("/.well-known/jwks.json", jwks),
             *dci.routes,
+            *console,
             Route("/metrics", metrics_endpoint),
         ],
         lifespan=lifespan,
