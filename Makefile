@@ -26,6 +26,10 @@ $(TESTS): pyproject.toml requirements/test.lock | $(BIN)/python
 tests/http_audit/node_modules: tests/http_audit/package-lock.json
 	npm ci --silent --no-audit --no-fund --prefix tests/http_audit
 
+# axe-core, which the console's browser tests inject to check each page's accessibility.
+tests/a11y/node_modules: tests/a11y/package-lock.json
+	npm ci --silent --no-audit --no-fund --prefix tests/a11y
+
 # The browser files the hub serves itself (GraphiQL, React), pinned by the lock file.
 # Without npm the hub still runs; its GraphiQL page then says how to install them.
 assets: web/node_modules
@@ -43,7 +47,7 @@ demo: $(RUN) web/node_modules
 	@echo "with: source $(BIN)/activate"
 	$(BIN)/slrt-hub demo
 
-test: $(TESTS) tests/http_audit/node_modules web/node_modules browser
+test: $(TESTS) tests/http_audit/node_modules tests/a11y/node_modules web/node_modules browser
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
@@ -58,7 +62,7 @@ lock: $(TESTS)
 	$(UV_COMPILE) --extra test --extra dev --extra linkage --resolution lowest-direct \
 	  -o requirements/lowest-direct.lock
 
-lowest: tests/http_audit/node_modules web/node_modules browser | $(BIN)/python
+lowest: tests/http_audit/node_modules tests/a11y/node_modules web/node_modules browser | $(BIN)/python
 	$(BIN)/pip install --quiet uv
 	rm -rf .venv-lowest && $(BIN)/uv venv --quiet -p $(PYTHON) .venv-lowest
 	VIRTUAL_ENV=.venv-lowest $(BIN)/uv pip install --quiet -r requirements/lowest-direct.lock
@@ -69,4 +73,4 @@ bench: $(TESTS)
 	$(BIN)/python -m bench.person_lookup
 
 clean:
-	rm -rf $(VENV) .venv-lowest var tests/http_audit/node_modules web/node_modules
+	rm -rf $(VENV) .venv-lowest var tests/http_audit/node_modules tests/a11y/node_modules web/node_modules

@@ -37,7 +37,9 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
                                "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Same-origin only: no URL (they can hold a NIK) goes to another site, and forms keep
+    # a real Origin header ("no-referrer" makes browsers send "Origin: null").
+    "Referrer-Policy": "same-origin",
     # Pages carry personal data: no shared or back-button cache keeps them.
     "Cache-Control": "no-store",
 }
