@@ -191,8 +191,8 @@ def test_a_case_through_every_desk_in_a_browser(desk_server, browser, tmp_path) 
     back.close()
 
 
-def test_a_facilitator_typing_another_villages_case_sees_nothing(desk_server,
-                                                                 browser) -> None:
+def test_a_facilitator_typing_another_villages_case_sees_nothing(desk_server, browser,
+                                                                 tmp_path) -> None:
     tag, there = desk_server["tag"], desk_server["there"]
     registered = urllib.request.Request(
         f"{desk_server['base']}/graphql", data=json.dumps({"query": """mutation($n: String) {
@@ -203,7 +203,7 @@ def test_a_facilitator_typing_another_villages_case_sees_nothing(desk_server,
                  "authorization": f"Bearer {desk_server['district']}"})
     with urllib.request.urlopen(registered, timeout=30) as response:
         ticket = json.load(response)["data"]["registerCase"]["ticket"]
-    facilitator = Desk(browser, desk_server, f"desa-{tag}", Path("."))
+    facilitator = Desk(browser, desk_server, f"desa-{tag}", tmp_path)
     facilitator.sign_in()
     for path in (f"/console/household/{there['kk']}", f"/console/cases/{ticket}",
                  f"/console/cases/{ticket}/letter/1.pdf"):
