@@ -8,7 +8,6 @@ import base64
 import re
 import secrets
 from typing import Any
-from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -17,6 +16,7 @@ from starlette.routing import BaseRoute, Route
 from hub.access.officers import DeskKind, SignedIn, SignInRefused
 from hub.console import operations as ops
 from hub.console.i18n import LOCALES
+from hub.console.steward import routes as steward_routes
 from hub.console.web import (
     LOCALE_COOKIE,
     LOGIN_COOKIE,
@@ -29,12 +29,13 @@ from hub.console.web import (
     page,
     redirect,
     same_origin,
+    with_problem,
 )
 
 F, B, M, S, A = (DeskKind.FRONT, DeskKind.BACK, DeskKind.MANAGER, DeskKind.STEWARD,
                  DeskKind.AGENCY)
 SLRT_DESKS = (F, B, M, S)
-START = {F: "/search", B: "/queue", M: "/approvals", S: "/search", A: "/referrals"}
+START = {F: "/search", B: "/queue", M: "/approvals", S: "/review", A: "/referrals"}
 SIXTEEN_DIGITS = re.compile(r"^\d{16}$")
 CASE_CHOICES = {
     "kind": ("COMPLAINT", "QUESTION", "SUGGESTION"),
@@ -248,7 +249,7 @@ def routes(console: Console) -> list[BaseRoute]:
 
     def _after(ticket: str, errors: list[str]) -> Response:
         path = f"/cases/{ticket}"
-        return redirect(_with_problem(path, errors[0]) if errors else path)
+        return redirect(with_problem(path, errors[0]) if errors else path)
 
     # Manager ---------------------------------------------------------------------------
     @page(console, (M,))
@@ -288,10 +289,10 @@ def routes(console: Console) -> list[BaseRoute]:
         text = form_text(request, "text") or None
         back = safe_next(form_text(request, "next", 200), START[signed.officer.desk])
         if name in NEEDS_TEXT and not text:
-            return redirect(_with_problem(back, "reason"))
+            return redirect(with_problem(back, "reason"))
         done = await console.run(signed, ops.STEPS[name], {
             "id": request.path_params["referral"][:20], "text": text})
-        return redirect(_with_problem(back, done.errors[0]) if done.errors else back)
+        return redirect(with_problem(back, done.errors[0]) if done.errors else back)
 
     return [
         Route("/login", login_form, methods=["GET"]),
@@ -311,6 +312,7 @@ def routes(console: Console) -> list[BaseRoute]:
         Route("/approvals", approvals),
         Route("/referrals", agency_referrals),
         Route("/referrals/{referral}/{step}", step, methods=["POST"]),
+        *steward_routes(console),
     ]
 
 
@@ -318,6 +320,3 @@ def _nodes(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
     return [edge["node"] for edge in (data.get(key) or {}).get("edges", ())]
 
 
-def _with_problem(path: str, problem: str) -> str:
-    joiner = "&" if "?" in path else "?"
-    return f"{path}{joiner}problem={quote(problem[:300])}"

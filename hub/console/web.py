@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
@@ -190,3 +190,9 @@ def _trouble(console: Console, request: Request, signed: SignedIn | None, status
 def form_text(request: Request, name: str, limit: int = 2000) -> str:
     value = request.state.form.get(name, "")
     return str(value).strip()[:limit] if isinstance(value, str) else ""
+
+
+def with_problem(path: str, problem: str) -> str:
+    """A console path that will show what the hub refused (a GraphQL error's words)."""
+    joiner = "&" if "?" in path else "?"
+    return f"{path}{joiner}problem={quote(problem[:300])}"
