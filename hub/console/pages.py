@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from hub.access.officers import DeskKind, SignedIn, SignInRefused
 from hub.console import operations as ops
+from hub.console.dashboard import routes as dashboard_routes
 from hub.console.i18n import LOCALES
 from hub.console.steward import routes as steward_routes
 from hub.console.web import (
@@ -313,6 +314,7 @@ def routes(console: Console) -> list[BaseRoute]:
         Route("/referrals", agency_referrals),
         Route("/referrals/{referral}/{step}", step, methods=["POST"]),
         *steward_routes(console),
+        *dashboard_routes(console),
     ]
 
 

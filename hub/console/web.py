@@ -73,7 +73,7 @@ class Console:
     def _environment(self, locale: str) -> Environment:
         env = Environment(loader=FileSystemLoader(TEMPLATES),
                           autoescape=select_autoescape(default=True),
-                          extensions=["jinja2.ext.i18n"], trim_blocks=True,
+                          extensions=["jinja2.ext.i18n", "jinja2.ext.do"], trim_blocks=True,
                           lstrip_blocks=True)
         env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
         env.filters["when"] = lambda moment: self.when(moment, locale)

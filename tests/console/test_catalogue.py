@@ -19,8 +19,10 @@ def _messages() -> set[str]:
     found = extract_from_dir(
         str(CONSOLE),
         method_map=[("templates/**.html", "jinja2.ext:babel_extract"), ("**.py", "python")],
-        options_map={"templates/**.html": {"extensions": "jinja2.ext.i18n",
-                                           "newstyle_gettext": "true"}})
+        # Not silent: a template the extractor cannot parse fails here instead of
+        # quietly giving no messages.
+        options_map={"templates/**.html": {"extensions": "jinja2.ext.i18n,jinja2.ext.do",
+                                           "newstyle_gettext": "true", "silent": "false"}})
     return {message for _, _, message, _, _ in found if isinstance(message, str)}
 
 
