@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Route
 from hub.access.officers import DeskKind, SignedIn, SignInRefused
 from hub.console import operations as ops
 from hub.console.dashboard import routes as dashboard_routes
+from hub.console.exports import routes as export_routes
 from hub.console.i18n import LOCALES
 from hub.console.steward import routes as steward_routes
 from hub.console.web import (
@@ -315,6 +316,7 @@ def routes(console: Console) -> list[BaseRoute]:
         Route("/referrals/{referral}/{step}", step, methods=["POST"]),
         *steward_routes(console),
         *dashboard_routes(console),
+        *export_routes(console),
     ]
 
 
