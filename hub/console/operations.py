@@ -31,6 +31,16 @@ query ConsoleHousehold($kk: String!) {
 }
 """
 
+# A village's open findings (a village holds a few hundred households at most); the
+# household card keeps its members'.
+VILLAGE_FINDINGS = """
+query ConsoleVillageFindings($region: String!) {
+  findings(region: $region, status: OPEN, first: 500) {
+    edges { node { id kind ownerAgency createdAt person { nik name } } }
+  }
+}
+"""
+
 CASE_FIELDS = """
 fragment ConsoleCase on ServiceCase {
   id ticket kind category channel urgency description status nik name regionCode

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from hub.access import policy
 from hub.access.officers import DeskKind, SignedIn, SignInRefused
 from hub.console import operations as ops
 from hub.console.dashboard import routes as dashboard_routes
@@ -162,7 +163,20 @@ def routes(console: Console) -> list[BaseRoute]:
         if found is None:
             raise Refused(404, "")
         return console.render(request, "household.html", signed, household=found,
+                              findings=await _open_findings(signed, found),
                               errors=card.errors)
+
+    async def _open_findings(signed: SignedIn, household: dict[str, Any]
+                             ) -> list[dict[str, Any]] | None:
+        """The members' open findings, for a role that may read findings at all (the
+        policy says which; a facilitator's card simply has no such section)."""
+        if not policy.allows(signed.principal.role, "Query", "findings"):
+            return None
+        found = await console.run(signed, ops.VILLAGE_FINDINGS,
+                                  {"region": household["villageCode"]})
+        members = {m["nik"] for m in household["members"] if m.get("nik")}
+        return [edge["node"] for edge in (found.data.get("findings") or {}).get("edges", ())
+                if (edge["node"].get("person") or {}).get("nik") in members]
 
     @page(console, (F, B))
     async def new_case(request: Request, signed: SignedIn) -> Response:

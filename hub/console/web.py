@@ -26,6 +26,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from hub.access.officers import DeskKind, OfficerStore, SignedIn
 from hub.config import HubSettings
 from hub.console.i18n import LOCALES, choose, translations
+from hub.console.labels import labeller
 from hub.schema.http import GraphQLEndpoint, RequestProblem
 
 SESSION_COOKIE = "slrt_console"
@@ -76,6 +77,7 @@ class Console:
                           extensions=["jinja2.ext.i18n", "jinja2.ext.do"], trim_blocks=True,
                           lstrip_blocks=True)
         env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+        env.globals["code"] = labeller(translations(locale).gettext)
         env.filters["when"] = lambda moment: self.when(moment, locale)
         env.filters["day"] = lambda value: self.day(value, locale)
         return env

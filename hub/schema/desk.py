@@ -133,9 +133,9 @@ class Referral:
 
     @strawberry.field(name="case", description="The case the referral is for.")
     async def service_case(self, info: HubInfo) -> ServiceCase | None:
-        rows = await fetch_all(info.context.engine, select(CaseRow.__table__).where(
-            CaseRow.id == self.case_id))
-        return ServiceCase.from_row(rows[0]) if rows else None
+        # One query for a page of referrals, not one per referral.
+        return await load_one(info.context.loaders.service_case, self.case_id,
+                              ServiceCase.from_row)
 
 
 @strawberry.type(description="A citizen's case at the SLRT desk (keluhan).")

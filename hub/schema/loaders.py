@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.dataloader import DataLoader
 
 from hub.db.engine import reader
-from hub.db.models import Enrollment, Household, Person, Region
+from hub.db.models import Enrollment, Household, Person, Region, ServiceCase
 
 # Keeps IN lists well under SQLite's and asyncpg's bound-parameter limits.
 MAX_BATCH = 1000
@@ -58,6 +58,10 @@ class Loaders:
     def region_children(self) -> DataLoader[str, list[RowMapping]]:
         return DataLoader(self._region_children, max_batch_size=MAX_BATCH)
 
+    @cached_property
+    def service_case(self) -> DataLoader[int, RowMapping | None]:
+        return DataLoader(self._service_cases, max_batch_size=MAX_BATCH)
+
     async def _by_key(self, table: Any, column: Any, keys: list[Any]) -> list[RowMapping | None]:
         rows = await fetch_all(self.engine, select(table).where(column.in_(keys)))
         found = {row[column.key]: row for row in rows}
@@ -81,6 +85,9 @@ class Loaders:
 
     async def _persons(self, ids: list[int]) -> list[RowMapping | None]:
         return await self._by_key(Person.__table__, Person.id, ids)
+
+    async def _service_cases(self, ids: list[int]) -> list[RowMapping | None]:
+        return await self._by_key(ServiceCase.__table__, ServiceCase.id, ids)
 
     async def _regions(self, codes: list[str]) -> list[RowMapping | None]:
         return await self._by_key(Region.__table__, Region.code, codes)

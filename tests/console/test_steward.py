@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import re
 
+import orjson
 from sqlalchemy import func, select
 
 from hub.access.officers import DeskKind
 from hub.access.roles import Role
-from hub.db.models import Finding, Person, ReviewTask, SourceRecord
+from hub.db.models import AuditLog, Finding, Household, Person, ReviewTask, SourceRecord
 from tests.console.helpers import officer_for
 from tests.redteam.conftest import District, cross_region_task, district  # noqa: F401
 from tests.sync.conftest import (  # noqa: F401
@@ -99,3 +100,40 @@ async def test_a_steward_of_one_kecamatan_sees_no_pair_reaching_outside(
         assert lineage.status_code == 404
     finally:
         await steward.aclose()
+
+
+async def test_the_household_card_shows_its_members_open_findings(
+        district: District) -> None:  # noqa: F811
+    async with district.engine.connect() as conn:
+        found = (await conn.execute(
+            select(Person.nik, Person.region_code, Household.kk, Finding.kind)
+            .join(Finding, (Finding.subject_type == "person")
+                  & (Finding.subject_id == Person.id))
+            .join(Household, Household.id == Person.household_id)
+            .where(Finding.status == "OPEN", Finding.kind == "ELIGIBLE_NOT_COVERED",
+                   Household.kk.is_not(None))
+            .order_by(Finding.id).limit(1))).one()
+    front = await officer_for(district.app, district.engine, DeskKind.FRONT, Role.DISTRICT,
+                              ("33.14",))
+    village = await officer_for(district.app, district.engine, DeskKind.FRONT,
+                                Role.FACILITATOR, (found.region_code,))
+    try:
+        card = (await front.get(f"/console/household/{found.kk}")).text
+        assert "Temuan terbuka" in card
+        assert "Layak, belum tercakup" in card
+        # A facilitator may not read findings: the card has no such section, and the
+        # console does not even ask (no refused read in the audit log).
+        card = await village.get(f"/console/household/{found.kk}")
+        assert card.status_code == 200
+        assert "Temuan terbuka" not in card.text
+        await district.flush_audit()
+        async with district.engine.connect() as conn:
+            entries = [orjson.loads(e) for e in (await conn.execute(
+                select(AuditLog.entry).where(AuditLog.entry.like(
+                    f'%{village.username}%')))).scalars()]
+        mine = [e for e in entries if e.get("officer") == village.username]
+        assert any(e["operation"] == "ConsoleHousehold" for e in mine)
+        assert all(e["outcome"] != "refused" for e in mine)
+    finally:
+        await front.aclose()
+        await village.aclose()
