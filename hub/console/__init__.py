@@ -6,6 +6,7 @@ Everything the pages load is served by the hub: it works with no internet."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from starlette.requests import Request
@@ -25,13 +26,20 @@ STATIC_FILES = {"console.css": "text/css; charset=utf-8",
                 "console.js": "text/javascript; charset=utf-8"}
 
 
-async def static(request: Request) -> Response:
-    name = request.path_params["name"]
-    if name not in STATIC_FILES:
-        return PlainTextResponse("not found", status_code=404)
-    return FileResponse(STATIC / name, media_type=STATIC_FILES[name],
-                        headers={"Cache-Control": "public, max-age=3600",
-                                 "X-Content-Type-Options": "nosniff"})
+STATIC_HEADERS = {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}
+
+
+def static_endpoint(console: Console) -> Callable[[Request], Awaitable[Response]]:
+    async def static(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name == "htmx.js" and console.htmx is not None:
+            return FileResponse(console.htmx, media_type="text/javascript; charset=utf-8",
+                                headers=STATIC_HEADERS)
+        if name not in STATIC_FILES:
+            return PlainTextResponse("not found", status_code=404)
+        return FileResponse(STATIC / name, media_type=STATIC_FILES[name],
+                            headers=STATIC_HEADERS)
+    return static
 
 
 def mount(settings: HubSettings, graphql: GraphQLEndpoint, clients: ClientStore) -> Mount:
@@ -41,4 +49,5 @@ def mount(settings: HubSettings, graphql: GraphQLEndpoint, clients: ClientStore)
                             max_failures=console_settings.max_failures,
                             lockout_minutes=console_settings.lockout_minutes)
     console = Console(settings, graphql, officers)
-    return Mount(PREFIX, routes=[Route("/static/{name}", static), *routes(console)])
+    return Mount(PREFIX, routes=[Route("/static/{name}", static_endpoint(console)),
+                                 *routes(console)])

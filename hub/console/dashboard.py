@@ -26,7 +26,8 @@ query ConsoleDashboard($region: String!, $since: DateTime) {
       received handled shareHandled overdueNow
       firstResponse { measured medianHours p90Hours withinSla }
       fulfilment { measured medianHours p90Hours withinSla }
-      byCategory { category received handled }
+      byCategory { category received handled overdueNow
+                   firstResponse { medianHours withinSla } }
       byAgency { agency referred fulfilled rejected overdueNow
                  fulfilment { medianHours withinSla } }
       coverageGaps { program persons }

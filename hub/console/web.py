@@ -34,6 +34,8 @@ LOGIN_COOKIE = "slrt_console_login"  # double-submit token for the sign-in form
 LOCALE_COOKIE = "slrt_console_lang"
 PREFIX = "/console"
 TEMPLATES = Path(__file__).parent / "templates"
+# htmx, from the npm packages `make` installs beside GraphiQL's (web/node_modules).
+HTMX = Path("htmx.org/dist/htmx.min.js")
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
                                "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
@@ -69,6 +71,10 @@ class Console:
         self.graphql = graphql
         self.officers = officers
         self.zone = ZoneInfo(settings.console.timezone)
+        # Partial updates are an addition: without the file every page still works with
+        # plain forms and full page loads.
+        htmx = settings.server.web_assets / HTMX
+        self.htmx: Path | None = htmx if htmx.is_file() else None
         self.environments = {locale: self._environment(locale) for locale in LOCALES}
 
     def _environment(self, locale: str) -> Environment:
@@ -113,8 +119,13 @@ class Console:
         page = self.environments[locale].get_template(template).render(
             request=request, officer=signed.officer if signed else None,
             csrf=signed.csrf if signed else None, locale=locale, prefix=PREFIX,
-            desks=DeskKind, here=request.url.path, **values)
-        return HTMLResponse(page, status_code=status, headers=SECURITY_HEADERS)
+            desks=DeskKind, here=request.url.path, htmx=self.htmx is not None, **values)
+        response = HTMLResponse(page, status_code=status, headers=SECURITY_HEADERS)
+        if status >= 400 and partial(request):
+            # A refusal replaces the page's main part, whatever region asked.
+            response.headers.update({"HX-Retarget": "#main", "HX-Reselect": "#main",
+                                     "HX-Reswap": "outerHTML"})
+        return response
 
     async def run(self, signed: SignedIn, query: str,
                   variables: dict[str, Any] | None = None) -> GraphQLAnswer:
@@ -127,6 +138,11 @@ class Console:
             raise Refused(problem.status, str(problem)) from None
         return GraphQLAnswer(body.get("data") or {},
                              [error["message"] for error in body.get("errors", ())])
+
+
+def partial(request: Request) -> bool:
+    """Asked by htmx for part of a page (it still gets the whole page and picks)."""
+    return request.headers.get("hx-request") == "true"
 
 
 def redirect(path: str) -> Response:
@@ -158,6 +174,9 @@ def page(console: Console, desks: Iterable[DeskKind] | None = None) -> Callable[
             except Exception:  # the database is away: say so, do not sign out
                 return _trouble(console, request, None, 503, "unavailable")
             if signed is None:
+                if partial(request):  # the session ended: a whole page, not a part
+                    return Response(status_code=204, headers={
+                        "HX-Redirect": f"{PREFIX}/login?next={quote(request.url.path)}"})
                 if request.method == "GET":
                     return RedirectResponse(f"{PREFIX}/login?next={request.url.path}",
                                             status_code=303)

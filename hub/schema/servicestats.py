@@ -22,11 +22,15 @@ class ServiceTiming:
                    within_sla=t.within_sla)
 
 
-@strawberry.type
+@strawberry.type(description="The desk's figures for one category of cases.")
 class CategoryFigures:
     category: str
     received: int
     handled: int
+    overdue_now: int = strawberry.field(description="Cases of the category waiting past "
+                                        "their first-response time plus their referrals "
+                                        "past their due time.")
+    first_response: ServiceTiming
 
 
 @strawberry.type
@@ -72,8 +76,10 @@ class ServiceStats:
             received=f.received, handled=f.handled,
             first_response=ServiceTiming.of(f.first_response),
             fulfilment=ServiceTiming.of(f.fulfilment), overdue_now=f.overdue_now,
-            by_category=[CategoryFigures(category=c, received=r, handled=h)
-                         for c, r, h in f.by_category],
+            by_category=[CategoryFigures(category=c.category, received=c.received,
+                                         handled=c.handled, overdue_now=c.overdue_now,
+                                         first_response=ServiceTiming.of(c.first_response))
+                         for c in f.by_category],
             by_agency=[AgencyServiceFigures(agency=a.agency, referred=a.referred,
                                             fulfilled=a.fulfilled, rejected=a.rejected,
                                             overdue_now=a.overdue_now,

@@ -32,13 +32,25 @@ class AgencyFigures:
 
 
 @dataclass
+class CategoryFigures:
+    """One category of cases: what came in, what closed, what waits past its due time
+    (the case's first response, or a referral of it), and how fast it was answered."""
+
+    category: str
+    received: int = 0
+    handled: int = 0
+    overdue_now: int = 0
+    first_response: Timing = field(default_factory=lambda: timing([]))
+
+
+@dataclass
 class ServiceFigures:
     received: int
     handled: int
     first_response: Timing
     fulfilment: Timing
     overdue_now: int
-    by_category: list[tuple[str, int, int]]
+    by_category: list[CategoryFigures]
     by_agency: list[AgencyFigures]
     coverage_gaps: list[tuple[str, int]]
 
@@ -64,8 +76,9 @@ async def service_figures(engine: AsyncEngine, codes: Sequence[str],
             .where(*cases_where))).all()
         referrals = (await conn.execute(select(
             Referral.agency, Referral.status, Referral.referred_at, Referral.settled_at,
-            Referral.due_at).where(Referral.case_id.in_(
-                select(ServiceCase.id).where(*cases_where))))).all()
+            Referral.due_at, ServiceCase.category)
+            .join(ServiceCase, ServiceCase.id == Referral.case_id)
+            .where(*cases_where))).all()
         gaps = []
         for program in GAP_PROGRAMS:
             open_gaps = (await conn.execute(select(func.count()).select_from(Finding).where(
@@ -75,14 +88,22 @@ async def service_figures(engine: AsyncEngine, codes: Sequence[str],
             gaps.append((program, int(open_gaps)))
     received = len(cases)
     handled = sum(c.status == "CLOSED" for c in cases)
-    categories: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    categories: dict[str, CategoryFigures] = {}
+    answered: dict[str, list] = defaultdict(list)
+    waiting = 0
     for c in cases:
-        categories[c.category][0] += 1
-        categories[c.category][1] += c.status == "CLOSED"
-    first = timing((as_utc(c.created_at), as_utc(c.first_response_at), as_utc(c.first_response_due))
-                   for c in cases if c.first_response_at is not None)
-    waiting = sum(c.first_response_at is None and as_utc(c.first_response_due) < now
-                  for c in cases)
+        category = categories.setdefault(c.category, CategoryFigures(c.category))
+        category.received += 1
+        category.handled += c.status == "CLOSED"
+        if c.first_response_at is not None:
+            answered[c.category].append((as_utc(c.created_at), as_utc(c.first_response_at),
+                                         as_utc(c.first_response_due)))
+        elif as_utc(c.first_response_due) < now:
+            waiting += 1
+            category.overdue_now += 1
+    for name, category in categories.items():
+        category.first_response = timing(answered[name])
+    first = timing(span for spans in answered.values() for span in spans)
     agencies: dict[str, AgencyFigures] = {}
     spans: dict[str, list] = defaultdict(list)
     late = Counter()
@@ -96,6 +117,7 @@ async def service_figures(engine: AsyncEngine, codes: Sequence[str],
         if status not in SETTLED and r.due_at is not None and as_utc(r.due_at) < now:
             figures.overdue_now += 1
             late[r.agency] += 1
+            categories[r.category].overdue_now += 1
         if status in (ReferralStatus.FULFILLED, ReferralStatus.MONITORED) and r.referred_at:
             spans[r.agency].append((as_utc(r.referred_at), as_utc(r.settled_at), as_utc(r.due_at)))
     for agency, figures in agencies.items():
@@ -104,6 +126,6 @@ async def service_figures(engine: AsyncEngine, codes: Sequence[str],
         received=received, handled=handled, first_response=first,
         fulfilment=timing(span for agency_spans in spans.values() for span in agency_spans),
         overdue_now=waiting + sum(late.values()),
-        by_category=sorted((k, v[0], v[1]) for k, v in categories.items()),
+        by_category=sorted(categories.values(), key=lambda c: c.category),
         by_agency=sorted(agencies.values(), key=lambda a: a.agency),
         coverage_gaps=gaps)

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from hub.access.officers import DeskKind
 from hub.access.roles import Role
-from hub.db.models import Finding, Household
+from hub.db.models import Finding, Household, ServiceCase
 from tests.console.helpers import officer_for
 from tests.redteam.conftest import District, district  # noqa: F401
 from tests.schema.helpers import make_client
@@ -29,10 +30,13 @@ async def test_the_dashboard_shows_the_districts_own_figures(district: District)
     page_of = await api.data(
         '{ households(region: "33.14", first: 3) { edges { node { members { nik } } } } }')
     niks = [edge["node"]["members"][0]["nik"] for edge in page_of["households"]["edges"]]
-    for nik in niks:
-        await api.data('mutation($n: String) { registerCase(case: {kind: COMPLAINT, '
-                       'category: EDUCATION, channel: PHONE, urgency: NORMAL, '
-                       'description: "PIP", nik: $n}) { id } }', n=nik)
+    ids = [(await api.data('mutation($n: String) { registerCase(case: {kind: COMPLAINT, '
+                           'category: EDUCATION, channel: PHONE, urgency: NORMAL, '
+                           'description: "PIP", nik: $n}) { id } }', n=nik)
+            )["registerCase"]["id"] for nik in niks]
+    async with district.engine.begin() as conn:  # one of them waits past its due time
+        await conn.execute(update(ServiceCase).where(ServiceCase.id == int(ids[0])).values(
+            first_response_due=datetime.now(UTC) - timedelta(hours=1)))
     await api.aclose()
     manager = await officer_for(district.app, district.engine, DeskKind.MANAGER,
                                 Role.DISTRICT, ("33.14",))
@@ -45,7 +49,9 @@ async def test_the_dashboard_shows_the_districts_own_figures(district: District)
         received = re.search(r"<dt>Kasus diterima</dt><dd>(\d+)</dd>", page)
         assert received
         assert int(received.group(1)) == len(niks)
-        assert "Pendidikan" in page  # the category, in words
+        # The category, in words, with its one overdue case.
+        assert re.search(rf'<tr class="overdue"><th scope="row">Pendidikan</th><td>{len(niks)}'
+                         r"</td><td>0</td><td>1</td>", page), page
 
         async with district.engine.connect() as conn:
             households = (await conn.execute(select(func.count(Household.id)).where(

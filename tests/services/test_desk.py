@@ -9,10 +9,10 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pypdf
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from hub.access.roles import Role
-from hub.db.models import ReferralEvent, ServiceCase
+from hub.db.models import Referral, ReferralEvent, ServiceCase
 from hub.services.desk import ServiceDesk
 from tests.access.conftest import Hub, people_in
 
@@ -250,6 +250,43 @@ async def test_service_stats_count_what_the_desk_did(hub: Hub) -> None:
         there = (await conn.execute(select(func.count()).select_from(ServiceCase).where(
             ServiceCase.region_code.like("33.14.04.%")))).scalar_one()
     assert theirs["received"] == there
+
+
+async def test_overdue_is_counted_per_category_and_adds_up(hub: Hub) -> None:
+    """A case past its first response counts for its category, and so does a referral
+    past its due time (under the category of its case); the categories add up to the
+    region's overdue figure, which also counts per agency."""
+    village = "33.14.16"
+    people = await people_in(hub.engine, village, 3)
+    assert len(people) == 3
+    district = await hub.client(Role.DISTRICT, (village,))
+    waiting, referred, on_time = [
+        (await district.data(REGISTER, case=_case(p.nik, category=category)))["registerCase"]
+        for p, category in zip(people, ("EDUCATION", "CIVIL_DOCUMENTS", "EDUCATION"),
+                               strict=True)]
+    referral = (await district.data(RECOMMEND, c=referred["id"], s="KIS_PBI")
+                )["recommendReferral"]
+    await district.data("mutation($id: ID!) { approveReferral(id: $id) { id } }",
+                        id=referral["id"])
+    past = datetime.now(UTC) - timedelta(hours=2)
+    async with hub.engine.begin() as conn:
+        await conn.execute(update(ServiceCase).where(ServiceCase.id == int(waiting["id"]))
+                           .values(first_response_due=past))
+        await conn.execute(update(Referral).where(Referral.id == int(referral["id"]))
+                           .values(due_at=past))
+    query = """query($r: String!) { region(code: $r) { serviceStats { overdueNow
+        byCategory { category received overdueNow firstResponse { measured withinSla } }
+        byAgency { agency overdueNow } } } }"""
+    stats = (await district.data(query, r=village))["region"]["serviceStats"]
+    per = {c["category"]: c for c in stats["byCategory"]}
+    assert per["EDUCATION"]["received"] == 2
+    assert per["EDUCATION"]["overdueNow"] == 1
+    assert per["EDUCATION"]["firstResponse"]["measured"] == 0  # neither was answered
+    assert per["CIVIL_DOCUMENTS"]["overdueNow"] == 1  # its referral is late
+    assert per["CIVIL_DOCUMENTS"]["firstResponse"] == {"measured": 1, "withinSla": 1.0}
+    assert sum(c["overdueNow"] for c in stats["byCategory"]) == stats["overdueNow"] == 2
+    assert {a["agency"]: a["overdueNow"] for a in stats["byAgency"]} == {"bpjs": 1}
+    assert on_time["status"] == "OPEN"
 
 
 def test_the_letter_dates_in_indonesian() -> None:
