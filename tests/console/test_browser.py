@@ -6,6 +6,7 @@ Screenshots of each desk go to $HUB_SCREENSHOTS (the README's come from there)."
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -17,8 +18,17 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import select
 
+from hub.db.models import Finding, ReviewTask
 from tests.pg_server import free_port
+from tests.redteam.conftest import district  # noqa: F401
+from tests.sync.conftest import (  # noqa: F401
+    agencies,
+    hub_engine,
+    hub_settings,
+    sync_population,
+)
 from tests.test_graphiql_browser import CHROMIUM, FLAGS
 from tests.test_live_server import create_client, serving
 
@@ -49,8 +59,8 @@ def desk_server(settings_for) -> Iterator[dict]:
     env = {**os.environ, "HUB_DATABASE__URL": settings_for.database.url}
     tag = free_port()
     national = create_client(env, f"b-national-{tag}", "--role", "NATIONAL")
-    district = create_client(env, f"b-dinsos-{tag}", "--role", "DISTRICT", "--region",
-                             "33.14")
+    dinsos = create_client(env, f"b-dinsos-{tag}", "--role", "DISTRICT", "--region",
+                           "33.14")
     create_client(env, f"b-bpjs-{tag}", "--role", "AGENCY", "--region", "33.14",
                   "--agency", "bpjs")
     with serving(env) as base:
@@ -67,7 +77,7 @@ def desk_server(settings_for) -> Iterator[dict]:
                              ("manager", "dinsos"), ("agency", "bpjs")):
             _officer(env, f"{desk}-{tag}", f"b-{client}-{tag}", desk.upper())
         _officer(env, f"desa-{tag}", f"b-desa-{tag}", "FRONT")
-        yield {"base": base, "tag": tag, "here": here, "there": there, "district": district}
+        yield {"base": base, "tag": tag, "here": here, "there": there, "district": dinsos}
 
 
 @pytest.fixture
@@ -95,7 +105,8 @@ class Desk:
         # (A page answered 404 on purpose logs "Failed to load resource"; sub-resources
         # that fail are caught by the response hook below.)
         self.page.on("console", lambda m: m.type == "error" and not m.text.startswith(
-            "Failed to load resource") and self.errors.append(m.text))
+            "Failed to load resource") and self.errors.append(
+                f"{self.page.url}: {m.text} at {m.location}"))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("response", lambda r: r.status == 404 and not r.request.is_navigation_request()
                      and self.errors.append(f"404 {r.url}"))
@@ -245,3 +256,59 @@ def test_a_facilitator_typing_another_villages_case_sees_nothing(desk_server, br
         assert "Tidak ditemukan" in content
         facilitator.checked()
     facilitator.close()
+
+
+async def test_the_steward_links_a_review_task_in_a_browser(district, tmp_path) -> None:  # noqa: F811
+    """Over a reconciled district served by `slrt-hub serve`: the steward links the first
+    pair of the review queue (the button pressed is the decision sent) and resolves a
+    finding, each updating its list in place."""
+    env = {**os.environ, "HUB_DATABASE__URL": district.settings.database.url}
+    tag = free_port()
+    create_client(env, f"b-steward-{tag}", "--role", "DISTRICT", "--region", "33.14")
+    _officer(env, f"steward-{tag}", f"b-steward-{tag}", "STEWARD")
+    shots = Path(os.environ.get("HUB_SCREENSHOTS") or tmp_path)
+
+    def in_the_browser(base: str) -> tuple[str, str]:
+        from playwright.sync_api import sync_playwright
+
+        shots.mkdir(parents=True, exist_ok=True)
+        with sync_playwright() as playwright:
+            launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            steward = Desk(launched, {"base": base}, f"steward-{tag}", shots)
+            steward.sign_in()
+            page = steward.page
+            first = page.locator("article.task").first
+            first.wait_for()
+            steward.checked("steward-review")
+            task = first.locator("form").get_attribute("action").rsplit("/", 1)[1]
+            first.get_by_label("Alasan").fill("NIK dan tanggal lahir sama")
+            steward.mark()
+            first.get_by_role("button", name="Orang yang sama: tautkan").click()
+            page.locator(f'form[action="/console/review/{task}"]').wait_for(state="detached")
+            steward.stayed()
+            page.get_by_role("link", name="Temuan").click()
+            page.get_by_role("heading", name="Temuan", exact=True).wait_for()
+            steward.checked("steward-findings")
+            article = page.locator("article.card").first
+            finding = article.locator("form").get_attribute("action").split("/")[-2]
+            article.get_by_label("Alasan").fill("sudah dicek di lapangan")
+            steward.mark()
+            article.get_by_role("button", name="Selesaikan").click()
+            page.locator(f'form[action="/console/findings/{finding}/resolve"]').wait_for(
+                state="detached")
+            steward.stayed()
+            steward.close()
+            launched.close()
+        return task, finding
+
+    with serving(env) as base:
+        task, finding = await asyncio.to_thread(in_the_browser, base)
+    async with district.engine.connect() as conn:
+        decided = (await conn.execute(select(ReviewTask.status, ReviewTask.decided_by)
+                                      .where(ReviewTask.id == int(task)))).one()
+        resolved = (await conn.execute(select(Finding.status, Finding.resolved_reason)
+                                       .where(Finding.id == int(finding)))).one()
+    assert decided.status == "LINKED", decided
+    assert decided.decided_by, decided
+    assert decided.decided_by.endswith(f"steward-{tag}"), decided
+    assert tuple(resolved) == ("RESOLVED", "sudah dicek di lapangan")
