@@ -14,6 +14,7 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -80,16 +81,26 @@ def desk_server(settings_for) -> Iterator[dict]:
         yield {"base": base, "tag": tag, "here": here, "there": there, "district": dinsos}
 
 
-@pytest.fixture
-def browser() -> Iterator[object]:
+@contextmanager
+def chromium() -> Iterator[object]:
+    """Debian's Chromium under Playwright's sync API, on the thread that enters it (an
+    async test enters it from a worker thread: the sync API refuses an event loop's)."""
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).is_file(), "Chromium is required (make test installs Debian's)"
     assert AXE.is_file(), "axe-core is required (make test installs it in tests/a11y)"
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 class Desk:
@@ -269,11 +280,8 @@ async def test_the_steward_links_a_review_task_in_a_browser(district, tmp_path) 
     shots = Path(os.environ.get("HUB_SCREENSHOTS") or tmp_path)
 
     def in_the_browser(base: str) -> tuple[str, str]:
-        from playwright.sync_api import sync_playwright
-
         shots.mkdir(parents=True, exist_ok=True)
-        with sync_playwright() as playwright:
-            launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        with chromium() as launched:
             steward = Desk(launched, {"base": base}, f"steward-{tag}", shots)
             steward.sign_in()
             page = steward.page
@@ -298,7 +306,6 @@ async def test_the_steward_links_a_review_task_in_a_browser(district, tmp_path) 
                 state="detached")
             steward.stayed()
             steward.close()
-            launched.close()
         return task, finding
 
     with serving(env) as base:
