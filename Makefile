@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 RUN    := $(VENV)/.installed-run
 TESTS  := $(VENV)/.installed-test
 
-.PHONY: demo test bench clean assets browser lock lowest
+.PHONY: demo test bench clean assets browser java lock lowest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ $(RUN): pyproject.toml requirements/run.lock | $(BIN)/python
 	touch $(RUN)
 
 $(TESTS): pyproject.toml requirements/test.lock | $(BIN)/python
-	$(BIN)/pip install --quiet -c requirements/test.lock -e '.[test,dev,linkage]'
+	$(BIN)/pip install --quiet -c requirements/test.lock -e '.[test,dev,linkage,spark]'
 	touch $(TESTS) $(RUN)
 
 tests/http_audit/node_modules: tests/http_audit/package-lock.json
@@ -42,12 +42,17 @@ browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# Spark (the national-scale scoring backend, tested in local mode) runs on Java 17+.
+java:
+	@command -v java >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
+
 demo: $(RUN) web/node_modules
 	@echo "slrt-hub is installed in $(VENV): run $(BIN)/slrt-hub --help, or activate it first"
 	@echo "with: source $(BIN)/activate"
 	$(BIN)/slrt-hub demo
 
-test: $(TESTS) tests/http_audit/node_modules tests/a11y/node_modules web/node_modules browser
+test: $(TESTS) tests/http_audit/node_modules tests/a11y/node_modules web/node_modules browser java
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
@@ -58,11 +63,11 @@ UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --python-version 3.11 --quiet
 lock: $(TESTS)
 	$(BIN)/pip install --quiet uv
 	$(UV_COMPILE) --extra linkage -o requirements/run.lock
-	$(UV_COMPILE) --extra test --extra dev --extra linkage -o requirements/test.lock
-	$(UV_COMPILE) --extra test --extra dev --extra linkage --resolution lowest-direct \
+	$(UV_COMPILE) --extra test --extra dev --extra linkage --extra spark -o requirements/test.lock
+	$(UV_COMPILE) --extra test --extra dev --extra linkage --extra spark --resolution lowest-direct \
 	  -o requirements/lowest-direct.lock
 
-lowest: tests/http_audit/node_modules tests/a11y/node_modules web/node_modules browser | $(BIN)/python
+lowest: tests/http_audit/node_modules tests/a11y/node_modules web/node_modules browser java | $(BIN)/python
 	$(BIN)/pip install --quiet uv
 	rm -rf .venv-lowest && $(BIN)/uv venv --quiet -p $(PYTHON) .venv-lowest
 	VIRTUAL_ENV=.venv-lowest $(BIN)/uv pip install --quiet -r requirements/lowest-direct.lock

@@ -116,6 +116,21 @@ class SimulatorSettings(_Section):
     }
 
 
+class SparkSettings(_Section):
+    """Where the Spark backend scores (`backend = "spark"`): `local[N]` runs Spark in
+    this process's machine on N cores; `spark://host:port` a standalone cluster."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    master: str = "local[2]"
+    driver_memory: str = "4g"
+    # Shuffle partitions: a few per core is right for one machine; a cluster wants
+    # two or three per executor core.
+    shuffle_partitions: int = Field(8, ge=1)
+    # Spark's spill files, checkpoints and the scored pairs; default: the temp directory.
+    work_dir: str | None = None
+
+
 class MatchingSettings(_Section):
     """Entity resolution thresholds (match probabilities from the Fellegi-Sunter model)."""
 
@@ -126,6 +141,10 @@ class MatchingSettings(_Section):
     unique_sources: list[str] = ["dukcapil"]
     # Retrain the model when the registry has grown by this factor since training.
     retrain_growth: float = Field(2.0, gt=1)
+    # Where candidate pairs are blocked and scored: DuckDB in this process, or Apache
+    # Spark (`hub.sync.spark`, the `spark` extra) for registries beyond one machine.
+    backend: Literal["duckdb", "spark"] = "duckdb"
+    spark: SparkSettings = SparkSettings()
 
     @model_validator(mode="after")
     def _ordered(self) -> MatchingSettings:

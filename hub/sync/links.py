@@ -27,7 +27,7 @@ from hub.domain.relatives import Family, family_of
 from hub.domain.relatives import relatives as relatives_of
 from hub.sync import store
 from hub.sync.resolution import LINKAGE_COLUMNS, MatchOutcome, resolve
-from hub.sync.scoring import LinkageEngine, current_design, design
+from hub.sync.scoring import LinkageEngine, Scorer, current_design, design
 from hub.sync.timing import Clock
 
 BATCH = 5000
@@ -150,7 +150,7 @@ class Linking:
 
     async def match(self, conn: AsyncConnection, pending: Pending, *, full: bool,
                     retrain: bool, say: Progress) -> MatchOutcome:
-        engine = LinkageEngine(LINKAGE_COLUMNS)
+        engine = LinkageEngine(LINKAGE_COLUMNS, scorer=scorer_for(self.settings))
         clock = Clock()
         try:
             relatives = await self._relatives(conn, pending, full=full)
@@ -434,6 +434,15 @@ class Linking:
         fresh = [row for key, row in rows.items() if key not in decided]
         if fresh:
             await bulk.bulk_insert(conn, ReviewTask.__table__, fresh)
+
+
+def scorer_for(settings: HubSettings) -> Scorer | None:
+    """Spark when the settings ask for it (imported only then: pyspark is optional)."""
+    if settings.matching.backend != "spark":
+        return None
+    from hub.sync.spark import SparkScorer
+
+    return SparkScorer(settings.matching.spark)
 
 
 def _linkage_input(batches: list[pa.RecordBatch], schema: pa.Schema,

@@ -16,7 +16,8 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -65,7 +66,38 @@ COLUMN_TYPES: dict[str, pa.DataType] = {
 FREE_TEXT = ("address", "postcode", "city", "phone")
 
 
-def _name_comparison(columns: frozenset[str]) -> cl.CustomComparison:
+@dataclass(frozen=True)
+class Dialect:
+    """The few SQL functions whose names differ between the backends a model is scored
+    on. Everything else in the comparisons (substr, length, abs, contains,
+    damerau_levenshtein) is spelt alike. On Spark, Jaro-Winkler is the hub's own
+    function (`hub.sync.spark`): Spark's built-in `jaro_winkler_similarity` and the one
+    in Splink's jar are other variants, each disagreeing with DuckDB's on some name
+    pairs in a hundred, enough to move pairs across a threshold."""
+
+    name: str
+    ends_with: str
+    overlaps: str
+    similarity: str
+
+    def jaro_winkler(self, left: str, right: str) -> str:
+        return f"{self.similarity}({left}, {right})"
+
+    def suffix(self, text: str, end: str) -> str:
+        return f"{self.ends_with}({text}, {end})"
+
+    def any_in_common(self, left: str, right: str) -> str:
+        return f"{self.overlaps}({left}, {right})"
+
+
+DUCKDB = Dialect("duckdb", ends_with="suffix", overlaps="list_has_any",
+                 similarity="jaro_winkler_similarity")
+SPARK = Dialect("spark", ends_with="endswith", overlaps="arrays_overlap",
+                similarity="hub_jaro_winkler")
+DIALECTS = {d.name: d for d in (DUCKDB, SPARK)}
+
+
+def _name_comparison(columns: frozenset[str], dialect: Dialect) -> cl.CustomComparison:
     lhs, rhs = "name_norm_l", "name_norm_r"
     swapped: list[Any] = []
     if "name_sorted" in columns:
@@ -84,15 +116,17 @@ def _name_comparison(columns: frozenset[str]) -> cl.CustomComparison:
             ),
             CustomLevel("name_key_l = name_key_r", "same sound"),
             *swapped,
-            CustomLevel(f"jaro_winkler_similarity({lhs}, {rhs}) >= 0.92", "jaro-winkler >= 0.92"),
+            CustomLevel(f"{dialect.jaro_winkler(lhs, rhs)} >= 0.92", "jaro-winkler >= 0.92"),
             CustomLevel(
-                "(length(first_name_l) >= 4 AND suffix(first_name_r, first_name_l)) OR "
-                "(length(first_name_r) >= 4 AND suffix(first_name_l, first_name_r)) OR "
+                "(length(first_name_l) >= 4 AND "
+                f"{dialect.suffix('first_name_r', 'first_name_l')}) OR "
+                "(length(first_name_r) >= 4 AND "
+                f"{dialect.suffix('first_name_l', 'first_name_r')}) OR "
                 f"(length({lhs}) >= 4 AND contains({rhs}, {lhs})) OR "
                 f"(length({rhs}) >= 4 AND contains({lhs}, {rhs}))",
                 "nickname or part of the name",
             ),
-            CustomLevel(f"jaro_winkler_similarity({lhs}, {rhs}) >= 0.80", "jaro-winkler >= 0.80"),
+            CustomLevel(f"{dialect.jaro_winkler(lhs, rhs)} >= 0.80", "jaro-winkler >= 0.80"),
             ElseLevel(),
         ],
     )
@@ -131,12 +165,12 @@ def _exact(column: str, description: str, *, near: str | None = None) -> cl.Cust
     )
 
 
-def _family_comparison() -> cl.CustomComparison:
+def _family_comparison(dialect: Dialect) -> cl.CustomComparison:
     """The KK number, and where it does not settle it (one side has none, or they
     differ: a KK is copied by hand as often as a NIK) the relatives in each record's
     family. One comparison, not two: for records with one KK, the relatives agree
     because the KK does, and two fields would count that twice."""
-    common = "list_has_any(relatives_l, relatives_r)"  # lists by now: see `load`
+    common = dialect.any_in_common("relatives_l", "relatives_r")  # lists: see `load`
     return cl.CustomComparison(
         output_column_name="kk",
         comparison_description="family card (KK) and relatives",
@@ -165,7 +199,7 @@ def _region_comparison(columns: frozenset[str]) -> cl.CustomComparison:
     )
 
 
-def _free_text(column: str) -> cl.CustomComparison:
+def _free_text(column: str, dialect: Dialect) -> cl.CustomComparison:
     lhs, rhs = f"{column}_l", f"{column}_r"
     return cl.CustomComparison(
         output_column_name=column, comparison_description=column,
@@ -173,15 +207,16 @@ def _free_text(column: str) -> cl.CustomComparison:
             NullLevel(column),
             CustomLevel(f"{lhs} = {rhs}", "exact"),
             CustomLevel(f"damerau_levenshtein({lhs}, {rhs}) <= 1", "one edit apart"),
-            CustomLevel(f"jaro_winkler_similarity({lhs}, {rhs}) >= 0.88", "jaro-winkler >= 0.88"),
+            CustomLevel(f"{dialect.jaro_winkler(lhs, rhs)} >= 0.88", "jaro-winkler >= 0.88"),
             ElseLevel(),
         ],
     )
 
 
-def comparisons(columns: frozenset[str]) -> list[cl.CustomComparison]:
+def comparisons(columns: frozenset[str], dialect: Dialect = DUCKDB
+                ) -> list[cl.CustomComparison]:
     """The comparisons for the columns present; a missing column is simply not compared."""
-    out = [_name_comparison(columns)]
+    out = [_name_comparison(columns, dialect)]
     if "birth_date" in columns:
         out.append(_birth_date_comparison())
     if "sex" in columns:
@@ -194,15 +229,15 @@ def comparisons(columns: frozenset[str]) -> list[cl.CustomComparison]:
         # names it is neighbours, and falls to the else level.
         near = ("(nik12_l = nik12_r OR nik12_l IS NULL OR nik12_r IS NULL) AND "
                 "damerau_levenshtein({l}, {r}) <= 1 AND "
-                "jaro_winkler_similarity(name_norm_l, name_norm_r) >= 0.88"
+                f"{dialect.jaro_winkler('name_norm_l', 'name_norm_r')} >= 0.88"
                 if "nik12" in columns else "damerau_levenshtein({l}, {r}) <= 1")
         out.append(_exact("nik", "identity number", near=near))
     if "kk" in columns:
-        out.append(_family_comparison() if "relatives" in columns
+        out.append(_family_comparison(dialect) if "relatives" in columns
                    else _exact("kk", "family card (KK)"))
     if columns & {"village_code", "district_code", "regency_code"}:
         out.append(_region_comparison(columns))
-    out.extend(_free_text(column) for column in FREE_TEXT if column in columns)
+    out.extend(_free_text(column, dialect) for column in FREE_TEXT if column in columns)
     return out
 
 
@@ -273,11 +308,11 @@ def _name_part_rules(columns: frozenset[str]) -> list[Any]:
 
 
 def settings(columns: frozenset[str], prior: float = 1e-4,
-             wide: Sequence[Keys] = ()) -> SettingsCreator:
+             wide: Sequence[Keys] = (), dialect: Dialect = DUCKDB) -> SettingsCreator:
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
-        comparisons=comparisons(columns),
+        comparisons=comparisons(columns, dialect),
         blocking_rules_to_generate_predictions=blocking_rules(columns, wide),
         probability_two_random_records_match=prior,
         retain_matching_columns=True,
@@ -403,15 +438,31 @@ CORROBORATED_SQL = ("(l.birth_date = r.birth_date OR l.name_key = r.name_key "
                     "OR jaro_winkler_similarity(l.name_norm, r.name_norm) >= 0.88)")
 
 
+class Scorer(Protocol):
+    """Blocks and scores elsewhere (`hub.sync.spark.SparkScorer`): reads the engine's
+    tables as Parquet, writes the scored pairs above the threshold as Parquet."""
+
+    def export_directory(self) -> Path: ...
+
+    def score(self, model: dict[str, Any], designed: dict[str, Any], left: Path,
+              right: Path | None, frequencies: Path, *, threshold: float,
+              within: bool) -> list[Path]: ...
+
+    def close(self) -> None: ...
+
+
 class LinkageEngine:
     """One DuckDB database in memory holding the records of one run. Inputs are lists
     of row dicts or Arrow tables (columnar: a million records cost megabytes, not the
-    gigabytes Python dicts would)."""
+    gigabytes Python dicts would). With a `scorer`, blocking and scoring run there and
+    the rest (loading, training, identifier pairs, evidence) here."""
 
     def __init__(self, columns: Iterable[str], model: dict[str, Any] | None = None, *,
-                 memory_limit: str = "2GB", wide: Sequence[Keys] = ()) -> None:
+                 memory_limit: str = "2GB", wide: Sequence[Keys] = (),
+                 scorer: Scorer | None = None) -> None:
         self.columns = frozenset(columns) - {"unique_id", "tf_name_norm"}
         self.wide = tuple(wide)
+        self.scorer = scorer
         # Pairs above the threshold by the blocking rule that first found them.
         self.found_by: Counter[int] = Counter()
         if "name_norm" not in self.columns:
@@ -429,6 +480,8 @@ class LinkageEngine:
 
     def close(self) -> None:
         self._con.close()
+        if self.scorer is not None:
+            self.scorer.close()
 
     def _sql(self, query: str) -> list[tuple[Any, ...]]:
         """Run to completion: DuckDB 2 refuses new work while a result is unread."""
@@ -525,29 +578,63 @@ class LinkageEngine:
         api = DuckDBAPI(self._con)
         left_name = self.load(rows)
         left = api.register(left_name, table_name=left_name)
-        right = None
+        right, right_name = None, None
         if others is not None:
             right_name = self.load(others)
             right = api.register(right_name, table_name=right_name)
         linker = self._linker(api, left)
         self._comparisons = linker._settings_obj.comparisons
-        frames = []
-        if within:
-            frames.append(linker.inference.predict_within(
-                left, threshold_match_probability=threshold, warning_mode="never"))
-        if right is not None:
-            frames.append(linker.inference.predict_between(
-                left, right, threshold_match_probability=threshold, warning_mode="never"))
+        if self.scorer is not None:
+            frames = self._score_elsewhere(self.scorer, left_name,
+                                           right_name,
+                                           threshold=threshold, within=within)
+        else:
+            frames = []
+            if within:
+                frames.append(linker.inference.predict_within(
+                    left, threshold_match_probability=threshold,
+                    warning_mode="never").physical_name)
+            if right is not None:
+                frames.append(linker.inference.predict_between(
+                    left, right, threshold_match_probability=threshold,
+                    warning_mode="never").physical_name)
         edges: list[Edge] = []
         for frame in frames:
-            self._frames.append(frame.physical_name)
+            self._frames.append(frame)
             edges += self._sql(
                 f"SELECT least(unique_id_l, unique_id_r), greatest(unique_id_l, unique_id_r),"
-                f" match_probability FROM {frame.physical_name}")
+                f" match_probability FROM {frame}")
             for key, count in self._sql(f"SELECT match_key, count(*) FROM "
-                                        f"{frame.physical_name} GROUP BY match_key"):
+                                        f"{frame} GROUP BY match_key"):
                 self.found_by[int(key)] += count
         return edges
+
+    def _score_elsewhere(self, scorer: Scorer, left: str, right: str | None, *,
+                         threshold: float, within: bool) -> list[str]:
+        """Blocking and scoring by `scorer`, on this run's tables exported as Parquet;
+        the scored pairs come back as tables here, as DuckDB's own would be."""
+        directory = scorer.export_directory()
+
+        def export(table: str) -> Path:
+            path = directory / f"{table}.parquet"
+            self._sql(f"COPY {table} TO '{path}' (FORMAT parquet)")
+            return path
+
+        designed = settings(self.columns, wide=self.wide,
+                            dialect=SPARK).create_settings_dict("spark")
+        if self.model is None:
+            raise RuntimeError("train or load a model before predicting")
+        scored = scorer.score(self.model, designed, export(left),
+                              export(right) if right is not None else None,
+                              export("name_frequencies_distinct"),
+                              threshold=threshold, within=within)
+        names = []
+        for found in scored:
+            self._tables += 1
+            name = f"scored_{self._tables}"
+            self._sql(f"CREATE TABLE {name} AS SELECT * FROM read_parquet('{found}/*.parquet')")
+            names.append(name)
+        return names
 
     def rules(self) -> list[str]:
         """The blocking rules in the order Splink numbers them (`match_key`), as SQL."""

@@ -1,0 +1,132 @@
+"""The Spark backend scores exactly as DuckDB does: the same pairs, the same
+probabilities, the same persons. Spark runs in local mode on this machine's Java."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.config import HubSettings
+from hub.db.models import MatchKey, MatchModel
+from hub.sync.evaluation import quality
+from hub.sync.reconcile import Reconciler
+from hub.sync.resolution import LINKAGE_COLUMNS, features_from_key, linkage_row
+from hub.sync.scoring import SPARK, LinkageEngine
+from hub.sync.scoring import settings as linkage_settings
+from hub.sync.spark import SparkScorer, for_dialect
+from hub.sync.spark_functions import jaro_winkler
+from tests.sync.conftest import ground_truth, links, sync_all
+
+# Letters the registries hold, with the characters that trip string metrics up:
+# spaces, apostrophes, accents, and empty strings.
+NAMES = st.one_of(st.none(), st.text(alphabet="aeiounrstlmkdgbhpwy AEIOU'.-éç", max_size=24))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(NAMES, NAMES), min_size=1, max_size=20))
+def test_the_hubs_jaro_winkler_is_duckdbs(pairs: list[tuple[str | None, str | None]]) -> None:
+    left = pd.Series([a for a, _ in pairs], dtype=object)
+    right = pd.Series([b for _, b in pairs], dtype=object)
+    ours = jaro_winkler(left, right)
+    con = duckdb.connect()
+    con.register("pairs", pd.DataFrame({"a": left, "b": right}))
+    theirs = [row[0] for row in con.execute(
+        "SELECT jaro_winkler_similarity(a, b) FROM pairs").fetchall()]
+    for (a, b), mine, duck in zip(pairs, ours, theirs, strict=True):
+        if duck is None:
+            assert mine is pd.NA, (a, b)
+        else:
+            assert mine == pytest.approx(duck, abs=1e-12), (a, b, mine, duck)
+
+
+def test_a_model_carried_to_spark_keeps_every_parameter() -> None:
+    columns = frozenset(LINKAGE_COLUMNS)
+    model = linkage_settings(columns).create_settings_dict("duckdb")
+    for comparison in model["comparisons"]:
+        for i, level in enumerate(comparison["comparison_levels"]):
+            level["m_probability"], level["u_probability"] = 0.1 + i / 100, 0.2 + i / 1000
+    model["probability_two_random_records_match"] = 0.0123
+    designed = linkage_settings(columns, dialect=SPARK).create_settings_dict("spark")
+    carried = for_dialect(model, designed)
+    assert carried["probability_two_random_records_match"] == 0.0123
+    for before, after in zip(model["comparisons"], carried["comparisons"], strict=True):
+        assert [(lv.get("m_probability"), lv.get("u_probability"))
+                for lv in before["comparison_levels"]] == \
+               [(lv.get("m_probability"), lv.get("u_probability"))
+                for lv in after["comparison_levels"]]
+    rendered = str(carried["comparisons"])
+    assert "hub_jaro_winkler" in rendered
+    assert "list_has_any" not in rendered
+    model["comparisons"][0]["comparison_levels"].pop()
+    with pytest.raises(ValueError, match="differ on name"):
+        for_dialect(model, designed)
+
+
+def _spark(settings: HubSettings, tmp_path: Path) -> HubSettings:
+    matching = settings.matching.model_copy(update={
+        "backend": "spark",
+        "spark": settings.matching.spark.model_copy(update={"work_dir": str(tmp_path)})})
+    return settings.model_copy(update={"matching": matching})
+
+
+async def _linkage_rows(engine: AsyncEngine) -> tuple[list[dict], dict]:
+    async with engine.connect() as conn:
+        keys = (await conn.execute(select(MatchKey))).mappings().all()
+        model = (await conn.execute(select(MatchModel.settings)
+                                    .order_by(MatchModel.version.desc()))).scalars().first()
+    names = Counter(k["name_norm"] for k in keys)
+    return [linkage_row(k["record_id"], features_from_key(k), names[k["name_norm"]] / len(keys))
+            for k in keys], model
+
+
+def _partition(found: dict[tuple[str, str], int]) -> set[frozenset[tuple[str, str]]]:
+    persons: dict[int, set[tuple[str, str]]] = defaultdict(set)
+    for record, person in found.items():
+        persons[person].add(record)
+    return {frozenset(records) for records in persons.values()}
+
+
+async def test_a_district_reconciled_on_spark_is_the_one_duckdb_makes(
+        hub_engine: AsyncEngine, hub_settings: HubSettings, sync_population: Path,
+        tmp_path: Path) -> None:
+    spark_settings = _spark(hub_settings, tmp_path)
+    outcome = await sync_all(hub_engine, spark_settings)
+    assert outcome.ok
+    on_spark = await links(hub_engine)
+    measured = quality(on_spark, ground_truth(sync_population))
+    assert measured.precision >= 0.995, measured
+    assert measured.recall >= 0.98, measured
+
+    # The same model scores the same pairs with the same probabilities on both.
+    rows, model = await _linkage_rows(hub_engine)
+    scored = {}
+    for name, scorer in (("duckdb", None), ("spark", SparkScorer(spark_settings.matching.spark))):
+        engine = LinkageEngine(LINKAGE_COLUMNS, model, scorer=scorer)
+        try:
+            edges = engine.predict_edges(rows, threshold=0.2)
+            some = sorted((a, b) for a, b, _ in edges)[:50]  # the same 50, if the sets agree
+            evidence = engine.evidence(some)
+        finally:
+            engine.close()
+        scored[name] = ({(a, b): p for a, b, p in edges},
+                        {pair: found.evidence for pair, found in evidence.items()})
+    (duck, duck_evidence), (spark, spark_evidence) = scored["duckdb"], scored["spark"]
+    assert len(duck) > len(rows) / 2
+    assert set(spark) == set(duck)
+    assert max(abs(spark[pair] - duck[pair]) for pair in duck) < 1e-9
+    assert {pair: spark_evidence.get(pair) for pair in duck_evidence} == duck_evidence
+
+    # A full run on DuckDB over the Spark run's registry keeps every person as it was.
+    await Reconciler(hub_engine, hub_settings).run(full=True)
+    assert _partition(await links(hub_engine)) == _partition(on_spark)
+    left = await asyncio.to_thread(lambda: list(tmp_path.glob("slrt-hub-scored-*")))
+    assert not left, "the scored pairs and Spark's checkpoints were not removed"
