@@ -7,6 +7,7 @@ import contextlib
 import json
 import signal
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,6 +39,13 @@ app.add_typer(audit_app, name="audit")
 # A message is one line, however narrow the terminal; piped to a file, tables are not
 # cut at 80 columns ("SUCCEE...").
 console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+
+
+class MatchingBackend(StrEnum):
+    """Where `link` blocks and scores pairs ([matching] backend)."""
+
+    duckdb = "duckdb"
+    spark = "spark"
 
 
 def _settings() -> HubSettings:
@@ -413,6 +421,9 @@ def link(
     explain: Annotated[bool, typer.Option(
         help="Say which candidate-pair rules ran and how many pairs each found first.")]
     = False,
+    backend: Annotated[MatchingBackend | None, typer.Option(
+        help="Where pairs are blocked and scored (default: [matching] backend); spark "
+        "runs at [matching.spark] master and needs the spark extra and Java.")] = None,
 ) -> None:
     """Match any lists an office was given, with the hub's own engine: probabilistic
     record linkage (Fellegi-Sunter, trained on the files themselves). Writes every pair
@@ -425,14 +436,23 @@ def link(
         write_clusters,
         write_pairs,
     )
+    from hub.sync.links import scorer_for
 
     try:
         tables = [read_table(left)] + ([read_table(right)] if right else [])
         mapping = FieldMap.parse(field, tables)
+        settings = _settings()
+        if backend is not None:
+            settings = settings.model_copy(update={"matching": settings.matching.model_copy(
+                update={"backend": backend.value})})
+        try:
+            scorer = scorer_for(settings)
+        except ImportError as missing:
+            raise LinkInputError(str(missing)) from None
         with console.status("Training the model and scoring pairs..."):
             result = link_files(tables[0], tables[1] if right else None, mapping,
                                 threshold=threshold, day_first=not month_first,
-                                clusters=clusters is not None)
+                                clusters=clusters is not None, scorer=scorer)
     except LinkInputError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None

