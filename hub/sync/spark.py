@@ -69,9 +69,20 @@ def session(options: SparkSettings) -> SparkSession:
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")
+    _started.append(spark)
     spark.udf.register(SPARK.similarity,
                        pandas_udf(jaro_winkler, "double"))  # type: ignore[call-overload]
     return spark
+
+
+def stop() -> None:
+    """Stop the process's Spark session (its JVM), if one was started."""
+    while _started:
+        _started.pop().stop()
+    session.cache_clear()
+
+
+_started: list[SparkSession] = []
 
 
 def for_dialect(model: dict[str, Any], designed: dict[str, Any]) -> dict[str, Any]:

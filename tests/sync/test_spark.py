@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -22,9 +23,17 @@ from hub.sync.reconcile import Reconciler
 from hub.sync.resolution import LINKAGE_COLUMNS, features_from_key, linkage_row
 from hub.sync.scoring import SPARK, LinkageEngine
 from hub.sync.scoring import settings as linkage_settings
-from hub.sync.spark import SparkScorer, for_dialect
+from hub.sync.spark import SparkScorer, for_dialect, stop
 from hub.sync.spark_functions import jaro_winkler
 from tests.sync.conftest import ground_truth, links, sync_all
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _spark_stops_after_these_tests() -> Iterator[None]:
+    """The JVM would otherwise live on through the rest of the suite."""
+    yield
+    stop()
+
 
 # Letters the registries hold, with the characters that trip string metrics up:
 # spaces, apostrophes, accents, and empty strings.
