@@ -241,12 +241,8 @@ def _whole_villages(keys: list[Any], size: int) -> list[Any]:
     return sample
 
 
-async def scoring_speed(url: str) -> dict[str, Any]:
-    """Candidate pairs blocked and scored per second by the trained model on the
-    registry's match keys (no database writes, no Python objects per pair)."""
-    from hub.sync.resolution import LINKAGE_COLUMNS, features_from_key, linkage_row
-    from hub.sync.scoring import LinkageEngine
-
+async def keys_and_model(url: str) -> tuple[Any, dict[str, Any]]:
+    """The registry's match keys and its latest model."""
     engine = create_engine(url)
     try:
         async with engine.connect() as conn:
@@ -255,6 +251,16 @@ async def scoring_speed(url: str) -> dict[str, Any]:
                                         .order_by(MatchModel.version.desc()))).scalars().first()
     finally:
         await engine.dispose()
+    return keys, model
+
+
+async def scoring_speed(url: str) -> dict[str, Any]:
+    """Candidate pairs blocked and scored per second by the trained model on the
+    registry's match keys (no database writes, no Python objects per pair)."""
+    from hub.sync.resolution import LINKAGE_COLUMNS, features_from_key, linkage_row
+    from hub.sync.scoring import LinkageEngine
+
+    keys, model = await keys_and_model(url)
     names: dict[str, int] = defaultdict(int)
     for k in keys:
         names[k["name_norm"]] += 1

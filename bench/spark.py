@@ -32,10 +32,10 @@ from typing import Any
 from sqlalchemy import select
 
 from bench.common import RESULTS, ROOT, fresh_database, prepare
-from bench.reconcile import population, stage
+from bench.reconcile import keys_and_model, population, stage
 from hub.db.engine import create_engine
 from hub.db.migrate import upgrade
-from hub.db.models import MatchKey, MatchModel, SourceRecord
+from hub.db.models import SourceRecord
 
 
 def _descendants_rss_mib(root: int) -> float:
@@ -100,17 +100,10 @@ async def _registry(url: str) -> set[frozenset[tuple[str, str]]]:
     return {frozenset(records) for records in persons.values()}
 
 
-async def _keys_and_model(url: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+async def _linkage_rows(url: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     from hub.sync.resolution import features_from_key, linkage_row
 
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            keys = (await conn.execute(select(MatchKey))).mappings().all()
-            model = (await conn.execute(select(MatchModel.settings)
-                                        .order_by(MatchModel.version.desc()))).scalars().first()
-    finally:
-        await engine.dispose()
+    keys, model = await keys_and_model(url)
     names = Counter(k["name_norm"] for k in keys)
     return ([linkage_row(k["record_id"], features_from_key(k), names[k["name_norm"]] / len(keys))
              for k in keys], model)
@@ -166,7 +159,7 @@ async def run_one(server: Any, persons: int, noise: str) -> dict[str, Any]:
     records_apart = sum(len(group) for group in duck ^ spark) // 2
     print(f"  same persons: {duck == spark} ({len(duck):,} vs {len(spark):,}; "
           f"{records_apart} records grouped otherwise)")
-    rows, model = await _keys_and_model(urls["duckdb"])
+    rows, model = await _linkage_rows(urls["duckdb"])
     alone = await asyncio.to_thread(scoring_alone, rows, model)
     print(f"  scoring alone: {alone}")
     return {"persons": persons, "noise": noise, "runs": runs, "same_persons": duck == spark,
