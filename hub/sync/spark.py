@@ -12,7 +12,8 @@ The same model gives the same links on both backends. Two things make that so:
   each backend's dialect, and the trained parameters are carried across level by level
   (`for_dialect`);
 - Jaro-Winkler is the hub's own function here, computed by rapidfuzz, which agrees
-  with DuckDB's to the last bit but one; Splink's jar has another variant.
+  with DuckDB's to within a unit in the last place; Spark's built-in and Splink's jar
+  are other variants.
 
 pyspark is an optional dependency (the `spark` extra) with a Java runtime; nothing
 imports this module unless `[matching] backend = "spark"`.
@@ -31,13 +32,14 @@ from typing import Any
 
 from hub.config import SparkSettings
 from hub.sync.scoring import SPARK
-from hub.sync.spark_functions import jaro_winkler
 
 try:
     from pyspark.sql import SparkSession
     from pyspark.sql.functions import pandas_udf
     from splink import Linker, SparkAPI
     from splink.backends.spark import similarity_jar_location
+
+    from hub.sync.spark_functions import jaro_winkler  # numpy, pandas, rapidfuzz
 except ImportError as missing:  # pragma: no cover - depends on the installation
     raise ImportError(
         "the Spark backend needs pyspark and a Java runtime: "
