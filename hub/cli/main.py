@@ -428,6 +428,7 @@ def link(
     """Match any lists an office was given, with the hub's own engine: probabilistic
     record linkage (Fellegi-Sunter, trained on the files themselves). Writes every pair
     above the threshold with its probability and per-field evidence."""
+    from hub.sync.backends import scorer_for
     from hub.sync.filelink import (
         FieldMap,
         LinkInputError,
@@ -436,7 +437,6 @@ def link(
         write_clusters,
         write_pairs,
     )
-    from hub.sync.links import scorer_for
 
     try:
         tables = [read_table(left)] + ([read_table(right)] if right else [])
@@ -447,14 +447,14 @@ def link(
                 update={"backend": backend.value})})
         try:
             scorer = scorer_for(settings)
-        except ImportError as missing:
+        except ImportError as missing:  # the spark extra (LinkageNotInstalled goes up)
             raise LinkInputError(str(missing)) from None
         with console.status("Training the model and scoring pairs..."):
             result = link_files(tables[0], tables[1] if right else None, mapping,
                                 threshold=threshold, day_first=not month_first,
                                 clusters=clusters is not None, scorer=scorer)
-    except LinkInputError as exc:
-        console.print(f"[red]{exc}[/red]")
+    except LinkInputError as exc:  # markup off: "slrt-hub[spark]" is not a style
+        console.print(str(exc), style="red", markup=False, highlight=False)
         raise typer.Exit(2) from None
     write_pairs(result, out)
     for key, value in result.counts.items():

@@ -26,8 +26,9 @@ from hub.domain.matchkeys import MatchFeatures, features
 from hub.domain.relatives import Family, family_of
 from hub.domain.relatives import relatives as relatives_of
 from hub.sync import store
+from hub.sync.backends import scorer_for
 from hub.sync.resolution import LINKAGE_COLUMNS, MatchOutcome, resolve
-from hub.sync.scoring import LinkageEngine, Scorer, current_design, design
+from hub.sync.scoring import LinkageEngine, current_design, design
 from hub.sync.timing import Clock
 
 BATCH = 5000
@@ -435,14 +436,6 @@ class Linking:
         if fresh:
             await bulk.bulk_insert(conn, ReviewTask.__table__, fresh)
 
-
-def scorer_for(settings: HubSettings) -> Scorer | None:
-    """Spark when the settings ask for it (imported only then: pyspark is optional)."""
-    if settings.matching.backend != "spark":
-        return None
-    from hub.sync.spark import SparkScorer
-
-    return SparkScorer(settings.matching.spark)
 
 
 def _linkage_input(batches: list[pa.RecordBatch], schema: pa.Schema,

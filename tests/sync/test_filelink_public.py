@@ -164,18 +164,39 @@ def test_the_fuzzy_name_rule_finds_pairs_no_key_rule_does(tmp_path: Path) -> Non
     assert result.counts["pairs"] <= 5_000 * 1.01  # and they add no flood of false links
 
 
-def test_without_the_linkage_extra_link_says_what_to_install(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", [[], ["--backend", "spark"]], ids=["default", "spark"])
+def test_without_the_linkage_extra_link_says_what_to_install(tmp_path: Path,
+                                                            backend: list[str]) -> None:
     """An API-only installation has no Splink or DuckDB: `slrt-hub link` (and
-    reconciliation) says which extra to install, in one line, exit 2."""
+    reconciliation) says which extra to install, in one line, exit 2, whichever
+    backend it was asked for."""
     import subprocess
     import sys
 
     path = _file(tmp_path, "list.csv", "nama\nSiti\nSiti\n")
+    argv = ["slrt-hub", "link", str(path), "-f", "name=nama", *backend]
     script = ("import sys; sys.modules['duckdb'] = None; from hub.cli import main; "
-              f"sys.argv = ['slrt-hub', 'link', {str(path)!r}, '-f', 'name=nama']; main()")
+              f"sys.argv = {argv!r}; main()")
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=120, check=False)
     assert run.returncode == 2, run.stderr
     assert run.stderr.strip().count("\n") == 0, run.stderr
     assert "pip install 'slrt-hub[linkage]'" in run.stderr
     assert "duckdb" in run.stderr
+
+
+def test_without_the_spark_extra_link_backend_spark_says_what_to_install(
+        tmp_path: Path) -> None:
+    """Spark is a further extra: asked for without it, `link` names it, exit 2."""
+    import subprocess
+    import sys
+
+    path = _file(tmp_path, "list.csv", "nama\nSiti\nSiti\n")
+    argv = ["slrt-hub", "link", str(path), "-f", "name=nama", "--backend", "spark"]
+    script = ("import sys; sys.modules['pyspark'] = None; from hub.cli import main; "
+              f"sys.argv = {argv!r}; main()")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120, check=False)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "pip install 'slrt-hub[spark]'" in run.stdout, run.stdout
+    assert "Traceback" not in run.stdout + run.stderr
