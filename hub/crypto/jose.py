@@ -9,6 +9,7 @@ a JWK set. A key's `kid` is its RFC 7638 thumbprint, so anyone can recompute it.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -60,8 +61,9 @@ def public_from_jwk(key: dict[str, Any]) -> Ed25519PublicKey:
 class SigningKey:
     private: Ed25519PrivateKey
 
-    @property
+    @functools.cached_property
     def kid(self) -> str:
+        """Computed once per key: every signed answer names it."""
         return thumbprint(self.private.public_key())
 
     def pem(self) -> str:

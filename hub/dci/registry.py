@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.access.roles import RegionScope
 from hub.db.models import Enrollment, Household, Person, SourceRecord
+from hub.db.onerow import OneRowStatement, fetch_rows
 from hub.dci import records
 from hub.dci.query import Comparison, EnrolledQuestion, IdQuery, SearchItem, Term
 from hub.domain.regions import code_range
@@ -125,8 +126,62 @@ async def _total(conn: Any, statement: Any, offset: int, fetched: int, size: int
                 ).scalar_one())
 
 
+_MEMBER_COLUMNS = ("id", "nik", "name", "sex", "birth_date", "birth_place", "relation",
+                   "alive", "death_date")
+_by_nik: dict[int | None, OneRowStatement] = {}
+
+
+def _member_by_nik(regions: int | None) -> OneRowStatement:
+    """Members by NIK inside a scope of `regions` regions (None: everywhere), as
+    RegionScope.condition filters them."""
+    found = _by_nik.get(regions)
+    if found is None:
+        sql = f"SELECT {', '.join(_MEMBER_COLUMNS)} FROM person WHERE nik = :nik"
+        if regions is not None:
+            sql += " AND (" + " OR ".join(
+                f"(region_code >= :low{i} AND region_code < :high{i})"
+                for i in range(regions)) + ")"
+        found = OneRowStatement(sql + " ORDER BY id LIMIT :size OFFSET :offset")
+        if len(_by_nik) < 64:
+            _by_nik[regions] = found
+    return found
+
+
+async def _members_by_nik(engine: AsyncEngine, item: SearchItem, nik: str,
+                          scope: RegionScope) -> Found | None:
+    """The look-up a registry is asked most (a Member by NIK) on the driver's shortest
+    path; None when the general query must answer (a full page, whose total needs a
+    count). The rows, order and total are the general query's."""
+    if not scope.everywhere and not scope.regions:
+        return Found(0, [])
+    parameters: dict[str, Any] = {"nik": nik, "size": item.page_size,
+                                  "offset": (item.page_number - 1) * item.page_size}
+    for i, (low, high) in enumerate(map(code_range, scope.regions)):
+        parameters[f"low{i}"], parameters[f"high{i}"] = low, high
+    statement = _member_by_nik(None if scope.everywhere else len(scope.regions))
+    rows = await fetch_rows(engine, statement, parameters)
+    if len(rows) >= item.page_size or (not rows and parameters["offset"]):
+        return None
+    return Found(parameters["offset"] + len(rows), [records.member(r) for r in rows],
+                 [("person", r["id"], r["nik"]) for r in rows])
+
+
+def _nik_look_up(engine: AsyncEngine, item: SearchItem) -> str | None:
+    """The NIK when this item is the plain look-up the shortest path answers: asyncpg
+    (its rows keep their types; SQLite's text rows would not), no sort asked."""
+    query = item.query
+    if engine.dialect.driver == "asyncpg" and isinstance(query, IdQuery) and \
+            query.id_type == "NIK" and item.entity == "Member" and not item.sort:
+        return query.value
+    return None
+
+
 async def search(engine: AsyncEngine, item: SearchItem, scope: RegionScope,
                  today: date) -> Found:
+    if (nik := _nik_look_up(engine, item)) is not None:
+        found = await _members_by_nik(engine, item, nik, scope)
+        if found is not None:
+            return found
     visible = scope.condition(Person.region_code)
     if isinstance(item.query, IdQuery):
         person_filter = Person.id.in_(_persons_of(item.query))

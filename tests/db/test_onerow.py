@@ -45,3 +45,20 @@ async def test_a_cancelled_statement_leaves_no_broken_connection_in_the_pool(dat
             assert tuple(row) == (42,)
     finally:
         await engine.dispose()
+
+
+async def test_rows_by_column_name_on_either_backend(empty_database_url):
+    """fetch_rows: a look-up's rows, each read by column name, none when none match."""
+    from hub.db.onerow import fetch_rows
+
+    engine = create_engine(empty_database_url)
+    statement = OneRowStatement(
+        "SELECT * FROM (SELECT 1 AS n, 'a' AS t UNION ALL SELECT 2, 'b' UNION ALL "
+        "SELECT 3, 'c') AS v WHERE n >= :least ORDER BY n")
+    try:
+        rows = await fetch_rows(engine, statement, {"least": 2})
+        assert [(row["n"], row["t"], row.get("t")) for row in rows] == \
+            [(2, "b", "b"), (3, "c", "c")]
+        assert await fetch_rows(engine, statement, {"least": 9}) == []
+    finally:
+        await engine.dispose()

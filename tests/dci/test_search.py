@@ -327,3 +327,41 @@ async def test_an_expression_is_graphql_run_with_the_callers_rules(hub: Hub) -> 
             AuditLog.operation.like("query Who%")))).scalars().all()
     assert len(audited) >= 2  # read through GraphQL, audited as GraphQL reads are
     assert any(mine.nik in entry for entry in audited)
+
+
+async def test_a_look_up_by_nik_on_the_short_path_answers_as_the_general_query(
+        hub: Hub) -> None:
+    """A Member by NIK goes the driver's shortest path on PostgreSQL; for every scope
+    shape and page its answer (rows, order, total, audit subjects) is the general
+    query's, which a sort on id forces."""
+    from dataclasses import replace
+
+    from hub.access.roles import RegionScope
+    from hub.dci import registry
+    from hub.dci.query import IdQuery, SearchItem
+
+    inside = await people_in(hub.engine, "33.14.04", 2)
+    outside = await people_in(hub.engine, "33.14.05", 1)
+    niks = [p.nik for p in inside + outside] + ["3314015208850099"]
+    scopes = [RegionScope(everywhere=True), RegionScope(("33.14.04",)),
+              RegionScope(("33.14.05", "33.14.04.2001")), RegionScope(("33.14",)),
+              RegionScope(())]
+    short_path = hub.engine.dialect.driver == "asyncpg"
+    today = date.today()
+    for nik in niks:
+        for scope in scopes:
+            for size, page in ((10, 1), (1, 1), (1, 2), (10, 3)):
+                item = SearchItem("r", datetime.now(UTC), IdQuery("NIK", nik), size, page,
+                                  (), "Member", None)
+                assert (registry._nik_look_up(hub.engine, item) == nik) is short_path
+                answered = await registry.search(hub.engine, item, scope, today)
+                general = await registry.search(hub.engine, replace(
+                    item, sort=(("id", "asc"),)), scope, today)
+                assert (answered.total, answered.records, answered.subjects) == \
+                    (general.total, general.records, general.subjects), (nik, scope, size)
+    found = await registry.search(hub.engine, SearchItem(
+        "r", datetime.now(UTC), IdQuery("NIK", inside[0].nik), 10, 1, (), "Member", None),
+        RegionScope(("33.14.04",)), today)
+    assert found.total == 1
+    assert found.subjects == [("person", inside[0].id, inside[0].nik)]
+    assert found.records[0]["member_identifier"][0]["identifier_value"] == inside[0].nik
