@@ -218,7 +218,7 @@ class GraphQLEndpoint:
         self.audit = audit
         self.limiter = RateLimiter()
         self.planner = (ReadPlanner(schema.graphql, engine.dialect.name,
-                                    settings.server.max_page_size)
+                                    settings.server.max_page_size, settings.eligibility)
                         if settings.server.read_planner else None)
         self.cost_model = CostModel(default_page=min(50, settings.server.max_page_size),
                                     max_page=settings.server.max_page_size)

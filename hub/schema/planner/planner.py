@@ -25,18 +25,32 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.access.audit import Subject
 from hub.access.roles import Principal
+from hub.config import EligibilitySettings
 from hub.db.onerow import OneRowStatement, fetch_one_row
 from hub.domain.regions import code_range
 from hub.errors import BadUserInput
 from hub.schema.arguments import household_page_args, valid_kk, valid_nik, valid_region
 from hub.schema.executor import PreparedDocument
 from hub.schema.planner.compiler import VISIBLE, Binder, Bound, Compiler, RootPlan
+from hub.schema.planner.computed import (
+    COMPUTED_ROOTS,
+    ComputedRoot,
+    StepAside,
+    computed_root,
+)
 from hub.schema.planner.finish import finish
 from hub.schema.planner.selection import Unsupported, collect, uses_variables_in_directives
 from hub.schema.planner.sqljson import for_dialect
 from hub.schema.planner.tables import HOUSEHOLD, PERSON, REGION
 
 MAX_PLANS = 1024
+
+
+@dataclass(frozen=True)
+class ComputedPlan:
+    """Root fields the service computes in Python (hub.schema.planner.computed)."""
+
+    roots: tuple[ComputedRoot, ...]
 
 
 @dataclass
@@ -103,11 +117,14 @@ def _agency(principal: Principal) -> tuple[str | None, dict[str, Any]]:
 
 
 class ReadPlanner:
-    def __init__(self, schema: GraphQLSchema, dialect: str, max_page_size: int) -> None:
+    def __init__(self, schema: GraphQLSchema, dialect: str, max_page_size: int,
+                 eligibility: EligibilitySettings | None = None) -> None:
         self.schema = schema
+        self.eligibility = eligibility or EligibilitySettings()
         self.sql = for_dialect(dialect)
         self.max_page_size = max_page_size
-        self._plans: dict[tuple[Any, ...], tuple[PreparedDocument, Plan | None]] = {}
+        self._plans: dict[tuple[Any, ...],
+                          tuple[PreparedDocument, Plan | ComputedPlan | None]] = {}
         self._directive_variables: dict[int, tuple[PreparedDocument, bool]] = {}
         self.answered = 0  # query operations the planner answered (for /metrics)
         self.stepped_aside = 0  # and those it left to the resolvers
@@ -140,6 +157,8 @@ class ReadPlanner:
         plan = self.plan(query, prepared, operation, principal, agency_mode, coerced)
         if plan is None:
             return None
+        if isinstance(plan, ComputedPlan):
+            return await self._computed(engine, plan, principal, coerced)
         parameters = dict(agency_parameters)
         scope_regions, scope_parameters = _scope_parameters(principal)
         parameters.update(scope_parameters)
@@ -165,9 +184,27 @@ class ReadPlanner:
             data[root.key] = finish(value, root.shape, notes, one.limit)
         return data, notes
 
+    async def _computed(self, engine: AsyncEngine, plan: ComputedPlan, principal: Principal,
+                        variables: VariableValues
+                        ) -> tuple[dict[str, Any], list[Subject]] | None:
+        query_type = self.schema.query_type
+        assert query_type is not None
+        data: dict[str, Any] = {}
+        notes: list[Subject] = []
+        for root in plan.roots:
+            definition = query_type.fields[root.field.name.value]
+            try:
+                data[root.key] = await root.answer(
+                    engine, self.eligibility, get_argument_values(definition, root.field,
+                                                                  variables),
+                    principal, notes)
+            except StepAside:
+                return None
+        return data, notes
+
     def plan(self, query: str, prepared: PreparedDocument, operation: OperationDefinitionNode,
              principal: Principal, agency_mode: str | None, variables: VariableValues
-             ) -> Plan | None:
+             ) -> Plan | ComputedPlan | None:
         directive_key = (json.dumps(variables.coerced, sort_keys=True, default=str)
                          if self._depends_on_variables(prepared) else None)
         key = (query, operation.name.value if operation.name else None, principal.role,
@@ -176,7 +213,8 @@ class ReadPlanner:
         if cached is not None and cached[0] is prepared:
             return cached[1]
         try:
-            plan: Plan | None = self._compile(prepared, operation, agency_mode, variables)
+            plan: Plan | ComputedPlan | None = self._compile(prepared, operation, agency_mode,
+                                                             variables)
         except Unsupported:
             plan = None
         if len(self._plans) >= MAX_PLANS:
@@ -195,7 +233,7 @@ class ReadPlanner:
         return depends
 
     def _compile(self, prepared: PreparedDocument, operation: OperationDefinitionNode,
-                 agency_mode: str | None, variables: VariableValues) -> Plan:
+                 agency_mode: str | None, variables: VariableValues) -> Plan | ComputedPlan:
         document = prepared.document
         assert document is not None
         fragments = {d.name.value: d for d in document.definitions
@@ -205,6 +243,17 @@ class ReadPlanner:
         fields = collect([operation.selection_set], "Query", fragments, variables)
         if not fields:
             raise Unsupported("nothing selected")
+        names = {nodes[0].name.value for nodes in fields.values()}
+        if names & COMPUTED_ROOTS:
+            if not names <= COMPUTED_ROOTS:
+                raise Unsupported("computed and compiled root fields together")
+            computed = []
+            for key, nodes in fields.items():
+                if len(nodes) != 1:
+                    raise Unsupported("a root field selected twice under one name")
+                computed.append(computed_root(self.schema, key, nodes[0], fragments,
+                                              variables))
+            return ComputedPlan(tuple(computed))
         for key, nodes in fields.items():
             if len(nodes) != 1:
                 raise Unsupported("a root field selected twice under one name")
