@@ -1,11 +1,12 @@
 """Benchmark: `eligibilityBatch` of 10,000 NIKs on a district of N persons, end to end
 through the real HTTP server (authenticated, scope-checked, audited) on PostgreSQL.
 
-    .venv/bin/python -m bench.eligibility --persons 1000000
+    .venv/bin/python -m bench.eligibility --persons 1000000 [--resolvers-too]
 
 The batch mixes NIKs in the registry, unknown ones and malformed ones (9:0.5:0.5) and is
 sent as a PARTNER's trusted document would be. Prints per-round seconds and writes
-bench/results/eligibility.json.
+bench/results/eligibility.json. With --resolvers-too, a second server with the read planner off
+(graphql-core completing every answer) is timed on the same batches, alternating.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
+import subprocess
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -87,6 +90,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--program", default="PBI_JKN")
+    parser.add_argument("--resolvers-too", action="store_true",
+                        help="also time a server with the read planner off, alternating")
     args = parser.parse_args()
     with ExitStack() as stack:
         server = prepare(stack, ["postgresql"])
@@ -96,18 +101,42 @@ def main() -> None:
         print(f"postgresql {loaded:,} persons loaded in {load_s:.0f}s", flush=True)
         key = asyncio.run(partner_key(url))
         batches = [batch_of(pop, args.batch, seed) for seed in range(args.rounds + 1)]
-        process, base = start_server(url)
+        paths = {"planner": run_server(url, planner=True)}
+        if args.resolvers_too:
+            paths["resolvers"] = run_server(url, planner=False)
+        results: dict[str, list[dict]] = {path: [] for path in paths}
         try:
-            results = asyncio.run(rounds(base, key, batches, args.program))[1:]  # warm-up
+            for batch in batches:  # the paths alternate, batch by batch
+                for path, (_, base) in paths.items():
+                    print(f"{path}:", end="", flush=True)
+                    results[path] += asyncio.run(rounds(base, key, [batch], args.program))
         finally:
-            process.terminate()
-            process.wait(timeout=10)
-    summary = {"persons": loaded, "batch": args.batch, "program": args.program,
-               "median_s": median(r["seconds"] for r in results),
-               "max_s": max(r["seconds"] for r in results), "rounds": results}
-    print(f"\neligibilityBatch of {args.batch:,} NIKs on {loaded:,} persons: median "
-          f"{summary['median_s']:.3f} s, worst {summary['max_s']:.3f} s")
+            for process, _ in paths.values():
+                process.terminate()
+                process.wait(timeout=10)
+    summary: dict = {"persons": loaded, "batch": args.batch, "program": args.program}
+    for path, found in results.items():
+        found = found[1:]  # the first batch warms each server up
+        summary[path] = {"median_s": median(r["seconds"] for r in found),
+                         "max_s": max(r["seconds"] for r in found), "rounds": found}
+        print(f"\n{path}: eligibilityBatch of {args.batch:,} NIKs on {loaded:,} persons: "
+              f"median {summary[path]['median_s']:.3f} s, worst "
+              f"{summary[path]['max_s']:.3f} s")
     (RESULTS / "eligibility.json").write_text(json.dumps(summary, indent=1))
+
+
+def run_server(url: str, *, planner: bool) -> tuple[subprocess.Popen, str]:
+    """The hub's server; with `planner` off, every read goes through the resolvers
+    (graphql-core completing each answer), as before the planner completed them."""
+    previous = os.environ.get("HUB_SERVER__READ_PLANNER")
+    os.environ["HUB_SERVER__READ_PLANNER"] = "true" if planner else "false"
+    try:
+        return start_server(url)
+    finally:
+        if previous is None:
+            del os.environ["HUB_SERVER__READ_PLANNER"]
+        else:
+            os.environ["HUB_SERVER__READ_PLANNER"] = previous
 
 
 if __name__ == "__main__":
