@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from operator import attrgetter
 from typing import Any
 
 from graphql import (
@@ -51,24 +52,23 @@ class StepAside(Exception):
     """The resolvers must answer this request (they give the error a client expects)."""
 
 
-@dataclass(frozen=True)
-class Leaf:
-    serialize: Callable[[Any], Any]
+Read = Callable[[Any], Any]  # an object's (or a value's) completed value
+
+
+class _NullRefused(Exception):
+    """A null where the schema refuses one: the resolvers report it as GraphQL does."""
 
 
 @dataclass(frozen=True)
 class Shape:
-    """What a selection reads off one object: (response key, attribute or None for
-    __typename, type) per field, in response order."""
+    """What a selection reads off one object, compiled once per plan: each response
+    key in order, and the function that completes its value from the object."""
 
     type_name: str
-    fields: tuple[tuple[str, str | None, Any], ...]
+    fields: tuple[tuple[str, Read], ...]
 
-
-@dataclass(frozen=True)
-class ListOf:
-    item: Any
-    item_required: bool
+    def complete(self, value: Any) -> dict[str, Any]:
+        return {key: read(value) for key, read in self.fields}
 
 
 def _plain_attribute(field: Any) -> str:
@@ -79,72 +79,60 @@ def _plain_attribute(field: Any) -> str:
     return str(definition.python_name)
 
 
+def _nullable(complete_value: Read, required: bool) -> Read:
+    def completed(value: Any) -> Any:
+        if value is None:
+            if required:
+                raise _NullRefused
+            return None
+        return complete_value(value)
+
+    return completed
+
+
 def _typed(graphql_type: Any, nodes: list[FieldNode], schema: GraphQLSchema,
            fragments: Mapping[str, FragmentDefinitionNode], variables: VariableValues
-           ) -> tuple[Any, bool]:
-    """A field's type as a completion plan, and whether null is refused."""
+           ) -> Read:
+    """How a value of this type is completed (GraphQL's CompleteValue, for the types a
+    computed answer has)."""
     required = isinstance(graphql_type, GraphQLNonNull)
     inner = graphql_type.of_type if required else graphql_type
     if isinstance(inner, GraphQLList):
-        item, item_required = _typed(inner.of_type, nodes, schema, fragments, variables)
-        return ListOf(item, item_required), required
+        item = _typed(inner.of_type, nodes, schema, fragments, variables)
+        return _nullable(lambda values: [item(v) for v in values], required)
     if is_leaf_type(inner):
         if any(node.selection_set for node in nodes):
             raise Unsupported("a selection on a leaf")
-        return Leaf(inner.serialize), required
+        return _nullable(inner.serialize, required)
     if isinstance(inner, GraphQLObjectType) and inner.name not in CHECKS:
-        return shape_of(schema, inner, [n.selection_set for n in nodes], fragments,
-                        variables), required
+        shape = shape_of(schema, inner, [n.selection_set for n in nodes], fragments,
+                         variables)
+        return _nullable(shape.complete, required)
     raise Unsupported(f"type {inner}")
 
 
 def shape_of(schema: GraphQLSchema, object_type: GraphQLObjectType, selection_sets: list[Any],
              fragments: Mapping[str, FragmentDefinitionNode], variables: VariableValues
              ) -> Shape:
-    fields = []
+    fields: list[tuple[str, Read]] = []
     for key, nodes in collect(selection_sets, object_type.name, fragments,
                               variables).items():
         name = nodes[0].name.value
         if name == "__typename":
-            fields.append((key, None, object_type.name))
+            fields.append((key, lambda _value, typename=object_type.name: typename))
             continue
         if name.startswith("__") or name not in object_type.fields:
             raise Unsupported(f"{object_type.name}.{name}")
         if any(node.arguments for node in nodes):
             raise Unsupported("arguments on a computed object's field")
         field = object_type.fields[name]
-        fields.append((key, _plain_attribute(field),
-                       _typed(field.type, nodes, schema, fragments, variables)))
+        read = attrgetter(_plain_attribute(field))
+        complete_value = _typed(field.type, nodes, schema, fragments, variables)
+        fields.append((key, lambda value, read=read, complete_value=complete_value:
+                       complete_value(read(value))))
     if not fields:
         raise Unsupported("nothing selected")
     return Shape(object_type.name, tuple(fields))
-
-
-class _NullRefused(Exception):
-    """A null where the schema refuses one: the resolvers report it as GraphQL does."""
-
-
-def _complete(value: Any, plan: Any, required: bool) -> Any:
-    if value is None:
-        if required:
-            raise _NullRefused
-        return None
-    if isinstance(plan, Leaf):
-        return plan.serialize(value)
-    if isinstance(plan, ListOf):
-        return [_complete(item, plan.item, plan.item_required) for item in value]
-    return complete(value, plan)
-
-
-def complete(value: Any, shape: Shape) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, attribute, typed in shape.fields:
-        if attribute is None:
-            out[key] = typed
-        else:
-            plan, required = typed
-            out[key] = _complete(getattr(value, attribute), plan, required)
-    return out
 
 
 @dataclass(frozen=True)
@@ -196,7 +184,7 @@ class ComputedRoot:
         if not self.batch and not visible:
             raise StepAside  # the resolver's error for a required field out of access
         try:
-            answers = [complete(result, self.shape) for result in visible]
+            answers = [self.shape.complete(result) for result in visible]
         except _NullRefused:
             raise StepAside from None
         return answers if self.batch else answers[0]
