@@ -217,21 +217,25 @@ async def test_planner_and_resolvers_give_the_same_bytes_and_audit(twin: Twin, s
                 before = await twin.last_audit_id()
                 one = await planned.post(query, variables)
                 other = await resolved.post(query, variables)
-                assert (one.status_code, one.content) == (other.status_code, other.content), (
-                    role, query, variables)
-                entries = await twin.audit_entries(before)
-                assert len(entries) in (0, 2), (query, variables, entries)
-                # With an error, which sibling fields ran before it is a race in the
-                # resolvers; without, both must have read the same persons.
-                if entries and b'"errors"' not in one.content:
-                    assert _audited(entries[0]) == _audited(entries[1]), (role, query,
-                                                                          variables)
+                await assert_same(twin, before, one, other, (role, query, variables))
                 compared += 1
     planner = twin.planned.state.graphql.planner
     assert compared == 5 * 12 * 3
     # Most generated requests are the planner's to answer (bad arguments and the
     # uncompilable are not); if it silently stepped aside, the test would prove nothing.
     assert planner.answered > compared // 3, (planner.answered, planner.stepped_aside)
+
+
+async def assert_same(twin: Twin, before: int, one: Any, other: Any, case: Any) -> None:
+    """Both apps' answers are the same bytes, and their audit entries (written after
+    `before`) name the same subjects."""
+    assert (one.status_code, one.content) == (other.status_code, other.content), case
+    entries = await twin.audit_entries(before)
+    assert len(entries) in (0, 2), (case, entries)
+    # With an error, which sibling fields ran before it is a race in the resolvers;
+    # without, both must have read the same persons.
+    if entries and b'"errors"' not in one.content:
+        assert _audited(entries[0]) == _audited(entries[1]), case
 
 
 async def a_cursor(client: GraphQLClient, region: str) -> str | None:
@@ -339,13 +343,7 @@ async def test_computed_eligibility_gives_the_resolvers_bytes_and_audit(twin: Tw
                     body = {"documentId": document, "variables": variables}
                     one = await planned.http.post("/graphql", json=body)
                     other = await resolved.http.post("/graphql", json=body)
-                assert (one.status_code, one.content) == (other.status_code, other.content), (
-                    role, query, variables)
-                entries = await twin.audit_entries(before)
-                assert len(entries) in (0, 2), (query, variables, entries)
-                if entries and b'"errors"' not in one.content:
-                    assert _audited(entries[0]) == _audited(entries[1]), (role, query,
-                                                                          variables)
+                await assert_same(twin, before, one, other, (role, query, variables))
                 compared += 1
     assert compared == 6 * 8 * 3
     # Known programmes and well-formed requests are the planner's: if it stepped aside
