@@ -515,18 +515,25 @@ class LinkageEngine:
         self._con.unregister(f"{name}_arrow")
         return name
 
-    def train(self, data: Input, *, seed: int = 2026) -> dict[str, Any]:
-        """Estimate the model on `data` and keep it; returns the settings JSON to save."""
+    def train(self, data: Input, *, seed: int = 2026,
+              sample_size: int = TRAINING_SAMPLE) -> dict[str, Any]:
+        """Estimate the model on `data` and keep it; returns the settings JSON to save.
+        The same records give the same model, in whatever order they come."""
         api = DuckDBAPI(self._con)
         name = self.load(data)
         records = self._sql(f"SELECT count(*) FROM {name}")[0][0]
-        if records > TRAINING_SAMPLE:
+        if records > sample_size:
             # Parameters settle long before a million records; EM's passes over the
             # blocked pairs are what grows. The prior keeps its ratio under sampling.
+            # The sample is the records whose id hashes lowest: a reservoir sample
+            # depends on the order rows arrive in, which a multi-threaded load (and
+            # preserve_insertion_order off) does not keep, so two runs on the same
+            # records trained different models.
             sample = f"{name}_sample"
             self._sql(f"CREATE TABLE {sample} AS SELECT * FROM {name} "
-                      f"USING SAMPLE reservoir({TRAINING_SAMPLE} ROWS) REPEATABLE ({seed})")
-            name, records = sample, TRAINING_SAMPLE
+                      f"ORDER BY hash(unique_id, {int(seed)}), unique_id "
+                      f"LIMIT {int(sample_size)}")
+            name, records = sample, sample_size
         designed = settings(self.columns, wide=self.wide).create_settings_dict("duckdb")
         if records < MIN_TRAINING_RECORDS:
             # Too few records to estimate anything (EM on a handful of pairs learns

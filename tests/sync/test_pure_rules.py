@@ -273,3 +273,51 @@ def test_relatives_speak_where_the_kk_numbers_do_not() -> None:
     assert _level(columns, "kk", record(None, None), record(kk, None)) == "unknown"
     # Without relatives to compare (a user's file), the KK alone.
     assert _level({"name_norm", "kk"}, "kk", {"kk": kk}, {"kk": typo}) == "else"
+
+
+def _model_numbers(model: dict) -> list[tuple[str, float]]:
+    numbers = [("prior", model["probability_two_random_records_match"])]
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            for name in ("m_probability", "u_probability"):
+                if name in level:
+                    numbers.append((f"{comparison['output_column_name']} "
+                                    f"{level.get('label_for_charts')} {name}", level[name]))
+    return numbers
+
+
+def test_training_on_a_sample_gives_the_same_model_in_any_row_order() -> None:
+    """Past the training sample's size the model is trained on a sample: the same
+    records must give the same model however they arrive (a reservoir sample did not:
+    two runs of one district trained different priors)."""
+    import math
+    import random
+
+    from hub.sync.resolution import LINKAGE_COLUMNS, linkage_row
+    from hub.sync.scoring import LinkageEngine
+
+    rng = random.Random(11)
+    given = ["SLAMET", "SRI", "BUDI", "SITI", "AGUS", "DEWI", "EKO", "WAHYU", "RINA", "JOKO"]
+    family = ["RIYADI", "WAHYUNI", "SANTOSO", "LESTARI", "PRASETYO", "HANDAYANI", "SUSANTO"]
+    rows = []
+    for _ in range(1200):
+        name = f"{rng.choice(given)} {rng.choice(family)}"
+        born = f"{rng.randint(1940, 2015)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+        for copy in range(1 + (rng.random() < 0.3)):  # a third recorded twice
+            spelled = name if not copy else name.replace("I", "Y", 1)
+            rows.append(linkage_row(len(rows) + 1, features("dtks_individual", {
+                "name": spelled, "birth_date": born, "sex": rng.choice("LP")}), 0.01))
+    shuffled = rows[:]
+    rng.shuffle(shuffled)
+    models = []
+    for data in (rows, shuffled):
+        engine = LinkageEngine(LINKAGE_COLUMNS)
+        try:
+            models.append(engine.train(data, sample_size=700))
+        finally:
+            engine.close()
+    assert len(rows) > 700
+    one, other = (_model_numbers(m) for m in models)
+    assert [name for name, _ in one] == [name for name, _ in other]
+    for (name, a), (_, b) in zip(one, other, strict=True):
+        assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-15), (name, a, b)
