@@ -437,7 +437,6 @@ class Linking:
             await bulk.bulk_insert(conn, ReviewTask.__table__, fresh)
 
 
-
 def _linkage_input(batches: list[pa.RecordBatch], schema: pa.Schema,
                    frequencies: dict[str, float], relatives: list[str | None]) -> pa.Table:
     """The pending records as linkage input, with what is known only of all of them

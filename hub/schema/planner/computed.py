@@ -64,7 +64,6 @@ class Shape:
     """What a selection reads off one object, compiled once per plan: each response
     key in order, and the function that completes its value from the object."""
 
-    type_name: str
     fields: tuple[tuple[str, Read], ...]
 
     def complete(self, value: Any) -> dict[str, Any]:
@@ -132,7 +131,7 @@ def shape_of(schema: GraphQLSchema, object_type: GraphQLObjectType, selection_se
                        complete_value(read(value))))
     if not fields:
         raise Unsupported("nothing selected")
-    return Shape(object_type.name, tuple(fields))
+    return Shape(tuple(fields))
 
 
 @dataclass(frozen=True)

@@ -238,27 +238,21 @@ class ReadPlanner:
         assert document is not None
         fragments = {d.name.value: d for d in document.definitions
                      if d.kind == "fragment_definition"}
-        compiler = Compiler(fragments, variables, self.sql, agency_mode)
-        roots = []
         fields = collect([operation.selection_set], "Query", fragments, variables)
         if not fields:
             raise Unsupported("nothing selected")
+        if any(len(nodes) != 1 for nodes in fields.values()):
+            raise Unsupported("a root field selected twice under one name")
         names = {nodes[0].name.value for nodes in fields.values()}
         if names & COMPUTED_ROOTS:
             if not names <= COMPUTED_ROOTS:
                 raise Unsupported("computed and compiled root fields together")
-            computed = []
-            for key, nodes in fields.items():
-                if len(nodes) != 1:
-                    raise Unsupported("a root field selected twice under one name")
-                computed.append(computed_root(self.schema, key, nodes[0], fragments,
-                                              variables))
-            return ComputedPlan(tuple(computed))
-        for key, nodes in fields.items():
-            if len(nodes) != 1:
-                raise Unsupported("a root field selected twice under one name")
-            roots.append(self._root(compiler, key, nodes[0]))
-        return Plan(tuple(roots))
+            return ComputedPlan(tuple(computed_root(self.schema, key, nodes[0], fragments,
+                                                    variables)
+                                      for key, nodes in fields.items()))
+        compiler = Compiler(fragments, variables, self.sql, agency_mode)
+        return Plan(tuple(self._root(compiler, key, nodes[0])
+                          for key, nodes in fields.items()))
 
     def _root(self, compiler: Compiler, key: str, node: Any) -> RootPlan:
         name = node.name.value
