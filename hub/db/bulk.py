@@ -4,7 +4,7 @@ and the audit writer write through these."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -66,6 +66,23 @@ async def bulk_insert(conn: AsyncConnection, table: Table, rows: list[dict[str, 
         await driver.copy_records_to_table(table.name, records=records, columns=columns)
 
 
+async def insert_tuples(conn: AsyncConnection, table: Table, names: Sequence[str],
+                        records: list[tuple[Any, ...]]) -> None:
+    """INSERT rows already laid out as tuples in the order of `names` (no JSON columns,
+    no defaults to fill): COPY as they are on PostgreSQL, sparing the per-row dicts that
+    `bulk_insert` takes apart again."""
+    if not records:
+        return
+    if conn.dialect.name != "postgresql":
+        for part in chunks(records, 20_000):
+            await conn.execute(table.insert(), [dict(zip(names, r, strict=True)) for r in part])
+        return
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    await driver.copy_records_to_table(table.name, records=records, columns=list(names))
+
+
 def _json(column: Any, value: Any) -> str | None:
     """As SQLAlchemy binds it: None is JSON null unless the column says SQL NULL."""
     if value is None and column.none_as_null:
@@ -121,20 +138,31 @@ async def next_ids(conn: AsyncConnection, table: Table, count: int) -> list[int]
 
 async def bulk_update(conn: AsyncConnection, table: Table, key: str,
                       rows: list[dict[str, Any]], batch: int = 20_000) -> None:
-    """UPDATE `table` from `rows` (each holding `key` and the columns to set).
-
-    Row-by-row UPDATEs cost a network round trip each, most of a million-person run on
-    PostgreSQL; there one statement per batch joins the table to the rows passed as
-    arrays (unnest). SQLite runs in-process, where executemany is already cheap."""
+    """UPDATE `table` from `rows` (each holding `key` and the columns to set)."""
     if not rows:
         return
-    names = list(rows[0])
+    for part in chunks(rows, batch):
+        await update_columns(conn, table, key, {n: [row[n] for row in part] for n in rows[0]})
+
+
+async def update_columns(conn: AsyncConnection, table: Table, key: str,
+                         columns: dict[str, list[Any]]) -> None:
+    """UPDATE `table` from parallel lists, one per column (`key` among them): the form
+    a caller that builds rows column by column already has.
+
+    Row-by-row UPDATEs cost a network round trip each, most of a million-person run on
+    PostgreSQL; there one statement joins the table to the columns passed as arrays
+    (unnest). SQLite runs in-process, where executemany is already cheap."""
+    names = list(columns)
+    if not columns[key]:
+        return
     if conn.dialect.name != "postgresql":
         await conn.execute(
             update(table).where(table.c[key] == bindparam(f"k_{key}"))
             .values({n: bindparam(f"k_{n}") for n in names if n != key})
             .execution_options(synchronize_session=False),
-            [{f"k_{n}": row[n] for n in names} for row in rows],
+            [{f"k_{n}": value for n, value in zip(names, values, strict=True)}
+             for values in zip(*columns.values(), strict=True)],
         )
         return
     types = {n: table.c[n].type for n in names}
@@ -145,13 +173,8 @@ async def bulk_update(conn: AsyncConnection, table: Table, key: str,
     sets = ", ".join(f"{n} = v.{n}{'::json' if n in json else ''}" for n in names if n != key)
     statement = text(f"UPDATE {table.name} AS t SET {sets} FROM unnest({arrays}) "
                      f"AS v({', '.join(names)}) WHERE t.{key} = v.{key}")
-    for part in chunks(rows, batch):
-        params = {}
-        for i, n in enumerate(names):
-            values = [row[n] for row in part]
-            if n in json:
-                values = [_json(types[n], v) for v in values]
-            params[f"a{i}"] = values
-        await conn.execute(statement.bindparams(*(
-            bindparam(f"a{i}", type_=ARRAY(sa_types.Text() if n in json else types[n]))
-            for i, n in enumerate(names))), params)
+    params = {f"a{i}": [_json(types[n], v) for v in columns[n]] if n in json else columns[n]
+              for i, n in enumerate(names)}
+    await conn.execute(statement.bindparams(*(
+        bindparam(f"a{i}", type_=ARRAY(sa_types.Text() if n in json else types[n]))
+        for i, n in enumerate(names))), params)

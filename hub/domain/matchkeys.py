@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from rapidfuzz.distance import JaroWinkler
@@ -44,8 +45,11 @@ def phonetic_key(name: str | None) -> str:
     return phonetic_token(normalize_name(name).replace(" ", ""))
 
 
+@lru_cache(maxsize=1 << 18)
 def phonetic_of_normalized(name_norm: str) -> str:
-    """`phonetic_key` of a name already normalised (saves normalising twice)."""
+    """`phonetic_key` of a name already normalised (saves normalising twice). Remembered:
+    a registry's common names come back thousands of times, and this is a few regular
+    expressions each."""
     return phonetic_token(name_norm.replace(" ", ""))
 
 

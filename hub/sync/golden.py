@@ -9,8 +9,10 @@ with one UPDATE ... FROM per chunk and table.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
@@ -38,15 +40,37 @@ from hub.sync.findings import (
     NOTHING_HELD,
     FindingRules,
     Held,
+    Lookups,
     PersonView,
+    Raised,
     evaluate,
     lookups_for,
     write_findings,
 )
+from hub.sync.overlap import in_thread
 from hub.sync.timing import Clock
 
 CHUNK = 5000
 HouseholdOf = tuple[int | None, int | None, str | None]  # (household id, desil, village)
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    records: list[store.StagedRecord]
+    dtks: dict[str, store.StagedRecord]  # by household key
+
+
+@dataclass(frozen=True, slots=True)
+class _Survived:
+    by_person: dict[int, list[SourceFact]]
+    dtks: dict[str, SourceFact]
+    goldens: dict[int, Golden]
+    programs: dict[int, list[ProgramFact]]
+
+
+def _evaluate_all(views: list[PersonView], lookups: Lookups, rules: FindingRules,
+                  today: date) -> list[Raised]:
+    return [item for view in views for item in evaluate(view, lookups, rules, today)]
 
 
 def _now() -> datetime:
@@ -105,54 +129,88 @@ class GoldenRecords:
         lap = clock.lap
         ordered = sorted(persons)
         counted: set[str | None] = set()  # villages whose figures this refresh changes
-        for batch in bulk.chunks(ordered, CHUNK):
-            records = await self._records(conn, batch)
-            by_person: dict[int, list[SourceFact]] = defaultdict(list)
-            for r in records:
-                by_person[r.person_id or 0].append(_fact(r))
-            dtks = await self._dtks_households(conn, by_person)
-            lap("read")
-            villages = {k: v.values.get("village_code") for k, v in dtks.items()}
-            goldens = {p: golden_person(facts, self.rules, villages)
-                       for p, facts in by_person.items()}
-            programs = {p: enrollments(facts, self.rules) for p, facts in by_person.items()}
-            lap("survivorship")
-            before = await self._states(conn, batch)
-            households, new_households = await self._households(conn, goldens, by_person,
-                                                                dtks)
-            lap("households")
-            after = {p: changes.PersonState(h[0], bool(goldens[p].values.get("alive", True)),
-                                            h[1], h[2]) for p, h in households.items()}
-            counted.update(state.village_code for state in before.values())
-            counted.update(h[2] for h in households.values())
-            kept = [p for p, state in after.items()
-                    if changes.household_kept(before.get(p), state, new_households)]
-            enrolled_before = await self._enrolments(conn, kept)
-            await self._write_persons(conn, goldens, households, existing=set(before))
-            await self._write_enrollments(conn, batch, programs)
-            lap("write")
-            found["registry_events"] += await self._record(conn, changes.registry_changes(
-                before, after, new_households, enrolled_before,
-                {p: frozenset((e.program, e.status) for e in programs[p]) for p in kept}))
-            lap("events")
-            lookups = await lookups_for(conn, (f for fs in by_person.values() for f in fs),
-                                        self.finding_rules.civil_registry)
-            raised = [item for p, g in goldens.items() for item in evaluate(
-                PersonView(p, g, by_person[p], programs[p], households[p][1],
-                           person_region(households[p][2], g.values.get("village_code"),
-                                         g.values.get("nik"))),
-                lookups, self.finding_rules, today)]
-            found += await write_findings(conn, batch, raised, held)
-            for table, rows in (("finding", len(raised)), ("household", len(batch)),
-                                ("enrollment", sum(map(len, programs.values())))):
-                await self.statistics.wrote(conn, table, rows)
-            lap("findings")
+        batches = list(bulk.chunks(ordered, CHUNK))
+        # A chunk's survivorship (pure Python) runs in a thread while the chunk before
+        # it is written: its records are read first (they do not depend on those
+        # writes), so the database and Python work side by side (`overlap`).
+        survived: asyncio.Future[_Survived] | None = None
+        raising: asyncio.Future[list[Raised]] | None = None
+        if batches:
+            survived = in_thread(self._survive, await self._read(conn, batches[0]))
+        lap("read")
+        try:
+            for index, batch in enumerate(batches):
+                assert survived is not None
+                chunk = await survived
+                by_person, goldens, programs = chunk.by_person, chunk.goldens, chunk.programs
+                lap("survivorship")
+                before = await self._states(conn, batch)
+                households, new_households = await self._households(conn, goldens, by_person,
+                                                                    chunk.dtks)
+                lap("households")
+                after = {p: changes.PersonState(h[0], bool(goldens[p].values.get("alive", True)),
+                                                h[1], h[2]) for p, h in households.items()}
+                counted.update(state.village_code for state in before.values())
+                counted.update(h[2] for h in households.values())
+                kept = [p for p, state in after.items()
+                        if changes.household_kept(before.get(p), state, new_households)]
+                enrolled_before = await self._enrolments(conn, kept)
+                lookups = await lookups_for(conn, (f for fs in by_person.values() for f in fs),
+                                            self.finding_rules.civil_registry)
+                if index + 1 < len(batches):
+                    survived = in_thread(self._survive,
+                                          await self._read(conn, batches[index + 1]))
+                lap("read")
+                views = [PersonView(p, g, by_person[p], programs[p], households[p][1],
+                                    person_region(households[p][2], g.values.get("village_code"),
+                                                  g.values.get("nik")))
+                         for p, g in goldens.items()]
+                raising = in_thread(_evaluate_all, views, lookups, self.finding_rules, today)
+                await self._write_persons(conn, goldens, households, existing=set(before))
+                await self._write_enrollments(conn, batch, programs)
+                lap("write")
+                found["registry_events"] += await self._record(conn, changes.registry_changes(
+                    before, after, new_households, enrolled_before,
+                    {p: frozenset((e.program, e.status) for e in programs[p]) for p in kept}))
+                lap("events")
+                raised = await raising
+                found += await write_findings(conn, batch, raised, held)
+                for table, rows in (("finding", len(raised)), ("household", len(batch)),
+                                    ("enrollment", sum(map(len, programs.values())))):
+                    await self.statistics.wrote(conn, table, rows)
+                lap("findings")
+        finally:  # after a failed write, the threads in flight finish before it is raised
+            running = [f for f in (survived, raising) if f is not None and not f.done()]
+            if running:
+                await asyncio.wait(running)
         found += await self._drop_orphans(conn, ordered)
         lap("orphans")
         await figures.recount(conn, counted)
         lap("figures")
         found.update(clock.seconds("golden"))
         return found
+
+    async def _read(self, conn: AsyncConnection, persons: list[int]) -> _Read:
+        """A chunk's records and the DTKS households they point to."""
+        records = await self._records(conn, persons)
+        keys = {r.normalized.get("household_key") for r in records} - {None}
+        dtks: dict[str, store.StagedRecord] = {}
+        for source in self.household_sources:
+            dtks |= await store.records_by_key(conn, source, keys)
+        return _Read(records, dtks)
+
+    def _survive(self, read: _Read) -> _Survived:
+        """Each person's records as facts, golden record and enrolments: pure, so it
+        may run in a thread."""
+        by_person: dict[int, list[SourceFact]] = defaultdict(list)
+        for r in read.records:
+            by_person[r.person_id or 0].append(_fact(r))
+        dtks = {key: _fact(r) for key, r in read.dtks.items()}
+        villages = {k: v.values.get("village_code") for k, v in dtks.items()}
+        goldens = {p: golden_person(facts, self.rules, villages)
+                   for p, facts in by_person.items()}
+        programs = {p: enrollments(facts, self.rules) for p, facts in by_person.items()}
+        return _Survived(by_person, dtks, goldens, programs)
 
     async def _records(self, conn: AsyncConnection,
                        persons: list[int]) -> list[store.StagedRecord]:
@@ -201,16 +259,6 @@ class GoldenRecords:
                 for c in found]
         await bulk.bulk_insert(conn, RegistryEvent.__table__, rows)
         return len(rows)
-
-    async def _dtks_households(self, conn: AsyncConnection,
-                               by_person: dict[int, list[SourceFact]]) -> dict[str, SourceFact]:
-        keys = {f.values.get("household_key") for facts in by_person.values() for f in facts}
-        keys.discard(None)
-        out: dict[str, SourceFact] = {}
-        for source in self.household_sources:
-            for key, r in (await store.records_by_key(conn, source, keys)).items():
-                out[key] = _fact(r)
-        return out
 
     async def _households(self, conn: AsyncConnection, goldens: dict[int, Golden],
                           by_person: dict[int, list[SourceFact]],

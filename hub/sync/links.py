@@ -8,6 +8,7 @@ Arrow buffer and the `match_key` table; Python keeps a few integers per record.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -27,11 +28,14 @@ from hub.domain.relatives import Family, family_of
 from hub.domain.relatives import relatives as relatives_of
 from hub.sync import store
 from hub.sync.backends import scorer_for
+from hub.sync.overlap import in_thread, overlapped
 from hub.sync.resolution import LINKAGE_COLUMNS, MatchOutcome, resolve
 from hub.sync.scoring import LinkageEngine, current_design, design
 from hub.sync.timing import Clock
 
 BATCH = 5000
+# A match key row as `_write_records_and_keys` lays it out for COPY.
+KEY_ROW = ("record_id", "person_id", "source", "household_key", *store.KEY_COLUMNS)
 PERSON_LINK = "fk_source_record_person_id_person"  # source_record.person_id -> person.id
 Progress = Callable[[str], None]
 
@@ -94,10 +98,13 @@ class Linking:
         unique_sources = set(self.settings.matching.unique_sources)
         columns = _Columns(schema)
         batch: list[store.StagedRecord] = []
+        taking: asyncio.Future[None] | None = None
 
-        async def flush() -> None:
-            villages = await self._dtks_villages(conn, batch)
-            for r in batch:
+        def take(records: list[store.StagedRecord], villages: dict[str, str]) -> None:
+            """A batch's features into `pending` and Arrow: pure Python, run in a thread
+            while the next batch is read. One at a time, in order, so nothing else
+            touches what it appends to."""
+            for r in records:
                 f = features(r.source, r.normalized,
                              village_code=villages.get(r.normalized.get("household_key")))
                 pending.ids.append(r.id)
@@ -110,10 +117,22 @@ class Linking:
                 pending.sources.append(f.source)
                 pending.household_keys.append(f.household_key)
                 columns.add(r.id, f)
+            arrow = columns.flush()
+            if arrow is not None:
+                pending.batches.append(arrow)
+
+        async def flush() -> None:
+            nonlocal taking
+            records = list(batch)
+            batch.clear()
+            villages = await self._dtks_villages(conn, records)
+            if taking is not None:
+                await taking
+            taking = in_thread(take, records, villages)
             if not full:  # the new keys go in with the links
                 dropped: Counter[str] = Counter()
                 for _, among_records in store.among(conn, MatchKey.record_id,
-                                                    [r.id for r in batch]):
+                                                    [r.id for r in records]):
                     for name, household, kk in await conn.execute(
                             delete(MatchKey).where(among_records).returning(
                                 MatchKey.name_norm, MatchKey.household_key, MatchKey.kk)):
@@ -123,20 +142,22 @@ class Linking:
                         if kk:
                             pending.left_kks.add(kk)
                 await store.count_names(conn, Counter({n: -c for n, c in dropped.items()}))
-            arrow = columns.flush()
-            if arrow is not None:
-                pending.batches.append(arrow)
-            batch.clear()
 
         if full:  # every record is re-matched: its old key goes
             await conn.execute(delete(MatchKey).where(MatchKey.record_id.in_(
                 select(SourceRecord.id).where(SourceRecord.link_locked.is_(False)))))
-        async for record in store.pending(conn, self.person_sources, full=full):
-            batch.append(record)
-            if len(batch) == BATCH:
+        try:
+            async for record in store.pending(conn, self.person_sources, full=full):
+                batch.append(record)
+                if len(batch) == BATCH:
+                    await flush()
+            if batch:
                 await flush()
-        if batch:
-            await flush()
+        finally:  # the last batch's features (or, after an error, the thread in flight)
+            if taking is not None:
+                await asyncio.wait([taking])
+        if taking is not None:
+            taking.result()
         return pending
 
     async def _dtks_villages(self, conn: AsyncConnection,
@@ -288,18 +309,17 @@ class Linking:
                                                  reuse=full)
         person_of = dict(assignment.person)
         person_of |= {r: cluster_person[c] for r, c in assignment.new_cluster.items()}
-        rows = [{"id": r, "person_id": person_of[r], "link_method": assignment.method[r],
-                 "link_score": round(assignment.score[r], 6), "matched_hash": digest}
-                for r, digest in zip(pending.ids, pending.hashes, strict=True)]
         clock.lap("persons")
-        await bulk.bulk_update(conn, SourceRecord.__table__, "id", rows)
+        await self._write_records_and_keys(conn, pending, outcome, person_of, full=full)
         clock.lap("records")
-        await self._write_keys(conn, pending, person_of, full=full)
+        if full:
+            await store.recount_names(conn)
+        await self.statistics.wrote(conn, "match_key", len(pending.ids))
         clock.lap("keys")
         # Fresh statistics when a good share of the links changed (person_id was null;
         # now it is not). For the few records of a usual run autovacuum's are close
         # enough, and ANALYZE was 10% of an incremental run at a million persons.
-        if full or len(rows) * 10 >= await estimated_rows(conn, "source_record"):
+        if full or len(pending.ids) * 10 >= await estimated_rows(conn, "source_record"):
             await analyze(conn, "source_record", "person")
         clock.lap("analyze")
         await self._write_reviews(conn, outcome, person_of)
@@ -307,40 +327,50 @@ class Linking:
         outcome.counts |= clock.seconds("link")
         return set(person_of.values()) | set(pending.previous.values())
 
-    async def _write_keys(self, conn: AsyncConnection, pending: Pending,
-                          person_of: dict[int, int], *, full: bool) -> None:
-        """The pending records' match keys, with the persons they now belong to, and
-        the counts of their names."""
-        # A full run has deleted every key but the pinned records': it loads anew.
-        async with (bulk.bulk_load(conn, MatchKey.__table__) if full else nullcontext()):
-            done = await self._copy_keys(conn, pending, person_of, full=full)
-        if full:
-            await store.recount_names(conn)
-        await self.statistics.wrote(conn, "match_key", done)
-        pending.table = None
-
-    @staticmethod
-    async def _copy_keys(conn: AsyncConnection, pending: Pending, person_of: dict[int, int],
-                         *, full: bool) -> int:
+    async def _write_records_and_keys(self, conn: AsyncConnection, pending: Pending,
+                                      outcome: MatchOutcome, person_of: dict[int, int], *,
+                                      full: bool) -> None:
+        """Each record's link and its match key (with the person it now belongs to),
+        a batch at a time: the next batch's rows are built while the database writes
+        this one's (`overlapped`). A full run has deleted every key but the pinned
+        records': it loads anew, without the indexes until the end (`bulk_load`)."""
         assert pending.table is not None
-        done = 0
-        for part in pending.table.to_batches(BATCH):
-            columns = {name: part.column(name).to_pylist() for name in store.KEY_COLUMNS}
+        assignment = outcome.assignment
+        parts = pending.table.to_batches(BATCH)
+        offsets = [0]
+        for part in parts:
+            offsets.append(offsets[-1] + part.num_rows)
+
+        def build(index: int) -> tuple[dict[str, list[Any]], list[tuple[Any, ...]]]:
+            start, part = offsets[index], parts[index]
             ids = part.column("unique_id").to_pylist()
-            rows = []
-            for i, record in enumerate(ids):
-                row = {name: columns[name][i] for name in store.KEY_COLUMNS}
-                row["name_norm"] = row["name_norm"][:120]
-                row["name_key"] = row["name_key"][:120]
-                row |= {"record_id": record, "person_id": person_of[record],
-                        "source": pending.sources[done + i],
-                        "household_key": pending.household_keys[done + i]}
-                rows.append(row)
-            done += len(ids)
-            await bulk.bulk_insert(conn, MatchKey.__table__, rows)
+            if ids != pending.ids[start:start + len(ids)]:
+                raise AssertionError("linkage input out of step with the pending records")
+            links = {"id": ids, "person_id": [person_of[r] for r in ids],
+                     "link_method": [assignment.method[r] for r in ids],
+                     "link_score": [round(assignment.score[r], 6) for r in ids],
+                     "matched_hash": pending.hashes[start:start + len(ids)]}
+            columns = [part.column(name).to_pylist() for name in store.KEY_COLUMNS]
+            for position in (store.KEY_COLUMNS.index("name_norm"),
+                             store.KEY_COLUMNS.index("name_key")):
+                columns[position] = [value[:120] for value in columns[position]]
+            keys = list(zip(ids, links["person_id"], pending.sources[start:start + len(ids)],
+                            pending.household_keys[start:start + len(ids)], *columns,
+                            strict=True))
+            return links, keys
+
+        async def write(index: int, built: tuple[dict[str, list[Any]],
+                                                 list[tuple[Any, ...]]]) -> None:
+            links, keys = built
+            await bulk.update_columns(conn, SourceRecord.__table__, "id", links)
+            await bulk.insert_tuples(conn, MatchKey.__table__, KEY_ROW, keys)
             if not full:
-                await store.count_names(conn, Counter(row["name_norm"] for row in rows))
-        return done
+                name_norm = KEY_ROW.index("name_norm")
+                await store.count_names(conn, Counter(key[name_norm] for key in keys))
+
+        async with (bulk.bulk_load(conn, MatchKey.__table__) if full else nullcontext()):
+            await overlapped(range(len(parts)), build, write)
+        pending.table = None
 
     async def _new_persons(self, conn: AsyncConnection, clusters: dict[int, int],
                            pending: Pending, *, reuse: bool) -> dict[int, int]:
