@@ -11,7 +11,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ARRAY, any_, bindparam, func, literal_column, select
+from sqlalchemy import ARRAY, Row, any_, bindparam, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.access.roles import RegionScope
@@ -72,12 +72,14 @@ async def check(engine: AsyncEngine, rule: ProgramRule, niks: Sequence[str],
     cleaned = [clean_nik(raw) for raw in niks]
     persons = await _persons(engine, sorted({nik for nik in cleaned if len(nik) == 16
                                              and nik.isdigit()}))
-    visible = {nik: row for nik, row in persons.items() if scope.allows(row["region_code"])}
+    allowed = {region: scope.allows(region) for region in {row.region_code
+                                                           for row in persons.values()}}
+    visible = {nik: row for nik, row in persons.items() if allowed[row.region_code]}
     households: dict[int, tuple[date | None, ...]] = {}
     if _needs_household(rule):
         households = await _household_birth_dates(
-            engine, sorted({row["household_id"] for row in visible.values()
-                            if row["household_id"] is not None}))
+            engine, sorted({row.household_id for row in visible.values()
+                            if row.household_id is not None}))
     answers = []
     for index, (raw, nik) in enumerate(zip(niks, cleaned, strict=True)):
         row = visible.get(nik)
@@ -91,13 +93,12 @@ async def check(engine: AsyncEngine, rule: ProgramRule, niks: Sequence[str],
             answers.append(Checked(index, nik, mask_nik(nik), Lookup.NOT_FOUND))
             continue
         subject = Subject(
-            alive=bool(row["alive"]), birth_date=row["birth_date"], desil=row["desil"],
-            region_code=row["region_code"], relation=row["relation"],
-            active_programs=row["programs"],
-            household_birth_dates=households.get(row["household_id"], ()))
-        answers.append(Checked(index, nik, mask_nik(nik), Lookup.FOUND, None, row["id"],
-                               row["region_code"], row["desil"],
-                               evaluate(rule, subject, today)))
+            alive=bool(row.alive), birth_date=row.birth_date, desil=row.desil,
+            region_code=row.region_code, relation=row.relation,
+            active_programs=_programs(row.programs),
+            household_birth_dates=households.get(row.household_id, ()))
+        answers.append(Checked(index, nik, mask_nik(nik), Lookup.FOUND, None, row.id,
+                               row.region_code, row.desil, evaluate(rule, subject, today)))
     return answers
 
 
@@ -112,7 +113,7 @@ def one_of(column: Any, values: list[Any], dialect: str) -> Any:
     return column.in_(unpacked.scalar_subquery())
 
 
-async def _persons(engine: AsyncEngine, niks: list[str]) -> dict[str, Any]:
+async def _persons(engine: AsyncEngine, niks: list[str]) -> dict[str, Row[Any]]:
     """The persons holding `niks`, each with the programmes it is active in, in one
     statement (a second one for the enrolments cost a round trip and as many rows)."""
     dialect = engine.dialect.name
@@ -128,7 +129,7 @@ async def _persons(engine: AsyncEngine, niks: list[str]) -> dict[str, Any]:
             .where(one_of(Person.nik, niks, dialect))
             .order_by(Person.id.desc()))).all()
     # Lowest id wins where two persons claim a NIK, as in person(nik).
-    return {row.nik: {**row._mapping, "programs": _programs(row.programs)} for row in rows}
+    return {row.nik: row for row in rows}
 
 
 def _programs(listed: list[str] | str | None) -> frozenset[str]:
