@@ -29,10 +29,21 @@ def loads(data: bytes | bytearray | memoryview | str, *, max_depth: int = MAX_DE
         value = orjson.loads(data)
     except orjson.JSONDecodeError as error:
         raise JSONTextError(f"not valid JSON: {error}") from None
+    if _plainly_acceptable(data, max_depth):
+        return value
     problem = refusal(value, max_depth)
     if problem is not None:
         raise JSONTextError(problem)
     return value
+
+
+def _plainly_acceptable(data: bytes | bytearray | memoryview | str, max_depth: int) -> bool:
+    """True when the text itself shows that no refusal applies, so the parsed value
+    need not be walked (a look-up's body is a few brackets; walking it was a few per
+    cent of the request). JSON can write NUL in a string only as the escape `\\u0000`,
+    and no value nests deeper than the number of brackets the text holds."""
+    raw = data.encode() if isinstance(data, str) else bytes(data)
+    return b"\\u0000" not in raw and raw.count(b"[") + raw.count(b"{") <= max_depth
 
 
 def refusal(value: Any, max_depth: int = MAX_DEPTH) -> str | None:

@@ -27,6 +27,7 @@ from graphql import (
     SelectionSetNode,
     get_named_type,
     is_composite_type,
+    is_const_value_node,
     value_from_ast_untyped,
 )
 
@@ -47,9 +48,18 @@ def _is_list(type_: Any) -> bool:
     return isinstance(type_, GraphQLList)
 
 
-def _argument(node: FieldNode, name: str, variables: Mapping[str, Any]) -> Any:
+class _Reads:
+    """Whether a walk read any variable (a cost that no variable changes can be kept)."""
+
+    variables = False
+
+
+def _argument(node: FieldNode, name: str, variables: Mapping[str, Any],
+              reads: _Reads) -> Any:
     for argument in node.arguments or ():
         if argument.name.value == name:
+            if not is_const_value_node(argument.value):
+                reads.variables = True
             return value_from_ast_untyped(argument.value, variables)
     return None
 
@@ -61,6 +71,7 @@ class _Walker:
         self.fragments = fragments
         self.variables = variables
         self.model = model
+        self.reads = _Reads()
 
     def selection_cost(self, parent: Any, selection_set: SelectionSetNode | None,
                        paginated: bool, seen: frozenset[str]) -> int:
@@ -98,14 +109,14 @@ class _Walker:
         multiplier = 1
         pages = "first" in definition.args
         if pages:
-            first = _argument(node, "first", self.variables)
+            first = _argument(node, "first", self.variables, self.reads)
             multiplier = (min(first, self.model.max_page)
                           if isinstance(first, int) and first >= 0 else self.model.default_page)
         elif any(arg in definition.args for arg in self.model.list_arguments):
             # A batch is answered in a few statements whatever its size: it costs one
             # unit per hundred items, not one per item.
             for arg in self.model.list_arguments:
-                value = _argument(node, arg, self.variables)
+                value = _argument(node, arg, self.variables, self.reads)
                 if isinstance(value, list):
                     multiplier = max(1, -(-len(value) // 100))
         elif _is_list(definition.type) and not (paginated and name == "edges"):
@@ -114,10 +125,44 @@ class _Walker:
         return multiplier * (1 + children)
 
 
-def operation_cost(schema: GraphQLSchema, document: Any, operation: OperationDefinitionNode,
-                   variables: Mapping[str, Any] | None, model: CostModel) -> int:
+def _walk(schema: GraphQLSchema, document: Any, operation: OperationDefinitionNode,
+          variables: Mapping[str, Any] | None, model: CostModel) -> tuple[int, bool]:
+    """The cost, and whether a variable went into it."""
     fragments = {d.name.value: d for d in document.definitions
                  if isinstance(d, FragmentDefinitionNode)}
     root = schema.get_root_type(operation.operation)
     walker = _Walker(schema, fragments, variables or {}, model)
-    return walker.selection_cost(root, operation.selection_set, False, frozenset())
+    cost = walker.selection_cost(root, operation.selection_set, False, frozenset())
+    return cost, walker.reads.variables
+
+
+def operation_cost(schema: GraphQLSchema, document: Any, operation: OperationDefinitionNode,
+                   variables: Mapping[str, Any] | None, model: CostModel) -> int:
+    return _walk(schema, document, operation, variables, model)[0]
+
+
+class CostCache:
+    """Costs per operation of a cached document. Most requests are look-ups whose cost
+    no variable changes (`person(nik: $nik)`): walking the selection again for each was
+    a few per cent of a look-up's CPU. A cost that reads a variable (`first: $n`, a
+    batch's `niks`) is walked every time."""
+
+    def __init__(self, schema: GraphQLSchema, model: CostModel, maxsize: int = 1024) -> None:
+        self.schema = schema
+        self.model = model
+        self.maxsize = maxsize
+        # Keyed by the operation node's id; the node is kept to tell a reused id.
+        self._fixed: dict[int, tuple[OperationDefinitionNode, int]] = {}
+
+    def cost(self, document: Any, operation: OperationDefinitionNode,
+             variables: Mapping[str, Any] | None) -> int:
+        kept = self._fixed.get(id(operation))
+        if kept is not None and kept[0] is operation:
+            return kept[1]
+        cost, read_variables = _walk(self.schema, document, operation, variables,
+                                     self.model)
+        if not read_variables:
+            if len(self._fixed) >= self.maxsize:
+                self._fixed.clear()
+            self._fixed[id(operation)] = (operation, cost)
+        return cost

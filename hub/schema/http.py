@@ -27,7 +27,7 @@ from hub.access import asked, keys
 from hub.access.audit import AuditEvent, AuditWriter
 from hub.access.authn import AuthenticationFailed, Authenticator
 from hub.access.clients import ClientStore
-from hub.access.cost import CostModel, operation_cost
+from hub.access.cost import CostCache, CostModel
 from hub.access.documents import DocumentStore, document_hash, hash_of_id
 from hub.access.ratelimit import RateLimiter
 from hub.access.roles import Principal, Role
@@ -220,8 +220,9 @@ class GraphQLEndpoint:
         self.planner = (ReadPlanner(schema.graphql, engine.dialect.name,
                                     settings.server.max_page_size, settings.eligibility)
                         if settings.server.read_planner else None)
-        self.cost_model = CostModel(default_page=min(50, settings.server.max_page_size),
-                                    max_page=settings.server.max_page_size)
+        self.costs = CostCache(schema.graphql, CostModel(
+            default_page=min(50, settings.server.max_page_size),
+            max_page=settings.server.max_page_size))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -339,8 +340,7 @@ class GraphQLEndpoint:
                                  f"{operation.operation.value} operations cannot run by "
                                  f"{queries_only}", {"Allow": "POST"})
         assert prepared.document is not None
-        cost = operation_cost(self.schema.graphql, prepared.document, operation,
-                              variables, self.cost_model)
+        cost = self.costs.cost(prepared.document, operation, variables)
         cost_report = {"cost": {"requested": cost, "maximum": self.access.max_cost}}
         if cost > self.access.max_cost:
             error = {"message": f"the query would cost {cost}; the maximum is "

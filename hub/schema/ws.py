@@ -25,7 +25,6 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from hub.access import asked, keys
 from hub.access.audit import AuditEvent
 from hub.access.authn import AuthenticationFailed
-from hub.access.cost import operation_cost
 from hub.access.roles import Principal
 from hub.schema.context import HubContext
 from hub.schema.errors import format_error
@@ -178,8 +177,7 @@ class _Connection:
             await self._error(operation_id, "name one operation of the document in "
                               "operationName; variables must be an object", "BAD_REQUEST")
             return
-        cost = operation_cost(endpoint.schema.graphql, prepared.document, operation,
-                              variables, endpoint.cost_model)
+        cost = endpoint.costs.cost(prepared.document, operation, variables)
         if cost > self.access.max_cost:
             await self._error(operation_id, f"the query would cost {cost}; the maximum is "
                               f"{self.access.max_cost}", "COST_LIMIT")

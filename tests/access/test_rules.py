@@ -8,7 +8,7 @@ from graphql import get_named_type, parse
 
 from hub.access import keys
 from hub.access.chain import GENESIS, canonical, link
-from hub.access.cost import CostModel, operation_cost
+from hub.access.cost import CostCache, CostModel, operation_cost
 from hub.access.policy import ALL, POLICIES, allows
 from hub.access.ratelimit import RateLimiter
 from hub.access.roles import Principal, RegionScope, Role
@@ -156,6 +156,29 @@ def test_cost_follows_fragments_and_ignores_introspection() -> None:
         fragment Page on HouseholdConnection { edges { node { members { name } } } }'''
     assert _cost(inline) == _cost(fragment) > 0
     assert _cost("{ __schema { types { name fields { name } } } }") == 0
+
+
+def test_cost_cache_keeps_only_costs_no_variable_changes() -> None:
+    schema = build_schema().graphql
+    cache = CostCache(schema, COST)
+    page = parse('''query($n: Int, $region: String!) { households(region: $region,
+        first: $n) { edges { node { members { name } } } } }''')
+    batch = parse("query($niks: [String!]!) { eligibilityBatch(niks: $niks, "
+                  "program: \"PBI_JKN\") { index } }")
+    lookup = parse("query($nik: String!) { person(nik: $nik) { household { kk } } }")
+    for document, variables in ((page, {"n": 10, "region": "33"}),
+                                (page, {"n": 100, "region": "33"}), (page, {"region": "33"}),
+                                (batch, {"niks": ["1"] * 150}), (batch, {"niks": ["1"] * 950}),
+                                (lookup, {"nik": "3314015208850003"}),
+                                (lookup, {"nik": "3314015208850004"})):
+        operation = document.definitions[0]
+        expected = operation_cost(schema, document, operation, variables, COST)
+        assert cache.cost(document, operation, variables) == expected
+        assert cache.cost(document, operation, variables) == expected
+    assert cache.cost(page, page.definitions[0], {"n": 7, "region": "33"}) == 7 * (3 + 10)
+    assert cache.cost(batch, batch.definitions[0], {"niks": ["1"] * 301}) == 4
+    # The look-up's cost is kept: asked again, it is not walked.
+    assert list(cache._fixed) == [id(lookup.definitions[0])]
 
 
 def test_rate_limiter_allows_a_minute_of_burst_then_refills() -> None:
