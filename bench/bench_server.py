@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hub.app import create_app
+from hub.collector import settle_for_serving
 from hub.config import HubSettings
 from hub.db.models import Person
 
@@ -23,7 +24,8 @@ PERSON = select(Person.name, Person.sex, Person.birth_date)
 
 
 def build(url: str) -> object:
-    app = create_app(HubSettings(database={"url": url}))
+    settings = HubSettings(database={"url": url})
+    app = create_app(settings)
     engine = app.state.engine
 
     async def bare_person(request: Request) -> Response:
@@ -39,6 +41,7 @@ def build(url: str) -> object:
         )
 
     app.router.routes.append(Route("/bare/person", bare_person))
+    settle_for_serving(settings.server)  # as `slrt-hub serve` does
     return app
 
 

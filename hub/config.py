@@ -73,6 +73,11 @@ class ServerSettings(_Section):
     # React): no page loads anything from the internet.
     # A relative path is read against the project folder, like the others.
     web_assets: Path = Path("web/node_modules")
+    # The garbage collector of a serving process (hub/collector.py): objects alive at
+    # start-up are frozen out of its walks, and the young generation is collected
+    # every `gc_young_threshold` allocations (Python's default is 700; None keeps it).
+    freeze_startup_heap: bool = True
+    gc_young_threshold: int | None = Field(10_000, ge=100, le=1_000_000)
 
 
 class PopulationSettings(_Section):

@@ -227,10 +227,13 @@ def serve(
 def _serve(settings: HubSettings, host: str | None, port: int | None) -> None:
     from hub import logs
     from hub.app import create_app
+    from hub.collector import settle_for_serving
 
     logs.configure(settings.log.format, settings.log.level)
+    app = create_app(settings, scheduler=settings.schedule.enabled)
+    settle_for_serving(settings.server)
     uvicorn.run(
-        create_app(settings, scheduler=settings.schedule.enabled),
+        app,
         host=host or settings.server.host,
         port=port or settings.server.port,
         log_level=settings.log.level.lower(), access_log=False,

@@ -46,6 +46,11 @@ def test_region_scope_is_a_subtree_not_a_string_prefix() -> None:
     assert not scope.allows(None)
     assert RegionScope(everywhere=True).allows(None)
     assert not RegionScope(()).allows("33")
+    several = RegionScope(("33.14.01", "35.01"))
+    assert several.allows("35.01.2001")
+    assert several.allows("33.14.01")
+    assert not several.allows("35.010")
+    assert not several.allows("35")
 
 
 def test_scope_within_gives_the_visible_part_of_a_region() -> None:
