@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ARRAY, Row, any_, bindparam, func, literal_column, select
+from sqlalchemy import ARRAY, any_, bindparam, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.access.roles import RegionScope
@@ -27,8 +26,10 @@ class Lookup(StrEnum):
     INVALID_NIK = "INVALID_NIK"
 
 
-@dataclass(frozen=True, slots=True)
-class Checked:
+class Checked(NamedTuple):
+    """One NIK's answer. A named tuple: a batch makes 10,000 of them, and a frozen
+    dataclass's field-by-field `__init__` cost three times as much."""
+
     index: int
     nik: str | None
     masked_nik: str
@@ -72,14 +73,14 @@ async def check(engine: AsyncEngine, rule: ProgramRule, niks: Sequence[str],
     cleaned = [clean_nik(raw) for raw in niks]
     persons = await _persons(engine, sorted({nik for nik in cleaned if len(nik) == 16
                                              and nik.isdigit()}))
-    allowed = {region: scope.allows(region) for region in {row.region_code
+    allowed = {region: scope.allows(region) for region in {row[_REGION]
                                                            for row in persons.values()}}
-    visible = {nik: row for nik, row in persons.items() if allowed[row.region_code]}
+    visible = {nik: row for nik, row in persons.items() if allowed[row[_REGION]]}
     households: dict[int, tuple[date | None, ...]] = {}
     if _needs_household(rule):
         households = await _household_birth_dates(
-            engine, sorted({row.household_id for row in visible.values()
-                            if row.household_id is not None}))
+            engine, sorted({row[_HOUSEHOLD] for row in visible.values()
+                            if row[_HOUSEHOLD] is not None}))
     answers = []
     for index, (raw, nik) in enumerate(zip(niks, cleaned, strict=True)):
         row = visible.get(nik)
@@ -92,13 +93,13 @@ async def check(engine: AsyncEngine, rule: ProgramRule, niks: Sequence[str],
                 continue
             answers.append(Checked(index, nik, mask_nik(nik), Lookup.NOT_FOUND))
             continue
+        person_id, _, alive, birth_date, relation, region, household, desil, programs = row
         subject = Subject(
-            alive=bool(row.alive), birth_date=row.birth_date, desil=row.desil,
-            region_code=row.region_code, relation=row.relation,
-            active_programs=_programs(row.programs),
-            household_birth_dates=households.get(row.household_id, ()))
-        answers.append(Checked(index, nik, mask_nik(nik), Lookup.FOUND, None, row.id,
-                               row.region_code, row.desil, evaluate(rule, subject, today)))
+            alive=bool(alive), birth_date=birth_date, desil=desil, region_code=region,
+            relation=relation, active_programs=_programs(programs),
+            household_birth_dates=households.get(household, ()))
+        answers.append(Checked(index, nik, mask_nik(nik), Lookup.FOUND, None, person_id,
+                               region, desil, evaluate(rule, subject, today)))
     return answers
 
 
@@ -113,9 +114,15 @@ def one_of(column: Any, values: list[Any], dialect: str) -> Any:
     return column.in_(unpacked.scalar_subquery())
 
 
-async def _persons(engine: AsyncEngine, niks: list[str]) -> dict[str, Row[Any]]:
+# A person row's columns, in the order _persons selects them.
+_REGION, _HOUSEHOLD = 5, 6
+
+
+async def _persons(engine: AsyncEngine, niks: list[str]) -> dict[str, tuple[Any, ...]]:
     """The persons holding `niks`, each with the programmes it is active in, in one
-    statement (a second one for the enrolments cost a round trip and as many rows)."""
+    statement (a second one for the enrolments cost a round trip and as many rows).
+    Each as a plain tuple: reading a SQLAlchemy Row by attribute name cost 0.6 µs a
+    column, some 60 ms of a 10,000-NIK batch."""
     dialect = engine.dialect.name
     active = (Enrollment.person_id == Person.id) & (Enrollment.status == "ACTIVE")
     listed = (func.array_agg(Enrollment.program) if dialect == "postgresql"
@@ -129,7 +136,7 @@ async def _persons(engine: AsyncEngine, niks: list[str]) -> dict[str, Row[Any]]:
             .where(one_of(Person.nik, niks, dialect))
             .order_by(Person.id.desc()))).all()
     # Lowest id wins where two persons claim a NIK, as in person(nik).
-    return {row.nik: row for row in rows}
+    return {row[1]: tuple(row) for row in rows}
 
 
 def _programs(listed: list[str] | str | None) -> frozenset[str]:
