@@ -33,20 +33,11 @@ class RegionScope:
 
     regions: tuple[str, ...] = ()
     everywhere: bool = False
-    # Each region's code and the prefix of the codes under it, built once: `allows` runs
-    # for every object a guard checks (10,000 in an eligibility batch).
-    _tests: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_tests", tuple((region, region + ".")
-                                                 for region in self.regions))
 
     def allows(self, code: str | None) -> bool:
         if self.everywhere:
             return True
-        if code is None:
-            return False
-        return any(code == region or code.startswith(under) for region, under in self._tests)
+        return code is not None and any(_within(code, region) for region in self.regions)
 
     def condition(self, column: Any) -> Any | None:
         """A SQL filter on a region-code column: index range scans, OR-ed; None when
