@@ -115,7 +115,7 @@ def one_of(column: Any, values: list[Any], dialect: str) -> Any:
 
 
 # A person row's columns, in the order _persons selects them.
-_REGION, _HOUSEHOLD = 5, 6
+_NIK, _REGION, _HOUSEHOLD = 1, 5, 6
 
 
 async def _persons(engine: AsyncEngine, niks: list[str]) -> dict[str, tuple[Any, ...]]:
@@ -136,7 +136,7 @@ async def _persons(engine: AsyncEngine, niks: list[str]) -> dict[str, tuple[Any,
             .where(one_of(Person.nik, niks, dialect))
             .order_by(Person.id.desc()))).all()
     # Lowest id wins where two persons claim a NIK, as in person(nik).
-    return {row[1]: tuple(row) for row in rows}
+    return {row[_NIK]: tuple(row) for row in rows}
 
 
 def _programs(listed: list[str] | str | None) -> frozenset[str]:
