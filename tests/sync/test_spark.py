@@ -4,6 +4,7 @@ probabilities, the same persons. Spark runs in local mode on this machine's Java
 from __future__ import annotations
 
 import asyncio
+import random
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,6 +58,67 @@ def test_the_hubs_jaro_winkler_is_duckdbs(pairs: list[tuple[str | None, str | No
             assert mine == pytest.approx(duck, abs=1e-12), (a, b, mine, duck)
 
 
+def _edited_pairs(count: int, seed: int) -> list[tuple[str | None, str | None]]:
+    """Strings with one edit of each kind made to them (a neighbour swap, a
+    substitution, an insertion, a deletion), two edits, none, or another string
+    entirely; dates, digits, accents and apostrophes, empty strings and nulls."""
+    rng = random.Random(seed)
+    alphabet = "0123456789-aeinrsé'ç "
+
+    def text() -> str:
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+
+    def edit(s: str) -> str:
+        i = rng.randrange(len(s) + 1)
+        kind = rng.choice(("swap", "substitute", "insert", "delete"))
+        if kind == "swap" and len(s) >= 2:
+            i = min(i, len(s) - 2)
+            return s[:i] + s[i + 1] + s[i] + s[i + 2:]
+        if kind == "substitute" and s:
+            i = min(i, len(s) - 1)
+            return s[:i] + rng.choice(alphabet) + s[i + 1:]
+        if kind == "delete" and s:
+            i = min(i, len(s) - 1)
+            return s[:i] + s[i + 1:]
+        return s[:i] + rng.choice(alphabet) + s[i:]
+
+    pairs: list[tuple[str | None, str | None]] = [(None, "1"), ("1", None), (None, None)]
+    while len(pairs) < count:
+        left = text()
+        edits = rng.choice((0, 1, 1, 1, 2, -1))
+        right = text() if edits < 0 else left
+        for _ in range(max(edits, 0)):
+            right = edit(right)
+        pairs.append((left, right))
+    return pairs
+
+
+def test_one_edit_apart_on_spark_is_duckdbs(tmp_path: Path) -> None:
+    """The level "one edit apart" (birth dates, identifiers, free text) is DuckDB's
+    `damerau_levenshtein(l, r) <= 1` there and Spark's own functions here: the two
+    agree on every pair, accents (counted in bytes, as DuckDB does) and nulls too."""
+    from hub.config import SparkSettings
+    from hub.sync.scoring import DUCKDB
+    from hub.sync.spark import session
+
+    pairs = _edited_pairs(4000, seed=7)
+    frame = pd.DataFrame({"id": range(len(pairs)), "a": [a for a, _ in pairs],
+                          "b": [b for _, b in pairs]})
+    con = duckdb.connect()
+    con.register("pairs", frame)
+    theirs = dict(con.execute(
+        f"SELECT id, coalesce({DUCKDB.within_one_edit('a', 'b')}, false) FROM pairs"
+    ).fetchall())
+    spark = session(SparkSettings(work_dir=str(tmp_path)))
+    spark.createDataFrame(frame).createOrReplaceTempView("hub_test_pairs")
+    ours = {row[0]: row[1] for row in spark.sql(
+        f"SELECT id, coalesce({SPARK.within_one_edit('a', 'b')}, false) "
+        "FROM hub_test_pairs").collect()}
+    apart = [(pairs[i], ours[i], theirs[i]) for i in theirs if ours[i] != theirs[i]]
+    assert not apart, apart[:10]
+    assert sum(theirs.values()) > len(pairs) / 3  # the edits made many pairs one apart
+
+
 def test_a_model_carried_to_spark_keeps_every_parameter() -> None:
     columns = frozenset(LINKAGE_COLUMNS)
     model = linkage_settings(columns).create_settings_dict("duckdb")
@@ -75,6 +137,7 @@ def test_a_model_carried_to_spark_keeps_every_parameter() -> None:
     rendered = str(carried["comparisons"])
     assert "hub_jaro_winkler" in rendered
     assert "list_has_any" not in rendered
+    assert "damerau_levenshtein" not in rendered  # Spark's own functions, not the jar's
     model["comparisons"][0]["comparison_levels"].pop()
     with pytest.raises(ValueError, match="differ on name"):
         for_dialect(model, designed)
