@@ -67,7 +67,7 @@ def session(options: SparkSettings) -> SparkSession:
         .config("spark.local.dir", str(work / "local"))
         .config("spark.sql.shuffle.partitions", str(options.shuffle_partitions))
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.jars", similarity_jar_location())  # damerau_levenshtein
+        .config("spark.jars", similarity_jar_location())  # SparkAPI registers its UDFs
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")
