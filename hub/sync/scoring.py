@@ -103,10 +103,10 @@ def _one_edit_in_spark() -> str:
     counts UTF-8 bytes ("é" and "e" are two edits apart in DuckDB): on 4,000 generated
     pairs it disagreed with DuckDB on 272, each with an accented letter and each a
     level of evidence that differed between the backends. At a distance of at most
-    one, every variant of the metric agrees: one substitution, insertion or deletion (Spark's native
-    `levenshtein`), or one swap of neighbours (then Levenshtein counts two; the swap is
-    looked for only there). Both run on the bytes read as Latin-1, one byte a
-    character, as DuckDB counts."""
+    one, every variant of the metric agrees: one substitution, insertion or deletion
+    (Spark's native `levenshtein`), or one swap of neighbours (then Levenshtein counts
+    two; the swap is looked for only there). Both run on the bytes read as Latin-1,
+    one byte a character, as DuckDB counts."""
     left, right = ("decode(encode({l}, 'UTF-8'), 'ISO-8859-1')",
                    "decode(encode({r}, 'UTF-8'), 'ISO-8859-1')")
     distance = f"levenshtein({left}, {right})"
