@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import shutil
 import tempfile
-from collections.abc import Iterator
+import weakref
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -174,14 +176,16 @@ class ExportIndividual(DtksIndividual):
 class _ExportStream(Stream):
     """Pages through the current export. The cursor is "version:row"; a new export
     version starts again from row 0 (unchanged rows then cost nothing: staging skips
-    them by hash)."""
+    them by hash). The downloaded file is deleted as soon as it has been read, or
+    replaced by a newer version: an export lists every registered person's NIK and
+    name, and a copy nobody reads is a copy nobody protects."""
 
     kind: ClassVar[str]
 
     def __init__(self, connector: DtksConnector) -> None:
         self.connector = connector
         self._file: tuple[str, Path] | None = None
-        self._rows: tuple[str, int, Iterator[dict[str, Any]]] | None = None
+        self._rows: tuple[str, int, Generator[dict[str, Any], None, None]] | None = None
 
     async def fetch(self, client: AgencyClient, cursor: str | None) -> Page:
         version, _, offset_text = (cursor or "").partition(":")
@@ -195,17 +199,37 @@ class _ExportStream(Stream):
             offset = 0
         total = int(manifest["rows"][self.kind])
         if offset >= total:
+            self.discard()
             return Page([], f"{current}:{offset}", False)
         rows = await self._rows_from(client, current, offset)
         page = [row for _, row in zip(range(self.connector.page_size), rows, strict=False)]
         end = offset + len(page)
-        self._rows = (current, end, rows)
+        if end < total and len(page) < self.connector.page_size:
+            self.discard()
+            raise BadResponse(self.connector.name, f"the {self.kind} export of version "
+                              f"{current} ends after {end} rows; its manifest says {total}")
+        if end < total:
+            self._rows = (current, end, rows)
+        else:
+            self.discard()
         return Page(page, f"{current}:{end}", end < total)
 
+    def discard(self) -> None:
+        """Close the rows being read and delete the downloaded file."""
+        if self._rows is not None:
+            self._rows[2].close()
+            self._rows = None
+        if self._file is not None:
+            self._file[1].unlink(missing_ok=True)
+            self._file = None
+
     async def _rows_from(self, client: AgencyClient, version: str, offset: int
-                         ) -> Iterator[dict[str, Any]]:
+                         ) -> Generator[dict[str, Any], None, None]:
         if self._rows and self._rows[0] == version and self._rows[1] == offset:
             return self._rows[2]
+        if self._rows is not None:
+            self._rows[2].close()
+            self._rows = None
         path = await self._download(client, version)
         rows = _read_rows(path, self.connector.export_format)
         for _ in range(offset):
@@ -215,19 +239,20 @@ class _ExportStream(Stream):
     async def _download(self, client: AgencyClient, version: str) -> Path:
         if self._file and self._file[0] == version:
             return self._file[1]
+        self.discard()  # an older version's file
         fmt = self.connector.export_format
         response = await client.request(
             "GET", f"/dtks/export/{self.kind}.{fmt}", headers=self.connector.auth_headers
         )
         if response.headers.get("X-Export-Version", version) != version:
             raise BadResponse(self.connector.name, "the export changed while being read")
-        path = self.connector.workdir / f"{self.kind}-{version}.{fmt}"
+        path = self.connector.workdir() / f"{self.kind}-{version}.{fmt}"
         path.write_bytes(response.body)
         self._file = (version, path)
         return path
 
 
-def _read_rows(path: Path, fmt: str) -> Iterator[dict[str, Any]]:
+def _read_rows(path: Path, fmt: str) -> Generator[dict[str, Any], None, None]:
     if fmt == "csv":
         with path.open(encoding="utf-8", newline="") as handle:
             yield from csv.DictReader(handle)
@@ -277,9 +302,19 @@ class DtksConnector(RestConnector):
     def __init__(self, base_url: str, api_key: str, *, page_size: int = 1000,
                  export_format: Literal["csv", "xlsx"] = "csv", **kwargs: Any) -> None:
         self.export_format = export_format
-        self.workdir = Path(tempfile.mkdtemp(prefix="slrt-dtks-export-"))
+        self._workdir: Path | None = None
         super().__init__(base_url, ApiKey(api_key, header="X-API-Key"), page_size=page_size,
                          **kwargs)
+
+    def workdir(self) -> Path:
+        """A private directory for the export's downloads, made on the first one and
+        removed with the connector (or when the process exits), so that neither a
+        connector built only to check the configuration nor a run that stopped half-way
+        leaves a copy of the registry behind."""
+        if self._workdir is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix="slrt-dtks-export-"))
+            weakref.finalize(self, shutil.rmtree, self._workdir, ignore_errors=True)
+        return self._workdir
 
     async def auth_headers(self) -> dict[str, str]:
         """The export's downloads are plain requests with the same key."""

@@ -1,3 +1,4 @@
+import gc
 import json
 
 import pytest
@@ -142,3 +143,51 @@ def _with_bad_bps(rows_of):
                 row = {**row, "KDDESA": "999"}
             yield row
     return rows
+
+
+def _export_files(dtks: DtksConnector) -> list:
+    workdir = dtks._workdir
+    return sorted(workdir.iterdir()) if workdir is not None and workdir.exists() else []
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+async def test_export_leaves_no_copy_of_the_registry_behind(serve, staging, agency_population,
+                                                            fmt):
+    """An export lists every registered person's NIK and name: the downloaded file is
+    deleted once read, and the connector's directory goes with the connector."""
+    built_only = DtksConnector("http://127.0.0.1:9", KEY)
+    assert built_only._workdir is None  # checking a configuration downloads nothing
+    dtks = DtksConnector("", KEY, page_size=113, export_format=fmt)
+    async with serve(DtksSimulator(agency_population, api_key=KEY)) as url:
+        dtks.base_url = url
+        results = await sync_connector(staging, dtks,
+                                       streams=["export_households", "export_individuals"])
+    assert [r.status for r in results] == ["SUCCEEDED", "SUCCEEDED"]
+    assert results[1].counts.fetched > 113  # read over several pages of one download
+    workdir = dtks._workdir
+    assert workdir is not None
+    assert workdir.is_dir()
+    assert _export_files(dtks) == []
+    del dtks, results
+    gc.collect()
+    assert not workdir.exists()
+
+
+async def test_an_export_shorter_than_its_manifest_fails_and_is_deleted(
+        serve, staging, agency_population):
+    simulator = DtksSimulator(agency_population, api_key=KEY)
+    rows_of = simulator.export_rows
+
+    def truncated(kind):
+        rows = list(rows_of(kind))
+        return iter(rows[:-5] if kind == "individuals" else rows)
+
+    simulator.export_rows = truncated
+    dtks = DtksConnector("", KEY, page_size=113)
+    async with serve(simulator) as url:
+        dtks.base_url = url
+        [result] = await sync_connector(staging, dtks, streams=["export_individuals"])
+    total = len(lines(agency_population, "dtks_individual"))
+    assert result.status == "FAILED"
+    assert f"ends after {total - 5} rows; its manifest says {total}" in result.error
+    assert _export_files(dtks) == []
