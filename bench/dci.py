@@ -4,7 +4,10 @@
 
 1. A person by NIK: DCI `registry/sync/search` (idtype-value, response Member) and
    GraphQL `person(nik)`, through the same server, 16 concurrent clients for 10 s each,
-   alternating; requests per second and latency percentiles.
+   alternating; requests per second and latency percentiles. The client is wrk when it
+   is installed (`apt-get install wrk`, bench/person_lookup.lua), else aiohttp in this
+   process, which then takes part of the two cores from the server it measures (more
+   for DCI, whose envelope it builds and whose signed answer it reads).
 2. A predicate search returning page 1 (100 Members) of a result of about 100k rows
    (`age ge N`, N chosen so), timed over five runs.
 Writes bench/results/dci.json.
@@ -16,17 +19,20 @@ import argparse
 import asyncio
 import json
 import random
+import shutil
+import tempfile
 import time
 import uuid
 from contextlib import ExitStack
 from datetime import UTC, date, datetime
+from pathlib import Path
 from statistics import median
 
 import aiohttp
 from sqlalchemy import func, select
 
 from bench.common import RESULTS, fresh_database, prepare
-from bench.person_lookup import bench_key, load, population, start_server
+from bench.person_lookup import bench_key, drive_wrk, load, population, start_server
 from hub.db.engine import create_engine
 from hub.db.models import Person
 
@@ -112,6 +118,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--persons", type=int, default=1_000_000)
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     with ExitStack() as stack:
         server = prepare(stack, ["postgresql"])
@@ -123,10 +130,21 @@ def main() -> None:
         process, base = start_server(url)
         try:
             lookups = []
-            for _ in range(2):
-                for kind in ("dci", "graphql"):
-                    lookups.append(asyncio.run(drive(base, key, kind, niks, args.seconds)))
-                    print(lookups[-1], flush=True)
+            client = "wrk" if shutil.which("wrk") else "aiohttp"
+            with tempfile.NamedTemporaryFile("w", suffix=".txt") as nik_file:
+                nik_file.write("\n".join(niks))
+                nik_file.flush()
+                for _ in range(args.rounds):
+                    for kind in ("dci", "graphql"):
+                        if client == "wrk":
+                            lookup = drive_wrk(base, kind, Path(nik_file.name), 16,
+                                               args.seconds, key)
+                            if lookup["errors"] or lookup["socket_errors"]:
+                                raise SystemExit(f"{kind}: answers other than 200: {lookup}")
+                        else:
+                            lookup = asyncio.run(drive(base, key, kind, niks, args.seconds))
+                        lookups.append({**lookup, "client": client})
+                        print(lookups[-1], flush=True)
             predicate = asyncio.run(predicate_runs(base, key, age))
             print(predicate, flush=True)
         finally:
