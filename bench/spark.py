@@ -10,7 +10,11 @@ and reconciled in full, once with `[matching] backend = "duckdb"` and once with
 - whether the two registries hold the same persons (records grouped alike), and how
   many records are grouped otherwise;
 - scoring alone: the DuckDB-run's match keys and model, blocked and scored by each
-  backend: seconds, pairs, and whether the pairs and probabilities are the same.
+  backend: seconds, pairs, and whether the pairs and probabilities are the same;
+- with `--memory-heap 1g`, memory per executor against record count: the same match
+  keys, a third of the kecamatan and then all of them, each scored on Spark in a fresh
+  process whose JVM has that heap: seconds, pairs, the JVM's peak RSS (VmHWM) and its
+  heap pools' peak use. In local mode the driver's JVM is the executor.
 Writes bench/results/spark.json.
 """
 
@@ -20,8 +24,10 @@ import argparse
 import asyncio
 import json
 import os
+import pickle
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
@@ -142,7 +148,61 @@ def scoring_alone(rows: list[dict[str, Any]], model: dict[str, Any]) -> dict[str
     return out
 
 
-async def run_one(server: Any, persons: int, noise: str) -> dict[str, Any]:
+def memory_per_executor(rows: list[dict[str, Any]], model: dict[str, Any], heap: str
+                        ) -> list[dict[str, Any]]:
+    """A third of the kecamatan, then all, each scored in a fresh process (a JVM's heap
+    is fixed when it starts) with `heap`: memory flat in records means the larger run
+    fits the same heap and its peak RSS barely moves."""
+    with tempfile.NamedTemporaryFile(suffix=".pickle") as kept:
+        pickle.dump((rows, model), kept)
+        kept.flush()
+        out = []
+        for share in (1 / 3, 1.0):
+            done = subprocess.run(
+                [sys.executable, "-m", "bench.spark", "--memory-child", kept.name,
+                 str(share), heap], cwd=ROOT, capture_output=True, text=True, check=True)
+            out.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(f"  memory, {heap} heap: {out[-1]}", flush=True)
+    return out
+
+
+def _memory_child(path: str, share: float, heap: str) -> None:
+    from hub.config import load_settings
+    from hub.sync.resolution import LINKAGE_COLUMNS
+    from hub.sync.scoring import LinkageEngine
+    from hub.sync.spark import SparkScorer, session
+
+    with open(path, "rb") as handle:
+        rows, model = pickle.load(handle)  # the file this bench wrote
+    districts = sorted({row["district_code"] for row in rows})
+    kept = set(districts[:max(1, round(len(districts) * share))])
+    rows = [row for row in rows if row["district_code"] in kept]
+    options = load_settings().matching.spark.model_copy(update={"driver_memory": heap})
+    spark = session(options)
+    engine = LinkageEngine(LINKAGE_COLUMNS, model, scorer=SparkScorer(options))
+    try:
+        table = engine.load(rows)
+        started = time.perf_counter()
+        edges = engine.predict_edges(table, threshold=0.5)
+        seconds = time.perf_counter() - started
+        beans = spark.sparkContext._jvm.java.lang.management.ManagementFactory
+        pools = {str(pool.getName()): round(pool.getPeakUsage().getUsed() / 2**20)
+                 for pool in beans.getMemoryPoolMXBeans()
+                 if str(pool.getType()) == "Heap memory"}
+        jvm_pid = int(str(beans.getRuntimeMXBean().getName()).split("@")[0])
+        status = Path(f"/proc/{jvm_pid}/status").read_text()
+        peak_rss = int(next(line for line in status.splitlines()
+                            if line.startswith("VmHWM")).split()[1]) / 1024
+    finally:
+        engine.close()
+    print(json.dumps({"share_of_kecamatan": round(share, 3), "kecamatan": len(kept),
+                      "records": len(rows), "heap": heap, "seconds": round(seconds, 1),
+                      "pairs": len(edges), "jvm_peak_rss_mib": round(peak_rss),
+                      "heap_pool_peak_mib": pools}), flush=True)
+
+
+async def run_one(server: Any, persons: int, noise: str,
+                  memory_heap: str | None = None) -> dict[str, Any]:
     pop = population(persons, noise)
     runs: dict[str, Any] = {}
     urls: dict[str, str] = {}
@@ -162,7 +222,10 @@ async def run_one(server: Any, persons: int, noise: str) -> dict[str, Any]:
     rows, model = await _linkage_rows(urls["duckdb"])
     alone = await asyncio.to_thread(scoring_alone, rows, model)
     print(f"  scoring alone: {alone}")
+    memory = (await asyncio.to_thread(memory_per_executor, rows, model, memory_heap)
+              if memory_heap else None)
     return {"persons": persons, "noise": noise, "runs": runs, "same_persons": duck == spark,
+            "memory_per_executor": memory,
             "persons_made": {"duckdb": len(duck), "spark": len(spark)},
             "records_grouped_otherwise": records_apart, "scoring_alone": alone,
             "spark_over_duckdb": round(runs["spark"]["seconds"] / runs["duckdb"]["seconds"], 2)}
@@ -172,13 +235,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--persons", type=int, nargs="+", default=[100_000])
     parser.add_argument("--noise", default="default")
+    parser.add_argument("--memory-heap", help="also score a third and all of the match "
+                        "keys on Spark with this JVM heap (e.g. 1g), each in a fresh process")
+    parser.add_argument("--memory-child", nargs=3, metavar=("ROWS", "SHARE", "HEAP"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.memory_child:
+        path, share, heap = args.memory_child
+        _memory_child(path, float(share), heap)
+        return
     results = []
     with ExitStack() as stack:
         server = prepare(stack, ["postgresql"])
         for persons in args.persons:
             print(f"{persons:,} persons, {args.noise} noise")
-            results.append(asyncio.run(run_one(server, persons, args.noise)))
+            results.append(asyncio.run(run_one(server, persons, args.noise,
+                                               args.memory_heap)))
             out = RESULTS / "spark.json"
             out.write_text(json.dumps(results, indent=1, default=str))
     print(f"wrote {out}")
