@@ -216,20 +216,21 @@ class _ExportStream(Stream):
 
     def discard(self) -> None:
         """Close the rows being read and delete the downloaded file."""
-        if self._rows is not None:
-            self._rows[2].close()
-            self._rows = None
+        self._close_rows()
         if self._file is not None:
             self._file[1].unlink(missing_ok=True)
             self._file = None
+
+    def _close_rows(self) -> None:
+        if self._rows is not None:
+            self._rows[2].close()
+            self._rows = None
 
     async def _rows_from(self, client: AgencyClient, version: str, offset: int
                          ) -> Generator[dict[str, Any], None, None]:
         if self._rows and self._rows[0] == version and self._rows[1] == offset:
             return self._rows[2]
-        if self._rows is not None:
-            self._rows[2].close()
-            self._rows = None
+        self._close_rows()
         path = await self._download(client, version)
         rows = _read_rows(path, self.connector.export_format)
         for _ in range(offset):
