@@ -60,6 +60,18 @@ class DatabaseSettings(_Section):
             )
         return value
 
+    # "province": `person` and `household` are PostgreSQL tables partitioned by
+    # province (`hub.db.partitions`), for a national hub; chosen when the database is
+    # created (`slrt-hub db upgrade` lays them out while they are empty).
+    partitions: Literal["none", "province"] = "none"
+
+    @model_validator(mode="after")
+    def _partitions_need_postgresql(self) -> DatabaseSettings:
+        if self.partitions != "none" and not self.url.startswith("postgresql"):
+            raise ValueError("partitions = \"province\" needs PostgreSQL (database.url "
+                             "postgresql+asyncpg://...); SQLite has no partitioned tables")
+        return self
+
 
 class ServerSettings(_Section):
     host: str = "127.0.0.1"

@@ -40,7 +40,7 @@ def _with_engine(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     from hub.db.migrate import upgrade
 
     settings = settings_or_exit()
-    upgrade(settings.database.url)
+    upgrade(settings.database.url, partitions=settings.database.partitions)
 
     async def run() -> T:
         engine = create_engine(settings.database.url)

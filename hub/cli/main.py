@@ -102,7 +102,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     from hub.db.migrate import upgrade
 
     settings = _settings()
-    upgrade(settings.database.url, revision)
+    upgrade(settings.database.url, revision, partitions=settings.database.partitions)
     console.print(f"Database at {settings.database.url.split('@')[-1]} is at {revision}.")
 
 
@@ -149,6 +149,7 @@ def _load(settings: HubSettings, population: Path) -> dict[str, int]:
                 return await load_population(
                     engine, population,
                     progress=lambda name, n: progress.advance(tasks[name], n),
+                    by_province=settings.database.partitions == "province",
                 )
         finally:
             await engine.dispose()
@@ -208,7 +209,7 @@ def load(
     from hub.db.migrate import upgrade
 
     settings = _settings()
-    upgrade(settings.database.url)
+    upgrade(settings.database.url, partitions=settings.database.partitions)
     counts = _load(settings, population)
     console.print("Loaded " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
 
@@ -501,7 +502,7 @@ def schedule() -> None:
     from hub.db.migrate import upgrade
 
     settings = _settings()
-    upgrade(settings.database.url)
+    upgrade(settings.database.url, partitions=settings.database.partitions)
     from hub import logs
 
     logs.configure(settings.log.format, settings.log.level)
@@ -542,7 +543,7 @@ def sync(
     from hub.db.migrate import upgrade
 
     settings = _settings()
-    upgrade(settings.database.url)
+    upgrade(settings.database.url, partitions=settings.database.partitions)
     results = _sync(settings, connectors or None, full, reconcile=reconcile, verbose=verbose)
     if any(r.status != "SUCCEEDED" for r in results):
         raise typer.Exit(1)
@@ -639,7 +640,7 @@ def demo(
     settings = _settings()
     pop = settings.population
     population = _ensure_population(settings, households)
-    upgrade(settings.database.url)
+    upgrade(settings.database.url, partitions=settings.database.partitions)
     _forget_loaded_truth(settings)
     simulators = BackgroundSimulators(
         population, settings.simulators.host, settings.simulators.ports

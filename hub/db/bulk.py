@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.schema import CreateIndex, DropIndex
 
 from hub.db.engine import json_text
+from hub.domain.provinces import placed_id
 
 T = TypeVar("T")
 CHUNK = 500
@@ -113,27 +114,35 @@ async def bulk_load(conn: AsyncConnection, table: Table) -> AsyncIterator[None]:
 
 
 async def insert_with_ids(conn: AsyncConnection, table: Table,
-                          rows: list[dict[str, Any]]) -> list[int]:
+                          rows: list[dict[str, Any]],
+                          provinces: Sequence[str | None] | None = None) -> list[int]:
     """INSERT `rows` and return their new ids, in order. On PostgreSQL the ids are
-    drawn from the table's own sequence first and the rows go in by COPY (which
-    returns nothing); elsewhere INSERT ... RETURNING."""
+    drawn from the table's own sequence first (placed in `provinces`' partitions when
+    given, see `next_ids`) and the rows go in by COPY (which returns nothing);
+    elsewhere INSERT ... RETURNING."""
     if not rows:
         return []
     if conn.dialect.name != "postgresql":
         return list((await conn.execute(
             table.insert().returning(table.c.id, sort_by_parameter_order=True), rows
         )).scalars())
-    ids = await next_ids(conn, table, len(rows))
+    ids = await next_ids(conn, table, len(rows), provinces)
     await bulk_insert(conn, table, [{"id": i, **row} for i, row in zip(ids, rows, strict=True)])
     return ids
 
 
-async def next_ids(conn: AsyncConnection, table: Table, count: int) -> list[int]:
+async def next_ids(conn: AsyncConnection, table: Table, count: int,
+                   provinces: Sequence[str | None] | None = None) -> list[int]:
     """`count` ids drawn from the sequence of `table`'s id (PostgreSQL), for rows the
-    caller writes later."""
-    return list((await conn.execute(text(
+    caller writes later. With `provinces` (one per id, for a registry partitioned by
+    province) each id carries its row's province, which puts the row in that
+    province's partition (`hub.domain.provinces`)."""
+    serials = list((await conn.execute(text(
         "SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"
     ), {"t": table.name, "n": count})).scalars())
+    if provinces is None:
+        return serials
+    return [placed_id(p, s) for p, s in zip(provinces, serials, strict=True)]
 
 
 async def bulk_update(conn: AsyncConnection, table: Table, key: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from alembic import command
@@ -19,11 +20,27 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at `url` to `revision`. Blocking: call it off the event loop."""
+def upgrade(url: str, revision: str = "head", *, partitions: str = "none") -> None:
+    """Bring the database at `url` to `revision`, then (`partitions="province"`) lay
+    the registry out in province partitions if it is not yet. Blocking: call it off
+    the event loop."""
     if is_sqlite(url):
         ensure_sqlite_dir(url)
     command.upgrade(alembic_config(url), revision)
+    if partitions == "province":
+        asyncio.run(_partition(url))
+
+
+async def _partition(url: str) -> None:
+    from hub.db.engine import create_engine
+    from hub.db.partitions import partition_registry
+
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await partition_registry(conn)
+    finally:
+        await engine.dispose()
 
 
 def downgrade(url: str, revision: str) -> None:

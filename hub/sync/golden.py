@@ -26,6 +26,7 @@ from hub.db.regions import ensure_regions
 from hub.db.statistics import PlannerStatistics
 from hub.domain import changes
 from hub.domain.names import normalize_name
+from hub.domain.provinces import province_of
 from hub.domain.regions import person_region
 from hub.domain.survivorship import (
     Golden,
@@ -100,8 +101,10 @@ def _lineage(fact: SourceFact) -> dict[str, Any]:
 class GoldenRecords:
     def __init__(self, rules: SurvivorshipRules, finding_rules: FindingRules,
                  person_sources: Sequence[str], household_sources: Sequence[str],
-                 statistics: PlannerStatistics) -> None:
+                 statistics: PlannerStatistics, *, by_province: bool = False) -> None:
         self.statistics = statistics
+        # New households' ids carry their province (a registry partitioned by province).
+        self.by_province = by_province
         self.rules = rules
         self.finding_rules = finding_rules
         self.person_sources = list(person_sources)
@@ -303,7 +306,10 @@ class GoldenRecords:
         await bulk.bulk_update(conn, Household.__table__, "id", rows_update)
         created: set[int] = set()
         for batch in bulk.chunks(rows_new, 20_000):
-            ids = await bulk.insert_with_ids(conn, Household.__table__, [v for _, v in batch])
+            provinces = ([province_of(v["kk"], v["village_code"]) for _, v in batch]
+                         if self.by_province else None)
+            ids = await bulk.insert_with_ids(conn, Household.__table__, [v for _, v in batch],
+                                             provinces)
             found |= {group: hid for (group, _), hid in zip(batch, ids, strict=True)}
             created.update(ids)
         out: dict[int, HouseholdOf] = {p: (None, None, None) for p in goldens}

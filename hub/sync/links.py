@@ -24,6 +24,7 @@ from hub.db import bulk
 from hub.db.models import LinkDecision, MatchKey, MatchModel, Person, ReviewTask, SourceRecord
 from hub.db.statistics import PlannerStatistics, analyze, estimated_rows
 from hub.domain.matchkeys import MatchFeatures, features
+from hub.domain.provinces import majority_province
 from hub.domain.relatives import Family, family_of
 from hub.domain.relatives import relatives as relatives_of
 from hub.sync import store
@@ -399,7 +400,10 @@ class Linking:
             # Ids only: the golden phase of this transaction writes each new person
             # once, whole, and the links to them are checked at commit (migration 0011).
             await conn.exec_driver_sql(f"SET CONSTRAINTS {PERSON_LINK} DEFERRED")
-            ids = await bulk.next_ids(conn, Person.__table__, len(fresh))
+            provinces = (_cluster_provinces(pending, {c: members[c] for c in fresh})
+                         if self.settings.database.partitions == "province" else None)
+            ids = await bulk.next_ids(conn, Person.__table__, len(fresh),
+                                      [provinces[c] for c in fresh] if provinces else None)
         else:
             # No sequence to draw from: placeholders the golden phase fills in.
             ids = []
@@ -465,6 +469,23 @@ class Linking:
         fresh = [row for key, row in rows.items() if key not in decided]
         if fresh:
             await bulk.bulk_insert(conn, ReviewTask.__table__, fresh)
+
+
+def _cluster_provinces(pending: Pending, clusters: dict[int, list[int]]
+                       ) -> dict[int, str | None]:
+    """Each new cluster's province, for a registry partitioned by province: the one
+    most of its records' NIKs were issued in, else the one most of them live in."""
+    assert pending.table is not None, "the linkage input is kept until the links are written"
+    position = {record: i for i, record in enumerate(pending.ids)}
+    columns = {name: pending.table.column(name).to_pylist()
+               for name in ("nik", "village_code", "district_code")}
+
+    def values(name: str, records: list[int]) -> list[str | None]:
+        return [columns[name][position[r]] for r in records]
+
+    return {c: majority_province(values("nik", records))
+            or majority_province(values("village_code", records) + values("district_code", records))
+            for c, records in clusters.items()}
 
 
 def _linkage_input(batches: list[pa.RecordBatch], schema: pa.Schema,

@@ -75,7 +75,8 @@ class Reconciler:
         # One per Reconciler: a run's tables grow from empty inside its transaction.
         self.statistics = PlannerStatistics()
         self.golden = GoldenRecords(self.rules, finding_rules, self.person_sources,
-                                    self.household_sources, self.statistics)
+                                    self.household_sources, self.statistics,
+                                    by_province=settings.database.partitions == "province")
 
     @cached_property
     def linking(self) -> Linking:

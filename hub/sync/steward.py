@@ -16,13 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hub.config import HubSettings
+from hub.db import bulk
 from hub.db.models import Finding, LinkDecision, MatchKey, Person, ReviewTask, SourceRecord
 from hub.domain.names import normalize_name
+from hub.domain.provinces import province_of
 from hub.errors import NotFound
 from hub.sync.reconcile import Reconciler
 
@@ -47,6 +50,7 @@ class Steward:
                  in_scope: InScope = _everywhere) -> None:
         self.engine = engine
         self.reconciler = Reconciler(engine, settings)
+        self.by_province = settings.database.partitions == "province"
         self.in_scope = in_scope
         self.touched: set[int] = set()  # persons the decisions read or changed (for audit)
 
@@ -127,9 +131,13 @@ class Steward:
         normalized = (await conn.execute(select(SourceRecord.normalized)
                                          .where(SourceRecord.id == record))).scalar_one() or {}
         name = (normalized.get("name") or "?")[:120]
-        return (await conn.execute(insert(Person).values(
-            name=name, name_normalized=normalize_name(name)[:120]
-        ).returning(Person.id))).scalar_one()
+        values: dict[str, Any] = {"name": name, "name_normalized": normalize_name(name)[:120]}
+        if self.by_province:  # its id carries its province (a partitioned registry)
+            province = province_of(normalized.get("nik"), normalized.get("village_code"),
+                                   normalized.get("district_code"))
+            values["id"], = await bulk.next_ids(conn, Person.__table__, 1, [province])
+        return (await conn.execute(insert(Person).values(values)
+                                   .returning(Person.id))).scalar_one()
 
     async def link(self, record: int, person: int, by: str, reason: str | None = None) -> int:
         """Put `record` into `person`."""
