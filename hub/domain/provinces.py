@@ -74,3 +74,12 @@ def id_range(province: str) -> tuple[int, int]:
         raise ValueError(f"{province!r} is not a province code")
     start = int(province) * BLOCK
     return start, start + BLOCK
+
+
+def lookup_range(number: str) -> tuple[int, int]:
+    """The id range to look a NIK's (or KK's) row up in first: its province's
+    partition, or an empty range when the number names no province. A look-up that
+    finds nothing there still searches every partition (the row may have been made
+    before it had this number), so this only makes the usual case one index probe."""
+    province = province_of(number)
+    return id_range(province) if province else (0, 0)

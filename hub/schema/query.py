@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import RowMapping, Select, bindparam, func, select
 
 from hub.db.models import Household as HouseholdRow
 from hub.db.models import Person as PersonRow
 from hub.db.models import Region as RegionRow
+from hub.domain.provinces import lookup_range
 from hub.schema.arguments import valid_kk, valid_nik, valid_region
 from hub.schema.loaders import fetch_all
 from hub.schema.types import (
@@ -33,19 +36,40 @@ HOUSEHOLD_BY_KK = (
     .order_by(HouseholdRow.id)
     .limit(1)
 )
+# A registry partitioned by province: the number's province first (one partition).
+PERSON_BY_NIK_IN_PROVINCE = PERSON_BY_NIK.where(PersonRow.id >= bindparam("low"),
+                                                PersonRow.id < bindparam("high"))
+HOUSEHOLD_BY_KK_IN_PROVINCE = HOUSEHOLD_BY_KK.where(HouseholdRow.id >= bindparam("low"),
+                                                    HouseholdRow.id < bindparam("high"))
+
+
+async def _first_by_number(info: HubInfo, statement: Select[Any], in_province: Select[Any],
+                           name: str, number: str) -> RowMapping | None:
+    """The first row by NIK or KK; on a registry partitioned by province, looked for in
+    the number's own partition before all of them (`hub.domain.provinces`)."""
+    engine = info.context.engine
+    if info.context.settings.database.partitions == "province":
+        low, high = lookup_range(number)
+        rows = await fetch_all(engine, in_province, {name: number, "low": low, "high": high})
+        if rows:
+            return rows[0]
+    rows = await fetch_all(engine, statement, {name: number})
+    return rows[0] if rows else None
 
 
 @strawberry.type
 class RegistryQuery:
     @strawberry.field(description="A person by NIK. An invalid NIK is an error saying why.")
     async def person(self, info: HubInfo, nik: str) -> Person | None:
-        rows = await fetch_all(info.context.engine, PERSON_BY_NIK, {"nik": valid_nik(nik)})
-        return Person.from_row(rows[0]) if rows else None
+        row = await _first_by_number(info, PERSON_BY_NIK, PERSON_BY_NIK_IN_PROVINCE, "nik",
+                                     valid_nik(nik))
+        return Person.from_row(row) if row else None
 
     @strawberry.field(description="A household by its 16-digit KK number.")
     async def household(self, info: HubInfo, kk: str) -> Household | None:
-        rows = await fetch_all(info.context.engine, HOUSEHOLD_BY_KK, {"kk": valid_kk(kk)})
-        return Household.from_row(rows[0]) if rows else None
+        row = await _first_by_number(info, HOUSEHOLD_BY_KK, HOUSEHOLD_BY_KK_IN_PROVINCE, "kk",
+                                     valid_kk(kk))
+        return Household.from_row(row) if row else None
 
     @strawberry.field(
         description="Households in a region (any level), optionally of one desil, "

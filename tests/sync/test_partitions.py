@@ -4,6 +4,8 @@ ids that place rows, and a sync that gives the same unified view as the plain la
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from asyncpg.exceptions import UniqueViolationError
-from sqlalchemy import inspect, select, text
+from sqlalchemy import event, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -226,3 +228,69 @@ async def test_a_sync_into_the_national_layout_gives_the_same_unified_view(
     assert all(homes[i] == f"household_p{province_of(kk, village)}"
                for i, kk, village in households)
     assert set(placed.values()) == {"person_p33"}
+
+
+def _scanned(plan: dict[str, Any]) -> set[str]:
+    """The person and household partitions a plan's executed nodes read."""
+    found = set()
+    if plan.get("Actual Loops", 0) and plan.get("Relation Name", "").startswith(
+            ("person_", "household_")):
+        found.add(plan["Relation Name"])
+    for child in plan.get("Plans", []):
+        found |= _scanned(child)
+    return found
+
+
+@pytest.mark.parametrize("planner", [True, False], ids=["planner", "resolvers"])
+async def test_a_look_up_by_nik_or_kk_reads_one_partition_and_finds_a_stray(
+        national: AsyncEngine, small_population: Path, planner: bool) -> None:
+    await load_population(national, small_population, by_province=True)
+    async with national.begin() as conn:
+        nik, kk = (await conn.execute(
+            select(Person.nik, Household.kk).join(Household, Household.id == Person.household_id)
+            .where(Person.nik.is_not(None), Household.kk.is_not(None)).limit(1))).one()
+        # A person filed under another province than their NIK's (made before the NIK
+        # was known): the look-up still finds them, in a second step.
+        stray = "3314015708800099"
+        await bulk.insert_with_ids(conn, Person.__table__, [
+            {"name": "Tersesat", "name_normalized": "tersesat", "nik": stray,
+             "region_code": "73"}], ["73"])
+    url = national.url.render_as_string(hide_password=False)
+    settings = HubSettings(database={"url": url, "partitions": "province"},
+                           server={"read_planner": planner})
+    captured: list[tuple[str, tuple[Any, ...]]] = []
+
+    def capture(record: Any) -> None:  # every statement, as the server received it
+        captured.append((record.query, tuple(record.args or ())))
+
+    # The resolvers' statements go through SQLAlchemy; the planner's straight to
+    # asyncpg, caught on each connection.
+    watched = create_engine(url)
+    event.listen(watched.sync_engine, "connect",
+                 lambda connection, _: connection.driver_connection.add_query_logger(capture))
+    event.listen(watched.sync_engine, "before_cursor_execute",
+                 lambda _c, _cursor, query, args, *_: captured.append((query, tuple(args))))
+    client = await make_client(settings, watched, Role.NATIONAL)
+    try:
+        found = await client.data("query($nik: String!, $kk: String!) { "
+                                  "person(nik: $nik) { nik } household(kk: $kk) { kk } }",
+                                  nik=nik, kk=kk)
+        lost = await client.data("query($nik: String!) { person(nik: $nik) { name } }",
+                                 nik=stray)
+    finally:
+        await client.aclose()
+        await watched.dispose()
+    assert found == {"person": {"nik": nik}, "household": {"kk": kk}}
+    assert lost == {"person": {"name": "Tersesat"}}
+    looked_up = [(query, args) for query, args in captured
+                 if re.search(r"\bid >= \$\d", query) and {nik, kk} & set(args)]
+    assert looked_up, ("the look-ups carried a province range", captured)
+    scanned: set[str] = set()
+    async with national.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        for statement, parameters in looked_up:
+            plan = await driver.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}",
+                                         *parameters)
+            plan = json.loads(plan) if isinstance(plan, str) else plan
+            scanned |= _scanned(plan[0]["Plan"])
+    assert scanned == {"person_p33", "household_p33"}

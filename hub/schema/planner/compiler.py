@@ -21,6 +21,7 @@ from graphql import FieldNode, FragmentDefinitionNode
 from graphql.execution.values import VariableValues
 
 from hub.access.guard import SubjectKinds
+from hub.domain.provinces import lookup_range
 from hub.schema.planner.selection import Fields, Unsupported, collect, subselections
 from hub.schema.planner.sqljson import JsonSql, quote
 from hub.schema.planner.tables import HOUSEHOLD, TABLES, Form, Table
@@ -86,12 +87,14 @@ class Compiler:
     """Compiles one operation's root fields for one role's plan."""
 
     def __init__(self, fragments: Mapping[str, FragmentDefinitionNode],
-                 variables: VariableValues, sql: JsonSql, agency_mode: str | None
-                 ) -> None:
+                 variables: VariableValues, sql: JsonSql, agency_mode: str | None,
+                 by_province: bool = False) -> None:
         self.fragments = fragments
         self.variables = variables
         self.sql = sql
         self.agency_mode = agency_mode
+        # The registry is partitioned by province (`hub.db.partitions`).
+        self.by_province = by_province
         self._aliases = count()
 
     def alias(self) -> str:
@@ -180,12 +183,27 @@ class Compiler:
         alias = self.alias()
         element, shape = self.object(type_name, alias, self.fields([node], type_name))
         parameter = f"r_{key}"
-        statement = self.sql.result(self.sql.one(
-            element, f"{table.name} AS {alias}", f"{alias}.{column} = :{parameter}",
-            [f"{alias}.{c}" for c in order]))
+        source, where = f"{table.name} AS {alias}", f"{alias}.{column} = :{parameter}"
+        ordered = [f"{alias}.{c}" for c in order]
+        first = self.sql.one(element, source, where, ordered)
+        in_province = self.by_province and type_name in ("Person", "Household")
+        if in_province:
+            # The number's own partition first, one index probe; every partition only
+            # when it is not there (`hub.domain.provinces.lookup_range`).
+            key_column = f"{alias}.{table.key}"
+            pruned = self.sql.one(element, source, f"{where} AND {key_column} >= "
+                                  f":{parameter}_low AND {key_column} < :{parameter}_high",
+                                  ordered)
+            first = f"coalesce({pruned}, {first})"
+        statement = self.sql.result(first)
 
         def bound(arguments: dict[str, Any], _principal: Any) -> Bound:
-            return Bound({parameter: value(arguments)})
+            number = value(arguments)
+            if not in_province:
+                return Bound({parameter: number})
+            low, high = lookup_range(number)
+            return Bound({parameter: number, f"{parameter}_low": low,
+                          f"{parameter}_high": high})
 
         return RootPlan(key, node, lambda _variant: statement, bound, shape)
 

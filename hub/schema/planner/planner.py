@@ -118,8 +118,10 @@ def _agency(principal: Principal) -> tuple[str | None, dict[str, Any]]:
 
 class ReadPlanner:
     def __init__(self, schema: GraphQLSchema, dialect: str, max_page_size: int,
-                 eligibility: EligibilitySettings | None = None) -> None:
+                 eligibility: EligibilitySettings | None = None, *,
+                 by_province: bool = False) -> None:
         self.schema = schema
+        self.by_province = by_province
         self.eligibility = eligibility or EligibilitySettings()
         self.sql = for_dialect(dialect)
         self.max_page_size = max_page_size
@@ -250,7 +252,7 @@ class ReadPlanner:
             return ComputedPlan(tuple(computed_root(self.schema, key, nodes[0], fragments,
                                                     variables)
                                       for key, nodes in fields.items()))
-        compiler = Compiler(fragments, variables, self.sql, agency_mode)
+        compiler = Compiler(fragments, variables, self.sql, agency_mode, self.by_province)
         return Plan(tuple(self._root(compiler, key, nodes[0])
                           for key, nodes in fields.items()))
 
