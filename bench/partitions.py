@@ -48,6 +48,13 @@ BY_NIK_PRUNED = ("SELECT id, nik, name FROM person WHERE nik = $1 AND id >= $2 A
 WITH_HOUSEHOLD = ("SELECT p.id, p.name, h.kk, h.desil FROM person p "
                   "LEFT JOIN household h ON h.id = p.household_id "
                   "WHERE p.nik = $1 ORDER BY p.id LIMIT 1")
+# A batch of NIKs (eligibility checks, 1,000 per call here): as the hub asks it, and
+# on the partitioned layout with each NIK looked up in its province's ids.
+BATCH = "SELECT id, nik, region_code FROM person WHERE nik = ANY($1::text[])"
+BATCH_PRUNED = ("SELECT p.id, p.nik, p.region_code FROM unnest($1::text[], $2::bigint[], "
+                "$3::bigint[]) AS k(nik, low, high) JOIN LATERAL (SELECT id, nik, region_code "
+                "FROM person WHERE nik = k.nik AND id >= k.low AND id < k.high) AS p ON true")
+BATCH_SIZE = 1000
 VILLAGE_PAGE = ("SELECT id, kk, desil FROM household WHERE village_code = $1 "
                 "ORDER BY village_code, id LIMIT 50")
 
@@ -120,6 +127,10 @@ async def measure(urls: dict[str, str], niks: list[str], villages: list[str],
     pruned = [(nik, *id_range(nik[:2])) for nik in niks]
     plain = [(nik,) for nik in niks]
     pages = [(random.Random(i).choice(villages),) for i in range(len(niks) // 4)]
+    groups = [niks[i:i + BATCH_SIZE] for i in range(0, len(niks), BATCH_SIZE)]
+    batches = [(group,) for group in groups]
+    batches_pruned = [(group, [id_range(n[:2])[0] for n in group],
+                       [id_range(n[:2])[1] for n in group]) for group in groups]
     results: dict[str, dict[str, list[float]]] = {layout: {} for layout in urls}
     try:
         for round_ in range(rounds):
@@ -127,9 +138,11 @@ async def measure(urls: dict[str, str], niks: list[str], villages: list[str],
             for layout in order:
                 connection = connections[layout]
                 cases = {"nik": (BY_NIK, plain), "nik_with_household": (WITH_HOUSEHOLD, plain),
-                         "village_page": (VILLAGE_PAGE, pages)}
+                         "village_page": (VILLAGE_PAGE, pages),
+                         f"batch_of_{BATCH_SIZE}": (BATCH, batches)}
                 if layout == "province":
                     cases["nik_pruned"] = (BY_NIK_PRUNED, pruned)
+                    cases[f"batch_of_{BATCH_SIZE}_pruned"] = (BATCH_PRUNED, batches_pruned)
                 for case, (statement, arguments) in cases.items():
                     results[layout].setdefault(case, []).append(
                         round(await timed(connection, statement, arguments), 1))

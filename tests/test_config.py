@@ -76,3 +76,14 @@ def test_paths_are_read_against_the_configuration_not_the_working_folder(
         f"sqlite+aiosqlite:///{tmp_path / 'district' / 'data' / 'hub.db'}"
     monkeypatch.setenv("HUB_DATABASE__URL", "postgresql+asyncpg://hub@127.0.0.1/hub")
     assert load_settings().database.url == "postgresql+asyncpg://hub@127.0.0.1/hub"
+
+
+def test_partitions_by_province_need_postgresql(monkeypatch):
+    monkeypatch.setenv("HUB_DATABASE__PARTITIONS", "province")
+    with pytest.raises(SettingsError, match="needs PostgreSQL"):
+        load_settings()
+    monkeypatch.setenv("HUB_DATABASE__URL", "postgresql+asyncpg://hub@127.0.0.1/hub")
+    assert load_settings().database.partitions == "province"
+    monkeypatch.setenv("HUB_DATABASE__PARTITIONS", "regency")
+    with pytest.raises(SettingsError, match="database.partitions"):
+        load_settings()

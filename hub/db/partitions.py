@@ -67,7 +67,8 @@ async def partition_registry(conn: AsyncConnection) -> list[str]:
         if (await conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {table})"))).scalar():
             raise PartitionError(
                 f"{table} already holds rows; partitions = \"province\" is chosen for a new "
-                "database, before its first sync (see docs/scale.md#partitions)")
+                "database, before its first sync (docs/scale.md, \"The registry partitioned "
+                "by province\")")
     await conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
     foreign = await _foreign_keys(conn, todo)
     for key in foreign:
