@@ -85,5 +85,5 @@ def test_partitions_by_province_need_postgresql(monkeypatch):
     monkeypatch.setenv("HUB_DATABASE__URL", "postgresql+asyncpg://hub@127.0.0.1/hub")
     assert load_settings().database.partitions == "province"
     monkeypatch.setenv("HUB_DATABASE__PARTITIONS", "regency")
-    with pytest.raises(SettingsError, match="database.partitions"):
+    with pytest.raises(SettingsError, match=r"database\.partitions"):
         load_settings()

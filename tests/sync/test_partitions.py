@@ -24,9 +24,10 @@ from hub.db import bulk
 from hub.db.engine import create_engine
 from hub.db.loader import load_population
 from hub.db.migrate import upgrade
-from hub.db.models import Base, Enrollment, Household, Person
+from hub.db.models import Base, Enrollment, Household, Person, SourceRecord
 from hub.db.partitions import SCHEMA, PartitionError, partitioned_tables
 from hub.domain.provinces import PROVINCES, province_of, province_of_id
+from hub.sync.steward import Steward
 from tests.conftest import Databases
 from tests.schema.helpers import make_client
 from tests.sync.conftest import sync_all
@@ -228,6 +229,14 @@ async def test_a_sync_into_the_national_layout_gives_the_same_unified_view(
     assert all(homes[i] == f"household_p{province_of(kk, village)}"
                for i, kk, village in households)
     assert set(placed.values()) == {"person_p33"}
+    # A steward's split makes its new person in the record's NIK's province too.
+    async with national.connect() as conn:
+        record = (await conn.execute(select(SourceRecord.id).where(
+            SourceRecord.source == "dukcapil", SourceRecord.person_id.is_not(None))
+            .limit(1))).scalar_one()
+    split = await Steward(national, settings).unlink(record, "test", "two people")
+    assert province_of_id(split) == "33"
+    assert (await _rows_by_partition(national, "person"))[split] == "person_p33"
 
 
 def _scanned(plan: dict[str, Any]) -> set[str]:
