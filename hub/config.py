@@ -65,6 +65,11 @@ class DatabaseSettings(_Section):
     # created (`slrt-hub db upgrade` lays them out while they are empty).
     partitions: Literal["none", "province"] = "none"
 
+    @property
+    def by_province(self) -> bool:
+        """Whether new registry rows' ids carry their province (`hub.domain.provinces`)."""
+        return self.partitions == "province"
+
     @model_validator(mode="after")
     def _partitions_need_postgresql(self) -> DatabaseSettings:
         if self.partitions != "none" and not self.url.startswith("postgresql"):

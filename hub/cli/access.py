@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub import jsontext
 from hub.access.clients import ClientError, ClientStore
 from hub.access.roles import Role
-from hub.cli.settings import settings_or_exit
+from hub.cli.settings import settings_or_exit, upgrade_database
 
 # Help text is Markdown, not rich markup: a bracketed word ("[simulators]") stays a word.
 clients_app = typer.Typer(
@@ -37,10 +37,9 @@ T = TypeVar("T")
 
 def _with_engine(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     from hub.db.engine import create_engine
-    from hub.db.migrate import upgrade
 
     settings = settings_or_exit()
-    upgrade(settings.database.url, partitions=settings.database.partitions)
+    upgrade_database(settings)
 
     async def run() -> T:
         engine = create_engine(settings.database.url)

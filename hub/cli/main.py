@@ -19,7 +19,7 @@ from rich.progress import Progress
 from hub.cli.access import audit_app, clients_app, documents_app
 from hub.cli.officers import officers_app
 from hub.cli.progress import PlainProgress, progress
-from hub.cli.settings import settings_or_exit
+from hub.cli.settings import settings_or_exit, upgrade_database
 from hub.config import HubSettings
 from hub.sync.filelink import ROLES as FILE_LINK_ROLES
 
@@ -99,10 +99,9 @@ def generate(
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Create or migrate the database schema (SQLite or PostgreSQL) to the latest version."""
-    from hub.db.migrate import upgrade
 
     settings = _settings()
-    upgrade(settings.database.url, revision, partitions=settings.database.partitions)
+    upgrade_database(settings, revision)
     console.print(f"Database at {settings.database.url.split('@')[-1]} is at {revision}.")
 
 
@@ -149,7 +148,7 @@ def _load(settings: HubSettings, population: Path) -> dict[str, int]:
                 return await load_population(
                     engine, population,
                     progress=lambda name, n: progress.advance(tasks[name], n),
-                    by_province=settings.database.partitions == "province",
+                    by_province=settings.database.by_province,
                 )
         finally:
             await engine.dispose()
@@ -206,10 +205,9 @@ def load(
                                                exists=True, file_okay=False)],
 ) -> None:
     """Load a generated population's truth into the registry, replacing what was there."""
-    from hub.db.migrate import upgrade
 
     settings = _settings()
-    upgrade(settings.database.url, partitions=settings.database.partitions)
+    upgrade_database(settings)
     counts = _load(settings, population)
     console.print("Loaded " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
 
@@ -499,10 +497,9 @@ def schedule() -> None:
 
     from hub.app import scheduler_for
     from hub.db.engine import create_engine
-    from hub.db.migrate import upgrade
 
     settings = _settings()
-    upgrade(settings.database.url, partitions=settings.database.partitions)
+    upgrade_database(settings)
     from hub import logs
 
     logs.configure(settings.log.format, settings.log.level)
@@ -540,10 +537,9 @@ def sync(
     changed records stored, malformed ones quarantined with their reason), then
     reconcile: link records to persons, rebuild the golden records they touch and
     raise or close findings."""
-    from hub.db.migrate import upgrade
 
     settings = _settings()
-    upgrade(settings.database.url, partitions=settings.database.partitions)
+    upgrade_database(settings)
     results = _sync(settings, connectors or None, full, reconcile=reconcile, verbose=verbose)
     if any(r.status != "SUCCEEDED" for r in results):
         raise typer.Exit(1)
@@ -634,13 +630,12 @@ def demo(
     agencies, sync every connector into staging, reconcile them into one registry
     (persons, households, enrolments, findings) in the embedded database, and serve
     GraphQL with GraphiQL; the scheduler keeps syncing while it runs."""
-    from hub.db.migrate import upgrade
     from hub.simulators.serve import BackgroundSimulators
 
     settings = _settings()
     pop = settings.population
     population = _ensure_population(settings, households)
-    upgrade(settings.database.url, partitions=settings.database.partitions)
+    upgrade_database(settings)
     _forget_loaded_truth(settings)
     simulators = BackgroundSimulators(
         population, settings.simulators.host, settings.simulators.ports

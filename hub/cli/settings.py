@@ -16,3 +16,12 @@ def settings_or_exit() -> HubSettings:
     except SettingsError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
+
+
+def upgrade_database(settings: HubSettings, revision: str = "head") -> None:
+    """Migrate the configured database, in the layout its settings choose (a registry
+    partitioned by province is laid out here): every command that upgrades goes
+    through this one, so none can forget the layout."""
+    from hub.db.migrate import upgrade  # Alembic loads only for commands that need it
+
+    upgrade(settings.database.url, revision, partitions=settings.database.partitions)

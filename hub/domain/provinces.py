@@ -40,7 +40,7 @@ def province_of(*codes: str | None) -> str | None:
     """The first known province among `codes` (NIK, KK or region code, dotted or
     compact): an identity number's two leading digits, a region code's first part."""
     for code in codes:
-        if code and len(code) >= 2 and code[:2] in _KNOWN and code[:2].isdigit():
+        if code and code[:2] in _KNOWN:
             return code[:2]
     return None
 

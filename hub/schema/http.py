@@ -219,7 +219,7 @@ class GraphQLEndpoint:
         self.limiter = RateLimiter()
         self.planner = (ReadPlanner(schema.graphql, engine.dialect.name,
                                     settings.server.max_page_size, settings.eligibility,
-                                    by_province=settings.database.partitions == "province")
+                                    by_province=settings.database.by_province)
                         if settings.server.read_planner else None)
         self.costs = CostCache(schema.graphql, CostModel(
             default_page=min(50, settings.server.max_page_size),

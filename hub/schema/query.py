@@ -48,7 +48,7 @@ async def _first_by_number(info: HubInfo, statement: Select[Any], in_province: S
     """The first row by NIK or KK; on a registry partitioned by province, looked for in
     the number's own partition before all of them (`hub.domain.provinces`)."""
     engine = info.context.engine
-    if info.context.settings.database.partitions == "province":
+    if info.context.settings.database.by_province:
         low, high = lookup_range(number)
         rows = await fetch_all(engine, in_province, {name: number, "low": low, "high": high})
         if rows:

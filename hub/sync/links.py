@@ -401,7 +401,7 @@ class Linking:
             # once, whole, and the links to them are checked at commit (migration 0011).
             await conn.exec_driver_sql(f"SET CONSTRAINTS {PERSON_LINK} DEFERRED")
             provinces = (_cluster_provinces(pending, {c: members[c] for c in fresh})
-                         if self.settings.database.partitions == "province" else None)
+                         if self.settings.database.by_province else None)
             ids = await bulk.next_ids(conn, Person.__table__, len(fresh),
                                       [provinces[c] for c in fresh] if provinces else None)
         else:

@@ -76,7 +76,7 @@ class Reconciler:
         self.statistics = PlannerStatistics()
         self.golden = GoldenRecords(self.rules, finding_rules, self.person_sources,
                                     self.household_sources, self.statistics,
-                                    by_province=settings.database.partitions == "province")
+                                    by_province=settings.database.by_province)
 
     @cached_property
     def linking(self) -> Linking:

@@ -50,7 +50,7 @@ class Steward:
                  in_scope: InScope = _everywhere) -> None:
         self.engine = engine
         self.reconciler = Reconciler(engine, settings)
-        self.by_province = settings.database.partitions == "province"
+        self.by_province = settings.database.by_province
         self.in_scope = in_scope
         self.touched: set[int] = set()  # persons the decisions read or changed (for audit)
 
