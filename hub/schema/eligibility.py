@@ -121,6 +121,6 @@ class EligibilityQuery:
             raise BadUserInput(f"at most {limit} NIKs per batch, got {len(niks)}",
                                argument="niks")
         items = await check(info.context.engine, rule, niks, info.context.principal.scope,
-                            date.today())
+                            date.today(), parts=info.context.settings.eligibility.statement_parts)
         partner = _partner(info)
         return [EligibilityResult.of(program, item, partner=partner) for item in items]

@@ -3,6 +3,7 @@ whole batch in a few statements, then the pure rule (hub/domain/eligibility.py).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import defaultdict
 from collections.abc import Sequence
@@ -65,14 +66,14 @@ def _masked(raw: str) -> str:
 
 
 async def check(engine: AsyncEngine, rule: ProgramRule, niks: Sequence[str],
-                scope: RegionScope, today: date) -> list[Checked]:
+                scope: RegionScope, today: date, *, parts: int = 1) -> list[Checked]:
     """One answer per NIK, in order. A NIK outside the client's regions is NOT_FOUND,
     exactly like one the registry does not hold."""
     # A NIK the registry holds needs no parsing to be answered; only the others are
     # parsed, to tell a malformed NIK (and why) from one the registry does not know.
     cleaned = [clean_nik(raw) for raw in niks]
     persons = await _persons(engine, sorted({nik for nik in cleaned if len(nik) == 16
-                                             and nik.isdigit()}))
+                                             and nik.isdigit()}), parts)
     allowed = {region: scope.allows(region) for region in {row[_REGION]
                                                            for row in persons.values()}}
     visible = {nik: row for nik, row in persons.items() if allowed[row[_REGION]]}
@@ -118,25 +119,59 @@ def one_of(column: Any, values: list[Any], dialect: str) -> Any:
 _NIK, _REGION, _HOUSEHOLD = 1, 5, 6
 
 
-async def _persons(engine: AsyncEngine, niks: list[str]) -> dict[str, tuple[Any, ...]]:
+async def _persons(engine: AsyncEngine, niks: list[str], parts: int = 1
+                   ) -> dict[str, tuple[Any, ...]]:
     """The persons holding `niks`, each with the programmes it is active in, in one
     statement (a second one for the enrolments cost a round trip and as many rows).
     Each as a plain tuple: reading a SQLAlchemy Row by attribute name cost 0.6 µs a
-    column, some 60 ms of a 10,000-NIK batch."""
+    column, some 60 ms of a 10,000-NIK batch.
+
+    On PostgreSQL the wanted NIKs are a table the registry is joined to, in `parts`
+    statements run at once on their own connections. `nik = ANY(array)` of 9,000 NIKs
+    at a million persons made the planner scan the whole table in parallel and hash
+    every household (0.25-0.45 s); joined, it is one index probe each (0.21-0.23 s),
+    and two halves at once take 0.10-0.14 s on two cores."""
+    if not niks:
+        return {}
+    if engine.dialect.name == "postgresql" and parts > 1 and len(niks) >= 2 * _MIN_PART:
+        size = -(-len(niks) // min(parts, len(niks) // _MIN_PART))
+        found = await asyncio.gather(*(_person_rows(engine, niks[i:i + size])
+                                       for i in range(0, len(niks), size)))
+        rows = [row for part in found for row in part]
+    else:
+        rows = await _person_rows(engine, niks)
+    # Lowest id wins where two persons claim a NIK, as in person(nik).
+    out: dict[str, tuple[Any, ...]] = {}
+    for row in rows:
+        held = out.get(row[_NIK])
+        if held is None or row[0] < held[0]:
+            out[row[_NIK]] = row
+    return out
+
+
+# Below this many NIKs a statement is not worth a connection of its own.
+_MIN_PART = 1_000
+
+
+async def _person_rows(engine: AsyncEngine, niks: list[str]) -> list[tuple[Any, ...]]:
     dialect = engine.dialect.name
     active = (Enrollment.person_id == Person.id) & (Enrollment.status == "ACTIVE")
     listed = (func.array_agg(Enrollment.program) if dialect == "postgresql"
               else func.json_group_array(Enrollment.program))
+    columns = select(Person.id, Person.nik, Person.alive, Person.birth_date, Person.relation,
+                     Person.region_code, Person.household_id, Household.desil,
+                     select(listed).where(active).scalar_subquery().label("programs"))
+    if dialect == "postgresql":
+        wanted = func.unnest(bindparam("niks", niks, type_=ARRAY(Person.nik.type))
+                             ).table_valued("nik").render_derived(name="wanted")
+        statement = (columns.select_from(wanted)
+                     .join(Person, Person.nik == wanted.c.nik)
+                     .outerjoin(Household, Household.id == Person.household_id))
+    else:
+        statement = (columns.outerjoin(Household, Household.id == Person.household_id)
+                     .where(one_of(Person.nik, niks, dialect)))
     async with engine.connect() as conn:
-        rows = (await conn.execute(
-            select(Person.id, Person.nik, Person.alive, Person.birth_date, Person.relation,
-                   Person.region_code, Person.household_id, Household.desil,
-                   select(listed).where(active).scalar_subquery().label("programs"))
-            .outerjoin(Household, Household.id == Person.household_id)
-            .where(one_of(Person.nik, niks, dialect))
-            .order_by(Person.id.desc()))).all()
-    # Lowest id wins where two persons claim a NIK, as in person(nik).
-    return {row[_NIK]: tuple(row) for row in rows}
+        return [tuple(row) for row in (await conn.execute(statement)).all()]
 
 
 def _programs(listed: list[str] | str | None) -> frozenset[str]:

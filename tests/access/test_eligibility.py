@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -124,3 +125,46 @@ async def test_a_partner_check_is_audited_with_the_persons_found(hub: Hub) -> No
     assert len(accesses) == 1
     assert accesses[0]["purpose"] == "penyaluran zakat fakir miskin"
     assert "EligibilityResult.decision" in accesses[0]["fields"]
+
+
+
+async def test_a_batch_read_in_parts_answers_as_one_statement(
+        loaded_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch's persons are read in statements run at once (PostgreSQL): the rows are
+    one statement's, a NIK two persons claim goes to the lower id in either way, and on
+    PostgreSQL there were as many statements as parts."""
+    from sqlalchemy import delete, event, insert
+
+    from hub.services import eligibility
+
+    monkeypatch.setattr(eligibility, "_MIN_PART", 5)  # parts of a small district
+    async with loaded_engine.connect() as conn:
+        rows = (await conn.execute(select(Person.id, Person.nik).where(
+            Person.nik.is_not(None)).order_by(Person.nik))).all()
+    niks = [row.nik for row in rows]
+    claimed = rows[len(rows) // 2]  # in the middle: not at a cut by chance alone
+    async with loaded_engine.begin() as conn:
+        twin = (await conn.execute(insert(Person).values(
+            nik=claimed.nik, name="Kembar Data", name_normalized="kembar data",
+            alive=False).returning(Person.id))).scalar_one()
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        if "FROM unnest" in statement or "json_each" in statement:
+            statements.append(statement)
+
+    try:
+        whole = await eligibility._persons(loaded_engine, niks, parts=1)
+        event.listen(loaded_engine.sync_engine, "before_cursor_execute", seen)
+        try:
+            parted = await eligibility._persons(loaded_engine, niks, parts=4)
+        finally:
+            event.remove(loaded_engine.sync_engine, "before_cursor_execute", seen)
+    finally:
+        async with loaded_engine.begin() as conn:
+            await conn.execute(delete(Person).where(Person.id == twin))
+    assert parted == whole
+    assert set(whole) == set(niks)
+    assert twin > claimed.id
+    assert whole[claimed.nik][0] == claimed.id
+    assert len(statements) == (4 if loaded_engine.dialect.name == "postgresql" else 1)

@@ -26,6 +26,7 @@ from typing import Any
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
+    GraphQLEnumType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -52,7 +53,7 @@ class StepAside(Exception):
     """The resolvers must answer this request (they give the error a client expects)."""
 
 
-Read = Callable[[Any], Any]  # an object's (or a value's) completed value
+Column = Callable[[list[Any]], list[Any]]  # values of one type -> their completed values
 
 
 class _NullRefused(Exception):
@@ -62,12 +63,23 @@ class _NullRefused(Exception):
 @dataclass(frozen=True)
 class Shape:
     """What a selection reads off one object, compiled once per plan: each response
-    key in order, and the function that completes its value from the object."""
+    key in order, and the function that completes that field over a whole list of
+    objects at once.
 
-    fields: tuple[tuple[str, Read], ...]
+    Column by column rather than object by object: a batch's 10,000 answers of ten
+    fields each were 100,000 calls through a reader, a null check and a serializer
+    (0.15 s); a field's attribute is now read off every object by one `map`, and only
+    values whose type a leaf serializer would change go through it."""
+
+    fields: tuple[tuple[str, Column], ...]
 
     def complete(self, value: Any) -> dict[str, Any]:
-        return {key: read(value) for key, read in self.fields}
+        return self.complete_all([value])[0]
+
+    def complete_all(self, values: list[Any]) -> list[dict[str, Any]]:
+        keys = [key for key, _ in self.fields]
+        columns = [column(values) for _, column in self.fields]
+        return [dict(zip(keys, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 def _plain_attribute(field: Any) -> str:
@@ -78,47 +90,99 @@ def _plain_attribute(field: Any) -> str:
     return str(definition.python_name)
 
 
-def _nullable(complete_value: Read, required: bool) -> Read:
-    def completed(value: Any) -> Any:
-        if value is None:
-            if required:
-                raise _NullRefused
-            return None
-        return complete_value(value)
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 
-    return completed
+
+def _leaf(leaf: Any) -> Callable[[Any], Any]:
+    """The leaf type's serializer, with its answer for the commonest values taken
+    without a call where that answer is the value itself (a str as String or ID, a
+    bool as Boolean, a 32-bit int as Int) or was already computed (an enum member):
+    the same output as `serialize`, which every other value still goes through."""
+    serialize = leaf.serialize
+    if isinstance(leaf, GraphQLEnumType):
+        known: dict[tuple[type, Any], Any] = {}
+
+        def enum(value: Any) -> Any:
+            key = (value.__class__, value)
+            try:
+                found = known.get(key)
+            except TypeError:  # unhashable: never a member
+                return serialize(value)
+            if found is None:
+                found = known[key] = serialize(value)
+            return found
+
+        return enum
+    name = leaf.name
+    if name in ("String", "ID"):
+        return lambda value: value if value.__class__ is str else serialize(value)
+    if name == "Boolean":
+        return lambda value: value if value.__class__ is bool else serialize(value)
+    if name == "Int":
+        return lambda value: (value if value.__class__ is int and _INT_MIN <= value <= _INT_MAX
+                              else serialize(value))
+    return serialize
+
+
+def _refuse_nulls(values: list[Any]) -> None:
+    if None in values:
+        raise _NullRefused
 
 
 def _typed(graphql_type: Any, nodes: list[FieldNode], schema: GraphQLSchema,
            fragments: Mapping[str, FragmentDefinitionNode], variables: VariableValues
-           ) -> Read:
-    """How a value of this type is completed (GraphQL's CompleteValue, for the types a
-    computed answer has)."""
+           ) -> Column:
+    """How values of this type are completed (GraphQL's CompleteValue, for the types a
+    computed answer has), a list of them at a time."""
     required = isinstance(graphql_type, GraphQLNonNull)
     inner = graphql_type.of_type if required else graphql_type
     if isinstance(inner, GraphQLList):
         item = _typed(inner.of_type, nodes, schema, fragments, variables)
-        return _nullable(lambda values: [item(v) for v in values], required)
+
+        def lists(values: list[Any]) -> list[Any]:
+            if required:
+                _refuse_nulls(values)
+            flat = [v for value in values if value is not None for v in value]
+            done = iter(item(flat))
+            return [None if value is None else [next(done) for _ in value]
+                    for value in values]
+
+        return lists
     if is_leaf_type(inner):
         if any(node.selection_set for node in nodes):
             raise Unsupported("a selection on a leaf")
-        return _nullable(inner.serialize, required)
+        serialize = _leaf(inner)
+
+        def leaves(values: list[Any]) -> list[Any]:
+            if required:
+                _refuse_nulls(values)
+            return [None if value is None else serialize(value) for value in values]
+
+        return leaves
     if isinstance(inner, GraphQLObjectType) and inner.name not in CHECKS:
         shape = shape_of(schema, inner, [n.selection_set for n in nodes], fragments,
                          variables)
-        return _nullable(shape.complete, required)
+
+        def objects(values: list[Any]) -> list[Any]:
+            if required:
+                _refuse_nulls(values)
+            done = iter(shape.complete_all([v for v in values if v is not None]))
+            return [None if value is None else next(done) for value in values]
+
+        return objects
     raise Unsupported(f"type {inner}")
 
 
 def shape_of(schema: GraphQLSchema, object_type: GraphQLObjectType, selection_sets: list[Any],
              fragments: Mapping[str, FragmentDefinitionNode], variables: VariableValues
              ) -> Shape:
-    fields: list[tuple[str, Read]] = []
+    fields: list[tuple[str, Column]] = []
     for key, nodes in collect(selection_sets, object_type.name, fragments,
                               variables).items():
         name = nodes[0].name.value
         if name == "__typename":
-            fields.append((key, lambda _value, typename=object_type.name: typename))
+            fields.append((key, lambda values, typename=object_type.name:
+                           [typename] * len(values)))
             continue
         if name.startswith("__") or name not in object_type.fields:
             raise Unsupported(f"{object_type.name}.{name}")
@@ -126,9 +190,9 @@ def shape_of(schema: GraphQLSchema, object_type: GraphQLObjectType, selection_se
             raise Unsupported("arguments on a computed object's field")
         field = object_type.fields[name]
         read = attrgetter(_plain_attribute(field))
-        complete_value = _typed(field.type, nodes, schema, fragments, variables)
-        fields.append((key, lambda value, read=read, complete_value=complete_value:
-                       complete_value(read(value))))
+        complete = _typed(field.type, nodes, schema, fragments, variables)
+        fields.append((key, lambda values, read=read, complete=complete:
+                       complete(list(map(read, values)))))
     if not fields:
         raise Unsupported("nothing selected")
     return Shape(tuple(fields))
@@ -174,7 +238,8 @@ class ComputedRoot:
             except BadUserInput:
                 raise StepAside from None
         rule = rule_of(program, settings.programs[program])
-        items = await check(engine, rule, niks, principal.scope, date.today())
+        items = await check(engine, rule, niks, principal.scope, date.today(),
+                            parts=settings.statement_parts)
         partner = principal.role is Role.PARTNER
         results = [EligibilityResult.of(program, item, partner=partner) for item in items]
         guard = CHECKS["EligibilityResult"]
@@ -183,7 +248,7 @@ class ComputedRoot:
         if not self.batch and not visible:
             raise StepAside  # the resolver's error for a required field out of access
         try:
-            answers = [self.shape.complete(result) for result in visible]
+            answers = self.shape.complete_all(visible)
         except _NullRefused:
             raise StepAside from None
         return answers if self.batch else answers[0]
