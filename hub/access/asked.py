@@ -4,13 +4,11 @@ citizen's audit trail."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from typing import Any
 
 from graphql import DocumentNode, StringValueNode, Visitor, visit
 
-IDENTIFIER = re.compile(r"\d{16}")  # a NIK or a KK number
 MOST = 20_000  # a batch of 10,000 NIKs fits; a flood of made-up numbers stops here
 
 
@@ -36,10 +34,14 @@ def _values(value: Any) -> Iterator[str]:
 
 
 def _matching(texts: Any) -> set[str]:
+    """The texts that are 16 digits once stripped. `isdecimal` is the regex's `\\d`
+    without its call: a batch's 10,000 NIKs went through it on every request."""
     found: set[str] = set()
     for text in texts:
+        if len(text) < 16:
+            continue
         candidate = text.strip()
-        if IDENTIFIER.fullmatch(candidate):
+        if len(candidate) == 16 and candidate.isdecimal():
             found.add(candidate)
             if len(found) >= MOST:
                 break

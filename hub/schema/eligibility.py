@@ -10,7 +10,7 @@ from functools import lru_cache
 import strawberry
 
 from hub.access.roles import Role
-from hub.domain.eligibility import Decision, Reason, desil_band, for_partner
+from hub.domain.eligibility import Decision, Outcome, Reason, desil_band, for_partner
 from hub.errors import BadUserInput
 from hub.schema.arguments import valid_nik
 from hub.schema.types import HubInfo
@@ -57,8 +57,6 @@ class EligibilityResult:
         """The answer; a partner's reasons speak in desil bands and name no fact of
         health, death or children beyond their codes."""
         outcome = item.outcome
-        reasons = ([_answered(reason, item.desil if partner else None, partner)
-                    for reason in outcome.reasons] if outcome else [])
         return cls(
             # Only a person the client may see is named; otherwise the index and the
             # masked NIK say which request item this is.
@@ -66,9 +64,10 @@ class EligibilityResult:
             masked_nik=item.masked_nik,
             status=LookupStatus[item.lookup.value], problem=item.problem, program=program,
             decision=outcome.decision if outcome else None,
-            reasons=reasons,
-            desil_band=desil_band(item.desil), overlaps=list(outcome.overlaps if outcome
-                                                             else ()),
+            reasons=_reasons(outcome, item.desil if partner else None, partner)
+            if outcome else [],
+            desil_band=desil_band(item.desil),
+            overlaps=_overlaps(outcome.overlaps) if outcome else [],
             region_code=item.region_code, person_id=item.person_id)
 
 
@@ -81,6 +80,19 @@ def _answered(reason: Reason, desil: int | None, partner: bool) -> EligibilityRe
     if partner:
         reason = for_partner(reason, desil)
     return EligibilityReason(code=reason.code, text=reason.text)
+
+
+@lru_cache(maxsize=4096)
+def _reasons(outcome: Outcome, desil: int | None, partner: bool) -> list[EligibilityReason]:
+    """An outcome's reasons as answered. A batch's outcomes are shared (one per
+    distinct set of facts, `Decider`), and so is this list: answers never change it,
+    and completing a batch completes each shared list once."""
+    return [_answered(reason, desil, partner) for reason in outcome.reasons]
+
+
+@lru_cache(maxsize=256)
+def _overlaps(overlaps: tuple[str, ...]) -> list[str]:
+    return list(overlaps)
 
 
 def _partner(info: HubInfo) -> bool:

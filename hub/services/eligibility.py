@@ -13,11 +13,12 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import ARRAY, any_, bindparam, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.types import NullType
 
 from hub.access.roles import RegionScope
 from hub.config import ProgramRuleSettings
 from hub.db.models import Enrollment, Household, Person
-from hub.domain.eligibility import Outcome, ProgramRule, Subject, evaluate
+from hub.domain.eligibility import Decider, Outcome, ProgramRule, Subject
 from hub.domain.nik import InvalidNik, clean_nik, mask_nik, parse_nik
 
 
@@ -82,6 +83,7 @@ async def check(engine: AsyncEngine, rule: ProgramRule, niks: Sequence[str],
         households = await _household_birth_dates(
             engine, sorted({row[_HOUSEHOLD] for row in visible.values()
                             if row[_HOUSEHOLD] is not None}))
+    decide = Decider(rule, today)
     answers = []
     for index, (raw, nik) in enumerate(zip(niks, cleaned, strict=True)):
         row = visible.get(nik)
@@ -100,7 +102,7 @@ async def check(engine: AsyncEngine, rule: ProgramRule, niks: Sequence[str],
             relation=relation, active_programs=_programs(programs),
             household_birth_dates=households.get(household, ()))
         answers.append(Checked(index, nik, mask_nik(nik), Lookup.FOUND, None, person_id,
-                               region, desil, evaluate(rule, subject, today)))
+                               region, desil, decide(subject)))
     return answers
 
 
@@ -156,7 +158,9 @@ _MIN_PART = 1_000
 async def _person_rows(engine: AsyncEngine, niks: list[str]) -> list[tuple[Any, ...]]:
     dialect = engine.dialect.name
     active = (Enrollment.person_id == Person.id) & (Enrollment.status == "ACTIVE")
-    listed = (func.array_agg(Enrollment.program) if dialect == "postgresql"
+    # Untyped: asyncpg already gives a list, which SQLAlchemy's ARRAY would copy item
+    # by item (3% of a batch's CPU).
+    listed = (func.array_agg(Enrollment.program, type_=NullType()) if dialect == "postgresql"
               else func.json_group_array(Enrollment.program))
     columns = select(Person.id, Person.nik, Person.alive, Person.birth_date, Person.relation,
                      Person.region_code, Person.household_id, Household.desil,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import date
 
 import pytest
@@ -118,3 +119,56 @@ def test_overlaps_report_what_the_person_already_receives() -> None:
                                              (None, None), (0, None), (11, None)])
 def test_desil_band(desil, band) -> None:
     assert desil_band(desil) == band
+
+
+def _random_rule(rng: random.Random) -> ProgramRule:
+    programs = ("PBI_JKN", "JKN", "PKH", "BPNT", "KIP_PIP")
+    return ProgramRule(
+        "R", min_desil=rng.choice((1, 1, 2)), max_desil=rng.choice((None, 4, 6)),
+        min_age=rng.choice((None, 6, 18)), max_age=rng.choice((None, 21, 60)),
+        alive=rng.random() < 0.8,
+        not_enrolled_in=tuple(rng.sample(programs, rng.randrange(3))),
+        requires_enrolled_in=tuple(rng.sample(programs, rng.randrange(2))),
+        regions=rng.choice(((), ("33.14",), ("33.14.05", "33.15"))),
+        head_only=rng.random() < 0.3,
+        household_min_members=rng.choice((None, None, 3)),
+        household_member_under=rng.choice((None, None, 6)),
+        household_member_over=rng.choice((None, None, 70)),
+        overlap_programs=tuple(rng.sample(programs, rng.randrange(4))))
+
+
+def _random_subject(rng: random.Random) -> Subject:
+    dates = (None, date(1950, 1, 1), date(1980, 11, 23), date(1980, 11, 24),
+             date(2008, 11, 23), date(2022, 2, 2))
+    return Subject(
+        alive=rng.random() < 0.8, birth_date=rng.choice(dates),
+        desil=rng.choice((None, 1, 2, 4, 5, 7, 10)),
+        region_code=rng.choice((None, "33.14.05.2001", "33.14.06.2001", "33.15.01.2001",
+                                "73.03.01.2001")),
+        relation=rng.choice((None, "HEAD", "WIFE", "CHILD")),
+        active_programs=frozenset(rng.sample(("PBI_JKN", "JKN", "PKH", "BPNT", "KIP_PIP",
+                                              "BAZNAS", "OTHER"), rng.randrange(4))),
+        household_birth_dates=tuple(rng.choice(dates) for _ in range(rng.randrange(5))))
+
+
+def test_subjects_alike_in_what_a_rule_reads_get_one_outcome() -> None:
+    """`relevant` is what a batch decides once: if it left out a fact `evaluate`
+    reads, two subjects differing in that fact would share a key and not an outcome."""
+    from hub.domain.eligibility import Decider, relevant
+
+    rng = random.Random(23)
+    shared = 0
+    for _ in range(300):
+        rule = _random_rule(rng)
+        decide = Decider(rule, TODAY)
+        outcomes: dict[tuple, object] = {}
+        for _ in range(200):
+            person = _random_subject(rng)
+            outcome = evaluate(rule, person, TODAY)
+            key = relevant(rule, person, TODAY)
+            if key in outcomes:
+                shared += 1
+                assert outcomes[key] == outcome, (rule, person)
+            outcomes[key] = outcome
+            assert decide(person) == outcome
+    assert shared > 5_000  # keys are shared often enough for this to test something

@@ -140,12 +140,14 @@ def _typed(graphql_type: Any, nodes: list[FieldNode], schema: GraphQLSchema,
         item = _typed(inner.of_type, nodes, schema, fragments, variables)
 
         def lists(values: list[Any]) -> list[Any]:
+            """Each distinct list object completed once: answers that share one (the
+            reasons of a shared outcome) share its completed list."""
             if required:
                 _refuse_nulls(values)
-            flat = [v for value in values if value is not None for v in value]
-            done = iter(item(flat))
-            return [None if value is None else [next(done) for _ in value]
-                    for value in values]
+            distinct = {id(value): value for value in values if value is not None}
+            done = iter(item([v for value in distinct.values() for v in value]))
+            completed = {key: [next(done) for _ in value] for key, value in distinct.items()}
+            return [None if value is None else completed[id(value)] for value in values]
 
         return lists
     if is_leaf_type(inner):
