@@ -73,9 +73,6 @@ class Shape:
 
     fields: tuple[tuple[str, Column], ...]
 
-    def complete(self, value: Any) -> dict[str, Any]:
-        return self.complete_all([value])[0]
-
     def complete_all(self, values: list[Any]) -> list[dict[str, Any]]:
         keys = [key for key, _ in self.fields]
         columns = [column(values) for _, column in self.fields]
