@@ -187,11 +187,29 @@ def _programs(listed: list[str] | str | None) -> frozenset[str]:
 
 async def _household_birth_dates(engine: AsyncEngine, households: list[int]
                                  ) -> dict[int, tuple[date | None, ...]]:
-    grouped: dict[int, list[date | None]] = defaultdict(list)
+    """The living members' birth dates of each household.
+
+    On PostgreSQL one row per household, its dates gathered by a subquery on that
+    household alone, which the planner cannot turn into a scan: for 8,000 households
+    of a million persons, `household_id = ANY(...)` or a plain join were planned as a
+    scan of the whole person table (175-200 ms; 590 ms as a hash join), where the
+    index probes take 50-80 ms, and 8,000 rows cost less to read than 35,000."""
+    if not households:
+        return {}
+    dialect = engine.dialect.name
     async with engine.connect() as conn:
+        if dialect == "postgresql":
+            wanted = func.unnest(bindparam("households", households,
+                                           type_=ARRAY(Person.household_id.type))
+                                 ).table_valued("id").render_derived(name="wanted")
+            births = (select(func.array_agg(Person.birth_date, type_=NullType()))
+                      .where(Person.household_id == wanted.c.id, Person.alive.is_(True))
+                      .scalar_subquery())
+            rows = await conn.execute(select(wanted.c.id, births))
+            return {household: tuple(dates) for household, dates in rows if dates}
+        grouped: dict[int, list[date | None]] = defaultdict(list)
         rows = await conn.execute(select(Person.household_id, Person.birth_date).where(
-            one_of(Person.household_id, households, engine.dialect.name),
-            Person.alive.is_(True)))
+            one_of(Person.household_id, households, dialect), Person.alive.is_(True)))
         for household, birth in rows:
             grouped[household].append(birth)
     return {household: tuple(births) for household, births in grouped.items()}

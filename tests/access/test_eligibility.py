@@ -168,3 +168,58 @@ async def test_a_batch_read_in_parts_answers_as_one_statement(
     parts = 4 if loaded_engine.dialect.name == "postgresql" else 1
     assert len(statements) == parts
     assert sum(statements) == len(niks)
+
+
+async def test_household_birth_dates_are_the_living_members(loaded_engine: AsyncEngine
+                                                             ) -> None:
+    """The facts of a composition rule (a child under 5, an elderly member): each
+    household's living members' birth dates, worked out here from the table itself."""
+    from collections import defaultdict
+    from datetime import date
+
+    from hub.config import HubSettings
+    from hub.domain.eligibility import evaluate
+    from hub.services.eligibility import Subject, _household_birth_dates, check, rule_of
+
+    async with loaded_engine.connect() as conn:
+        rows = (await conn.execute(select(
+            Person.nik, Person.household_id, Person.birth_date, Person.alive,
+            Person.region_code, Person.relation, Household.desil)
+            .outerjoin(Household, Household.id == Person.household_id))).all()
+        active = defaultdict(set)
+        for person, program in (await conn.execute(
+                select(Person.nik, Enrollment.program).join(
+                    Enrollment, Enrollment.person_id == Person.id)
+                .where(Enrollment.status == "ACTIVE"))).all():
+            active[person].add(program)
+    expected: dict[int, list] = defaultdict(list)
+    for row in rows:
+        if row.household_id is not None and row.alive:
+            expected[row.household_id].append(row.birth_date)
+    households = sorted({row.household_id for row in rows if row.household_id is not None})
+    got = await _household_birth_dates(loaded_engine, households)
+    assert {h: sorted(map(str, dates)) for h, dates in got.items()} == \
+        {h: sorted(map(str, dates)) for h, dates in expected.items()}
+    assert any(len(dates) > 2 for dates in got.values())
+
+    # And through a whole check: the toddler programme's decisions are those the rule
+    # gives on these facts.
+    today = date(2026, 12, 8)
+    rule = rule_of("CSR_GIZI_BALITA", HubSettings().eligibility.programs["CSR_GIZI_BALITA"])
+    assert rule.household_member_under is not None
+    mine = [row for row in rows if row.nik and row.region_code.startswith(HERE + ".")]
+    from hub.access.roles import RegionScope
+
+    answers = await check(loaded_engine, rule, [row.nik for row in mine],
+                          RegionScope(regions=(HERE,)), today, parts=2)
+    by_nik = {row.nik: row for row in mine}
+    decisions = set()
+    for item in answers:
+        row = by_nik[item.nik]
+        subject = Subject(alive=bool(row.alive), birth_date=row.birth_date, desil=row.desil,
+                          region_code=row.region_code, relation=row.relation,
+                          active_programs=frozenset(active[row.nik]),
+                          household_birth_dates=tuple(expected.get(row.household_id, ())))
+        assert item.outcome == evaluate(rule, subject, today), row.nik
+        decisions.add(item.outcome.decision)
+    assert len(decisions) >= 2
