@@ -134,13 +134,6 @@ def evaluate(rule: ProgramRule, subject: Subject, today: date) -> Outcome:
                    overlaps)
 
 
-def relevant(rule: ProgramRule, subject: Subject, today: date) -> tuple[object, ...]:
-    """Every fact of `subject` that `evaluate` reads under `rule`, and nothing more: two
-    subjects alike in these get the same outcome. A batch of 10,000 persons comes down
-    to a few hundred of these, so a batch decides each once (`Decider`)."""
-    return Decider(rule, today).key(subject)
-
-
 class Decider:
     """`evaluate` for many subjects under one rule on one day, each distinct set of
     relevant facts decided once; the outcomes are shared, never changed."""
@@ -159,6 +152,9 @@ class Decider:
                                     *rule.overlap_programs))
 
     def key(self, subject: Subject) -> tuple[object, ...]:
+        """Every fact of `subject` that `evaluate` reads under the rule, and nothing
+        more: two subjects alike in these get the same outcome. A batch of 10,000
+        persons comes down to a few hundred of these."""
         rule, today = self.rule, self.today
         return (
             subject.alive if rule.alive else None,

@@ -155,6 +155,14 @@ async def _persons(engine: AsyncEngine, niks: list[str], parts: int = 1
 _MIN_PART = 1_000
 
 
+def _wanted(column: Any, values: list[Any]) -> Any:
+    """`values` as a one-column table, `wanted(value)`, for PostgreSQL to join to
+    `column`'s index: a probe per value, where `column = ANY(values)` of thousands
+    was planned as a scan of the whole table."""
+    return func.unnest(bindparam("wanted", values, type_=ARRAY(column.type))
+                       ).table_valued("value").render_derived(name="wanted")
+
+
 async def _person_rows(engine: AsyncEngine, niks: list[str]) -> list[tuple[Any, ...]]:
     dialect = engine.dialect.name
     active = (Enrollment.person_id == Person.id) & (Enrollment.status == "ACTIVE")
@@ -166,10 +174,9 @@ async def _person_rows(engine: AsyncEngine, niks: list[str]) -> list[tuple[Any, 
                      Person.region_code, Person.household_id, Household.desil,
                      select(listed).where(active).scalar_subquery().label("programs"))
     if dialect == "postgresql":
-        wanted = func.unnest(bindparam("niks", niks, type_=ARRAY(Person.nik.type))
-                             ).table_valued("nik").render_derived(name="wanted")
+        wanted = _wanted(Person.nik, niks)
         statement = (columns.select_from(wanted)
-                     .join(Person, Person.nik == wanted.c.nik)
+                     .join(Person, Person.nik == wanted.c.value)
                      .outerjoin(Household, Household.id == Person.household_id))
     else:
         statement = (columns.outerjoin(Household, Household.id == Person.household_id)
@@ -199,13 +206,11 @@ async def _household_birth_dates(engine: AsyncEngine, households: list[int]
     dialect = engine.dialect.name
     async with engine.connect() as conn:
         if dialect == "postgresql":
-            wanted = func.unnest(bindparam("households", households,
-                                           type_=ARRAY(Person.household_id.type))
-                                 ).table_valued("id").render_derived(name="wanted")
+            wanted = _wanted(Person.household_id, households)
             births = (select(func.array_agg(Person.birth_date, type_=NullType()))
-                      .where(Person.household_id == wanted.c.id, Person.alive.is_(True))
+                      .where(Person.household_id == wanted.c.value, Person.alive.is_(True))
                       .scalar_subquery())
-            rows = await conn.execute(select(wanted.c.id, births))
+            rows = await conn.execute(select(wanted.c.value, births))
             return {household: tuple(dates) for household, dates in rows if dates}
         grouped: dict[int, list[date | None]] = defaultdict(list)
         rows = await conn.execute(select(Person.household_id, Person.birth_date).where(

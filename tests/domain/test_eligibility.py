@@ -152,9 +152,9 @@ def _random_subject(rng: random.Random) -> Subject:
 
 
 def test_subjects_alike_in_what_a_rule_reads_get_one_outcome() -> None:
-    """`relevant` is what a batch decides once: if it left out a fact `evaluate`
+    """`Decider.key` is what a batch decides once: if it left out a fact `evaluate`
     reads, two subjects differing in that fact would share a key and not an outcome."""
-    from hub.domain.eligibility import Decider, relevant
+    from hub.domain.eligibility import Decider
 
     rng = random.Random(23)
     shared = 0
@@ -165,7 +165,7 @@ def test_subjects_alike_in_what_a_rule_reads_get_one_outcome() -> None:
         for _ in range(200):
             person = _random_subject(rng)
             outcome = evaluate(rule, person, TODAY)
-            key = relevant(rule, person, TODAY)
+            key = decide.key(person)
             if key in outcomes:
                 shared += 1
                 assert outcomes[key] == outcome, (rule, person)
